@@ -1,0 +1,72 @@
+//! The library's error type.
+//!
+//! Every message names where the problem is (file, field or line), the offending value and what
+//! is allowed, so that a user can fix the input without reading the source.
+
+use std::path::{Path, PathBuf};
+
+/// Everything that can go wrong in `meanfield`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A scenario file is not valid TOML.
+    #[error("{file}: not valid TOML: {message}")]
+    ScenarioSyntax { file: String, message: String },
+
+    /// A scenario field has the wrong type, is unknown or is missing.
+    #[error("{file}: field `{field}`: {message}")]
+    ScenarioField { file: String, field: String, message: String },
+
+    /// A scenario field has a value outside its allowed range.
+    #[error("{file}: field `{field}` = {value}: {allowed}")]
+    ScenarioValue { file: String, field: String, value: String, allowed: String },
+
+    /// A `--set KEY=VALUE` override is malformed.
+    #[error("--set {arg}: {message}")]
+    Override { arg: String, message: String },
+
+    /// A data file (csv or npy) cannot be used.
+    #[error("{file}:{location}: {message}")]
+    Data { file: String, location: String, message: String },
+
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+
+    /// Arguments given to a library function are inconsistent (dimensions, ranges).
+    #[error("{0}")]
+    Invalid(String),
+
+    /// The dynamics produced a non-finite or exploding quantity.
+    #[error(
+        "diverged at step {step}: {quantity} = {value}; the step size eta = {eta} is too large, try eta = {suggested}"
+    )]
+    Diverged { step: u64, quantity: String, value: f64, eta: f64, suggested: f64 },
+
+    /// The convex solver failed.
+    #[error("convex solver: {0}")]
+    Solver(String),
+
+    /// Writing a plot failed.
+    #[error("plot {path}: {message}")]
+    Plot { path: PathBuf, message: String },
+}
+
+impl Error {
+    /// An I/O error at `path`.
+    pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        Error::Io { path: path.as_ref().to_path_buf(), source }
+    }
+
+    /// A problem in a data file at a given location (a line, `header`, `shape`...).
+    pub fn data(file: impl AsRef<Path>, location: impl ToString, message: impl Into<String>) -> Self {
+        Error::Data {
+            file: file.as_ref().display().to_string(),
+            location: location.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// `Result` with the library's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

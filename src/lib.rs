@@ -1,0 +1,42 @@
+//! # meanfield
+//!
+//! A simulator of infinite-width two-layer ReLU networks, after Wei, Lee, Liu & Ma, "Regularization
+//! Matters" (NeurIPS 2019). The network is a probability measure over neurons theta = (w, u), held
+//! as a cloud of particles ([`model::Cloud`]) and moved by particle gradient descent, the paper's
+//! perturbed flow or Langevin dynamics ([`dynamics`]). The formulas and names follow `MATH.md`.
+//!
+//! Load a scenario and run it, or build the pieces by hand:
+//!
+//! ```
+//! use meanfield::data::Distribution;
+//! use meanfield::dynamics::{Gd, Schedule};
+//! use meanfield::loss::Loss;
+//! use meanfield::model::{Cloud, Init};
+//! use meanfield::rng::Purpose;
+//! use meanfield::simulation::{Problem, RunOptions, Simulation};
+//!
+//! let train = Distribution::Xor { d: 2, noise: Default::default() }.sample(40, 1, Purpose::TrainData)?;
+//! let problem = Problem::<f64>::new(train, None, Loss::Logistic, 1e-3)?;
+//! let cloud = Cloud::sample(500, 2, &Init::Gaussian { s_w: 1.0, s_u: 1.0 }, 1);
+//! let options = RunOptions { eta: 0.5, schedule: Schedule::Constant, steps: 200, log_every: 50, seed: 1 };
+//! let (mut sim, state) = Simulation::new(problem, Box::new(Gd), options, cloud)?;
+//! let first = sim.metrics(&state).loss;
+//! let state = sim.run(state, &mut [])?;
+//! assert!(sim.metrics(&state).loss < first);
+//! # Ok::<(), meanfield::Error>(())
+//! ```
+
+pub mod data;
+pub mod dynamics;
+pub mod error;
+pub mod linalg;
+pub mod loss;
+pub mod metrics;
+pub mod model;
+pub mod output;
+pub mod rng;
+pub mod runner;
+pub mod scenario;
+pub mod simulation;
+
+pub use error::{Error, Result};

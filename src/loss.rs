@@ -1,0 +1,166 @@
+//! Losses l(y, z) of a prediction z against a label y (MATH.md section 1), their derivatives in z
+//! and their convex conjugates (MATH.md section 5).
+
+use serde::{Deserialize, Serialize};
+
+/// The per-sample loss.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Loss {
+    /// l(y, z) = log(1 + exp(-y z)), labels in {-1, +1}.
+    #[default]
+    Logistic,
+    /// l(y, z) = (z - y)^2 / 2, real labels.
+    Squared,
+}
+
+/// softplus(t) = log(1 + exp(t)), exact to rounding for every finite t.
+pub fn softplus(t: f64) -> f64 {
+    t.max(0.0) + (-t.abs()).exp().ln_1p()
+}
+
+/// The logistic function 1 / (1 + exp(-t)), without overflow.
+pub fn sigmoid(t: f64) -> f64 {
+    if t >= 0.0 {
+        1.0 / (1.0 + (-t).exp())
+    } else {
+        let e = t.exp();
+        e / (1.0 + e)
+    }
+}
+
+impl Loss {
+    /// The name used in scenario files and outputs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Loss::Logistic => "logistic",
+            Loss::Squared => "squared",
+        }
+    }
+
+    /// Whether labels are classes in {-1, +1} (errors and margins apply).
+    pub fn is_classification(self) -> bool {
+        self == Loss::Logistic
+    }
+
+    /// l(y, z): logistic = softplus(-y z); squared = (z - y)^2 / 2.
+    pub fn value(self, y: f64, z: f64) -> f64 {
+        match self {
+            Loss::Logistic => softplus(-y * z),
+            Loss::Squared => 0.5 * (z - y) * (z - y),
+        }
+    }
+
+    /// l'(y, z) = d l / d z: logistic = -y / (1 + exp(y z)); squared = z - y.
+    pub fn derivative(self, y: f64, z: f64) -> f64 {
+        match self {
+            Loss::Logistic => -y * sigmoid(-y * z),
+            Loss::Squared => z - y,
+        }
+    }
+
+    /// The convex conjugate l*(y, s) = sup_z s z - l(y, z).
+    ///
+    /// logistic: with t = -s y, l* = t log t + (1 - t) log(1 - t) for t in [0, 1], +inf outside;
+    /// squared: l* = s^2 / 2 + s y.
+    pub fn conjugate(self, y: f64, s: f64) -> f64 {
+        match self {
+            Loss::Logistic => {
+                let t = -s * y;
+                if !(0.0..=1.0).contains(&t) {
+                    return f64::INFINITY;
+                }
+                xlogx(t) + xlogx(1.0 - t)
+            }
+            Loss::Squared => 0.5 * s * s + s * y,
+        }
+    }
+
+    /// The data-fit term R(F) = (1/n) sum_i l(y_i, F_i).
+    pub fn risk(self, y: &[f64], f: &[f64]) -> f64 {
+        assert_eq!(y.len(), f.len(), "labels and predictions differ in length");
+        y.iter().zip(f).map(|(&y, &z)| self.value(y, z)).sum::<f64>() / y.len() as f64
+    }
+
+    /// The gradient of R at F: r_i = l'(y_i, F_i) / n.
+    pub fn risk_gradient(self, y: &[f64], f: &[f64]) -> Vec<f64> {
+        assert_eq!(y.len(), f.len(), "labels and predictions differ in length");
+        let n = y.len() as f64;
+        y.iter().zip(f).map(|(&y, &z)| self.derivative(y, z) / n).collect()
+    }
+
+    /// R*(beta) = (1/n) sum_i l*(y_i, n beta_i), the conjugate of R.
+    pub fn risk_conjugate(self, y: &[f64], beta: &[f64]) -> f64 {
+        assert_eq!(y.len(), beta.len(), "labels and dual variables differ in length");
+        let n = y.len() as f64;
+        y.iter().zip(beta).map(|(&y, &b)| self.conjugate(y, n * b)).sum::<f64>() / n
+    }
+}
+
+/// x log x with 0 log 0 = 0.
+fn xlogx(x: f64) -> f64 {
+    if x > 0.0 {
+        x * x.ln()
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logistic_is_stable_for_large_margins() {
+        let l = Loss::Logistic;
+        assert_eq!(l.value(1.0, 1000.0), 0.0);
+        assert_eq!(l.value(1.0, -1000.0), 1000.0);
+        assert!((l.value(-1.0, 800.0) - 800.0).abs() < 1e-12);
+        assert!((l.value(1.0, 0.0) - std::f64::consts::LN_2).abs() < 1e-15);
+        assert!((l.value(1.0, 40.0) - (-40.0f64).exp()).abs() < 1e-30);
+        assert_eq!(l.derivative(1.0, -1000.0), -1.0);
+        assert_eq!(l.derivative(-1.0, -1000.0), 0.0);
+        assert_eq!(l.derivative(1.0, 0.0), -0.5);
+    }
+
+    #[test]
+    fn derivatives_match_central_differences() {
+        for loss in [Loss::Logistic, Loss::Squared] {
+            for &(y, z) in &[(1.0, 0.3), (-1.0, 2.0), (1.0, -4.0), (-1.0, -0.7)] {
+                let h = 1e-6;
+                let fd = (loss.value(y, z + h) - loss.value(y, z - h)) / (2.0 * h);
+                assert!((fd - loss.derivative(y, z)).abs() < 1e-8, "{loss:?} y={y} z={z}");
+            }
+        }
+    }
+
+    /// l*(s) = sup_z s z - l(y, z), checked by a dense grid search over z.
+    #[test]
+    fn conjugates_match_numerical_maximisation() {
+        for loss in [Loss::Logistic, Loss::Squared] {
+            for &(y, s) in &[(1.0, -0.3), (-1.0, 0.6), (1.0, -0.9), (-1.0, 0.05)] {
+                let direct = (-200_000..=200_000)
+                    .map(|k| {
+                        let z = k as f64 * 1e-4;
+                        s * z - loss.value(y, z)
+                    })
+                    .fold(f64::NEG_INFINITY, f64::max);
+                let closed = loss.conjugate(y, s);
+                assert!((direct - closed).abs() < 1e-7, "{loss:?} y={y} s={s}: {direct} vs {closed}");
+            }
+        }
+        assert_eq!(Loss::Logistic.conjugate(1.0, 0.5), f64::INFINITY);
+    }
+
+    /// Fenchel-Young: l(y, z) + l*(y, l'(y, z)) = z l'(y, z).
+    #[test]
+    fn fenchel_young_holds_with_equality_at_the_derivative() {
+        for loss in [Loss::Logistic, Loss::Squared] {
+            for &(y, z) in &[(1.0, 0.3), (-1.0, 2.0), (1.0, -4.0)] {
+                let s = loss.derivative(y, z);
+                let lhs = loss.value(y, z) + loss.conjugate(y, s);
+                assert!((lhs - z * s).abs() < 1e-12);
+            }
+        }
+    }
+}

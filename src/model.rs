@@ -1,0 +1,430 @@
+//! The infinite-width network as a particle cloud (MATH.md section 2) and its parallel kernels.
+//!
+//! A cloud of m particles theta_j = (w_j, u_j) in R^{1+d} stands for rho_m = (1/m) sum_j delta_{theta_j},
+//! with predictions f(x) = (1/m) sum_j w_j relu(u_j . x). The kernels never form the n x m matrix of
+//! pre-activations: they run over fixed blocks of particles (rayon over groups of blocks) and tiles
+//! of samples, with one single-threaded GEMM per (block, tile). Partial sums are reduced in group
+//! order, so every result is identical for any number of threads.
+
+use std::sync::Mutex;
+
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
+use rand::Rng;
+use rand_distr::StandardNormal;
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::linalg::{gemm, Real};
+use crate::rng::{self, Purpose, CHUNK};
+
+/// The particle cloud: row j of `theta` is theta_j = (w_j, u_j1, ..., u_jd).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cloud<F: Real> {
+    /// m x (1 + d) particles, columns w, u1..ud.
+    pub theta: Array2<F>,
+}
+
+/// How the initial cloud is drawn (MATH.md section 4).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Init {
+    /// w ~ N(0, s_w^2), u ~ N(0, s_u^2 I), independently.
+    Gaussian {
+        /// Standard deviation of the output weight.
+        s_w: f64,
+        /// Standard deviation of each input weight.
+        s_u: f64,
+    },
+    /// theta uniform on the sphere of the given radius in R^{1+d}.
+    Sphere {
+        /// Radius of the sphere.
+        radius: f64,
+    },
+}
+
+/// Overwrites `theta` with a uniform draw on the sphere of `radius` in R^{len}: a normalised
+/// Gaussian vector.
+pub fn sphere_point<F: Real>(rng: &mut impl Rng, radius: f64, mut theta: ndarray::ArrayViewMut1<F>) {
+    loop {
+        let g: Vec<f64> = (0..theta.len()).map(|_| rng.sample(StandardNormal)).collect();
+        let norm = g.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if norm > 0.0 {
+            theta.iter_mut().zip(&g).for_each(|(t, v)| *t = F::of(radius * v / norm));
+            return;
+        }
+    }
+}
+
+impl<F: Real> Cloud<F> {
+    /// A cloud from an m x (1 + d) array of particles (columns w, u1..ud), all finite.
+    pub fn new(theta: Array2<F>) -> Result<Self> {
+        if theta.ncols() < 2 || theta.nrows() == 0 {
+            return Err(Error::Invalid(format!(
+                "a cloud needs at least one particle and one input weight; got shape {:?}",
+                theta.shape()
+            )));
+        }
+        if theta.iter().any(|v| !v.is_finite()) {
+            return Err(Error::Invalid("a cloud's particles must be finite".into()));
+        }
+        Ok(Cloud { theta: theta.as_standard_layout().into_owned() })
+    }
+
+    /// m particles in dimension d drawn by `init`, reproducibly from `seed` (one random stream per
+    /// chunk of particles).
+    pub fn sample(m: usize, d: usize, init: &Init, seed: u64) -> Self {
+        let mut theta = Array2::zeros((m, d + 1));
+        theta.axis_chunks_iter_mut(Axis(0), CHUNK).into_par_iter().enumerate().for_each(|(c, mut chunk)| {
+            let mut rng = rng::stream(seed, Purpose::Init, c as u64, 0);
+            for mut row in chunk.outer_iter_mut() {
+                match *init {
+                    Init::Gaussian { s_w, s_u } => {
+                        row[0] = F::of(s_w * rng.sample::<f64, _>(StandardNormal));
+                        for v in row.iter_mut().skip(1) {
+                            *v = F::of(s_u * rng.sample::<f64, _>(StandardNormal));
+                        }
+                    }
+                    Init::Sphere { radius } => sphere_point(&mut rng, radius, row),
+                }
+            }
+        });
+        Cloud { theta }
+    }
+
+    /// Number of particles m.
+    pub fn m(&self) -> usize {
+        self.theta.nrows()
+    }
+
+    /// Input dimension d.
+    pub fn d(&self) -> usize {
+        self.theta.ncols() - 1
+    }
+
+    /// Output weights w (a view of column 0).
+    pub fn w(&self) -> ArrayView1<'_, F> {
+        self.theta.column(0)
+    }
+
+    /// Input weights u (m x d view of columns 1..).
+    pub fn u(&self) -> ArrayView2<'_, F> {
+        self.theta.slice(s![.., 1..])
+    }
+
+    /// The particles as f64, m x (1 + d), columns w, u1..ud.
+    pub fn to_f64(&self) -> Array2<f64> {
+        self.theta.mapv(Real::f64)
+    }
+
+    /// The second moment integral |theta|^2 d rho = (1/m) sum_j (w_j^2 + |u_j|^2), in f64.
+    pub fn second_moment(&self) -> f64 {
+        let partial: Vec<f64> = self
+            .theta
+            .axis_chunks_iter(Axis(0), CHUNK)
+            .into_par_iter()
+            .map(|chunk| chunk.iter().map(|v| v.f64() * v.f64()).sum::<f64>())
+            .collect();
+        partial.iter().sum::<f64>() / self.m() as f64
+    }
+
+    /// Predictions F_i = (1/m) sum_j w_j relu(u_j . x_i) for the rows x_i of `x`.
+    pub fn predict(&self, x: ArrayView2<F>) -> Array1<f64> {
+        let mut kernel = Kernel::new(self.m(), x.nrows(), self.d());
+        let mut out = Array1::zeros(x.nrows());
+        kernel.predict(self.theta.view(), x, out.as_slice_mut().expect("fresh array is contiguous"));
+        out
+    }
+
+    /// The velocity field v[rho](theta_j) = -grad_theta L'[rho](theta_j) at every particle (MATH.md
+    /// section 3), for the given r_i = l'(y_i, F_i) / n: row j is
+    /// (-sum_i r_i relu(u_j . x_i) - 2 lambda w_j, -w_j sum_i r_i 1[u_j . x_i > 0] x_i - 2 lambda u_j).
+    pub fn velocity(&self, x: ArrayView2<F>, r: ArrayView1<f64>, lambda: f64) -> Array2<F> {
+        let mut kernel = Kernel::new(self.m(), x.nrows(), self.d());
+        let mut v = Array2::zeros(self.theta.raw_dim());
+        kernel.velocity(self.theta.view(), x, r, lambda, v.view_mut());
+        v
+    }
+}
+
+/// The first variation L'[rho](theta) = sum_i r_i w relu(u . x_i) + lambda |theta|^2 at one
+/// neuron theta = (w, u), for r_i = l'(y_i, F_i) / n.
+pub fn first_variation(theta: ArrayView1<f64>, x: ArrayView2<f64>, r: ArrayView1<f64>, lambda: f64) -> f64 {
+    let w = theta[0];
+    let u = theta.slice(s![1..]);
+    let fit: f64 = x.outer_iter().zip(r).map(|(xi, ri)| ri * w * u.dot(&xi).max(0.0)).sum();
+    fit + lambda * theta.dot(&theta)
+}
+
+/// Target size of one (block x tile) pre-activation tile: half of a 512 KiB L2.
+const TILE_BYTES: usize = 256 * 1024;
+/// At most this many groups, whose partial predictions are reduced in order.
+const MAX_GROUPS: usize = 256;
+
+/// How the particles and samples are cut for the kernels. A function of (m, n, element size) only,
+/// never of the thread count, so results do not depend on the thread count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// Particles per block (one GEMM per block and sample tile); a multiple of [`CHUNK`].
+    pub block: usize,
+    /// Particles per group (a multiple of `block`): the unit of parallel work and of reduction.
+    pub group: usize,
+    /// Samples per tile.
+    pub tile: usize,
+}
+
+impl Layout {
+    /// The layout for m particles, n samples and elements of `bytes` bytes.
+    pub fn new(m: usize, n: usize, bytes: usize) -> Layout {
+        let by_cache = TILE_BYTES / (n.max(1) * bytes);
+        let block = (by_cache / CHUNK * CHUNK).clamp(2 * CHUNK, 8 * CHUNK);
+        let tile = n.clamp(1, (TILE_BYTES / (block * bytes)).max(64));
+        let per_group = m.div_ceil(MAX_GROUPS).div_ceil(block) * block;
+        Layout { block, group: per_group.max(block), tile }
+    }
+}
+
+/// Per-thread scratch space of the kernels.
+#[derive(Debug)]
+struct Scratch<F> {
+    /// Pre-activations of one (block, tile), block x tile.
+    z: Array2<F>,
+    /// A second tile, for comparisons of two clouds.
+    z0: Array2<F>,
+    /// Input-weight gradients sum_i r_i 1[u_j . x_i > 0] x_i, block x d.
+    g: Array2<F>,
+    /// Output-weight gradients sum_i r_i relu(u_j . x_i), block.
+    dw: Vec<f64>,
+}
+
+/// The parallel kernels for a cloud of m particles on n samples in dimension d, with all the
+/// memory they need allocated once: O(m d + n (groups + threads * block)).
+#[derive(Debug)]
+pub struct Kernel<F: Real> {
+    layout: Layout,
+    m: usize,
+    n: usize,
+    scratch: Vec<Mutex<Scratch<F>>>,
+    /// Partial predictions, one row of n per group.
+    partials: Array2<f64>,
+    /// r_i in the particle precision.
+    r: Array1<F>,
+}
+
+impl<F: Real> Kernel<F> {
+    /// Kernels for m particles, n samples and d inputs, with scratch for the current rayon pool.
+    pub fn new(m: usize, n: usize, d: usize) -> Self {
+        let layout = Layout::new(m, n, std::mem::size_of::<F>());
+        let groups = m.div_ceil(layout.group);
+        let scratch = (0..rayon::current_num_threads())
+            .map(|_| {
+                Mutex::new(Scratch {
+                    z: Array2::zeros((layout.block, layout.tile)),
+                    z0: Array2::zeros((layout.block, layout.tile)),
+                    g: Array2::zeros((layout.block, d)),
+                    dw: vec![0.0; layout.block],
+                })
+            })
+            .collect();
+        Kernel { layout, m, n, scratch, partials: Array2::zeros((groups, n)), r: Array1::zeros(n) }
+    }
+
+    /// The layout in use.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    fn check(&self, theta: &ArrayView2<F>, x: &ArrayView2<F>) {
+        assert_eq!(theta.nrows(), self.m, "kernel built for {} particles", self.m);
+        assert_eq!(x.nrows(), self.n, "kernel built for {} samples", self.n);
+        assert_eq!(theta.ncols(), x.ncols() + 1, "particles and inputs differ in dimension");
+    }
+
+    /// F_i = (1/m) sum_j w_j relu(u_j . x_i), written to `out` (length n).
+    pub fn predict(&mut self, theta: ArrayView2<F>, x: ArrayView2<F>, out: &mut [f64]) {
+        self.check(&theta, &x);
+        let (layout, scratch) = (self.layout, &self.scratch);
+        self.partials.axis_iter_mut(Axis(0)).into_par_iter().enumerate().for_each(|(g, mut acc)| {
+            let acc = acc.as_slice_mut().expect("partials rows are contiguous");
+            acc.iter_mut().for_each(|a| *a = 0.0);
+            let rows = group_rows(&layout, g, theta.nrows());
+            let mut s = lock(scratch);
+            accumulate_predictions(&layout, theta.slice(s![rows, ..]), x, &mut s, acc);
+        });
+        reduce_groups(&self.partials, self.m, out);
+    }
+
+    /// The velocity field at every particle (see [`Cloud::velocity`]), written to `v`.
+    pub fn velocity(&mut self, theta: ArrayView2<F>, x: ArrayView2<F>, r: ArrayView1<f64>, lambda: f64, mut v: ArrayViewMut2<F>) {
+        self.check(&theta, &x);
+        self.r.iter_mut().zip(r).for_each(|(a, &b)| *a = F::of(b));
+        let (layout, scratch, rf) = (self.layout, &self.scratch, self.r.view());
+        let two_lambda = F::of(2.0 * lambda);
+        v.axis_chunks_iter_mut(Axis(0), layout.block).into_par_iter().enumerate().for_each(|(b, mut vb)| {
+            let start = b * layout.block;
+            let tb = theta.slice(s![start..start + vb.nrows(), ..]);
+            let mut s = lock(scratch);
+            block_gradient(&layout, tb, x, rf, &mut s);
+            for (j, (mut vj, tj)) in vb.outer_iter_mut().zip(tb.outer_iter()).enumerate() {
+                vj[0] = -(F::of(s.dw[j]) + two_lambda * tj[0]);
+                for k in 0..tj.len() - 1 {
+                    vj[k + 1] = -(tj[0] * s.g[[j, k]] + two_lambda * tj[k + 1]);
+                }
+            }
+        });
+    }
+
+    /// One fused step of every particle: the gradient step theta_j <- theta_j + eta v[rho](theta_j)
+    /// for the given r_i = l'(y_i, F_i)/n, then `post(block, first_row)` on each block of updated
+    /// particles (the dynamics' noise), then the predictions of the new cloud into `out`.
+    pub fn step(
+        &mut self,
+        mut theta: ArrayViewMut2<F>,
+        x: ArrayView2<F>,
+        r: &[f64],
+        lambda: f64,
+        eta: f64,
+        post: &(dyn Fn(ArrayViewMut2<F>, usize) + Sync),
+        out: &mut [f64],
+    ) {
+        self.check(&theta.view(), &x);
+        self.r.iter_mut().zip(r).for_each(|(a, &b)| *a = F::of(b));
+        let (layout, scratch, rf) = (self.layout, &self.scratch, self.r.view());
+        let (eta_f, shrink) = (F::of(eta), F::of(1.0 - 2.0 * lambda * eta));
+        let width = theta.ncols();
+        let data = theta.as_slice_mut().expect("a cloud is in standard layout");
+        data.par_chunks_mut(layout.group * width).zip(self.partials.axis_iter_mut(Axis(0))).enumerate().for_each(
+            |(g, (chunk, mut acc))| {
+                let acc = acc.as_slice_mut().expect("partials rows are contiguous");
+                acc.iter_mut().for_each(|a| *a = 0.0);
+                let mut group = ArrayViewMut2::from_shape((chunk.len() / width, width), chunk)
+                    .expect("chunk holds whole particles");
+                let mut s = lock(scratch);
+                for (b, mut tb) in group.axis_chunks_iter_mut(Axis(0), layout.block).enumerate() {
+                    block_gradient(&layout, tb.view(), x, rf, &mut s);
+                    for (j, mut tj) in tb.outer_iter_mut().enumerate() {
+                        let w = tj[0];
+                        tj[0] = shrink * w - eta_f * F::of(s.dw[j]);
+                        let coef = eta_f * w;
+                        for k in 1..width {
+                            tj[k] = shrink * tj[k] - coef * s.g[[j, k - 1]];
+                        }
+                    }
+                    post(tb.view_mut(), g * layout.group + b * layout.block);
+                    accumulate_predictions(&layout, tb.view(), x, &mut s, acc);
+                }
+            },
+        );
+        reduce_groups(&self.partials, self.m, out);
+    }
+
+    /// The fraction of (particle, sample) pairs whose activation 1[u_j . x_i > 0] differs between
+    /// the clouds `theta` and `theta0` (same m).
+    pub fn pattern_change(&mut self, theta: ArrayView2<F>, theta0: ArrayView2<F>, x: ArrayView2<F>) -> f64 {
+        self.check(&theta, &x);
+        self.check(&theta0, &x);
+        let (layout, scratch) = (self.layout, &self.scratch);
+        let changed: u64 = (0..self.m.div_ceil(layout.block))
+            .into_par_iter()
+            .map(|b| {
+                let rows = b * layout.block..((b + 1) * layout.block).min(theta.nrows());
+                let (u, u0) = (theta.slice(s![rows.clone(), 1..]), theta0.slice(s![rows, 1..]));
+                let mut s = lock(scratch);
+                let s = &mut *s;
+                let mut count = 0u64;
+                for start in (0..x.nrows()).step_by(layout.tile) {
+                    let xt = x.slice(s![start..(start + layout.tile).min(x.nrows()), ..]);
+                    let mut z = s.z.slice_mut(s![..u.nrows(), ..xt.nrows()]);
+                    let mut z0 = s.z0.slice_mut(s![..u.nrows(), ..xt.nrows()]);
+                    gemm(F::one(), &u, &xt.t(), F::zero(), &mut z);
+                    gemm(F::one(), &u0, &xt.t(), F::zero(), &mut z0);
+                    count += z.iter().zip(z0.iter()).filter(|(a, b)| (**a > F::zero()) != (**b > F::zero())).count() as u64;
+                }
+                count
+            })
+            .sum();
+        changed as f64 / (self.m as f64 * self.n as f64)
+    }
+}
+
+/// The rows of group g.
+fn group_rows(layout: &Layout, g: usize, m: usize) -> std::ops::Range<usize> {
+    g * layout.group..((g + 1) * layout.group).min(m)
+}
+
+/// The scratch of the current rayon thread (uncontended: one slot per thread of the pool).
+fn lock<F>(scratch: &[Mutex<Scratch<F>>]) -> std::sync::MutexGuard<'_, Scratch<F>> {
+    let slot = rayon::current_thread_index().unwrap_or(0) % scratch.len();
+    scratch[slot].lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// out_i = (1/m) sum_g partials[g, i], in group order.
+fn reduce_groups(partials: &Array2<f64>, m: usize, out: &mut [f64]) {
+    out.iter_mut().for_each(|o| *o = 0.0);
+    for row in partials.outer_iter() {
+        out.iter_mut().zip(row).for_each(|(o, p)| *o += p);
+    }
+    let inv = 1.0 / m as f64;
+    out.iter_mut().for_each(|o| *o *= inv);
+}
+
+/// acc_i += sum_j w_j relu(u_j . x_i) over the particles of `theta`, in particle order.
+fn accumulate_predictions<F: Real>(layout: &Layout, theta: ArrayView2<F>, x: ArrayView2<F>, s: &mut Scratch<F>, acc: &mut [f64]) {
+    for tb in theta.axis_chunks_iter(Axis(0), layout.block) {
+        let u = tb.slice(s![.., 1..]);
+        for start in (0..x.nrows()).step_by(layout.tile) {
+            let end = (start + layout.tile).min(x.nrows());
+            let mut z = s.z.slice_mut(s![..tb.nrows(), ..end - start]);
+            gemm(F::one(), &u, &x.slice(s![start..end, ..]).t(), F::zero(), &mut z);
+            let acc = &mut acc[start..end];
+            for (zj, w) in z.outer_iter().zip(tb.column(0)) {
+                let w = w.f64();
+                let zj = zj.to_slice().expect("scratch rows are contiguous");
+                acc.iter_mut().zip(zj).for_each(|(a, &z)| *a += w * z.max(F::zero()).f64());
+            }
+        }
+    }
+}
+
+/// For the particles of `theta` (at most one block): s.dw_j = sum_i r_i relu(u_j . x_i) and
+/// s.g_j = sum_i r_i 1[u_j . x_i > 0] x_i, tile by tile over the samples.
+fn block_gradient<F: Real>(layout: &Layout, theta: ArrayView2<F>, x: ArrayView2<F>, r: ArrayView1<F>, s: &mut Scratch<F>) {
+    let rows = theta.nrows();
+    let u = theta.slice(s![.., 1..]);
+    s.dw[..rows].iter_mut().for_each(|v| *v = 0.0);
+    for start in (0..x.nrows()).step_by(layout.tile) {
+        let end = (start + layout.tile).min(x.nrows());
+        let xt = x.slice(s![start..end, ..]);
+        let rt = r.slice(s![start..end]);
+        let rt = rt.as_slice().expect("r is contiguous");
+        let mut z = s.z.slice_mut(s![..rows, ..end - start]);
+        gemm(F::one(), &u, &xt.t(), F::zero(), &mut z);
+        for (zj, dw) in z.outer_iter_mut().zip(s.dw.iter_mut()) {
+            *dw += relu_dot_and_mask(zj.into_slice().expect("scratch rows are contiguous"), rt).f64();
+        }
+        let beta = if start == 0 { F::zero() } else { F::one() };
+        gemm(F::one(), &z.view(), &xt, beta, &mut s.g.slice_mut(s![..rows, ..]));
+    }
+}
+
+/// Returns sum_i relu(z_i) r_i and overwrites z_i with 1[z_i > 0] r_i. Branch-free, with eight
+/// independent partial sums so that it vectorises (the summation order is fixed).
+#[inline]
+fn relu_dot_and_mask<F: Real>(z: &mut [F], r: &[F]) -> F {
+    const LANES: usize = 8;
+    let mut lanes = [F::zero(); LANES];
+    let split = z.len() / LANES * LANES;
+    let (zh, zt) = z.split_at_mut(split);
+    let (rh, rt) = r.split_at(split);
+    for (zc, rc) in zh.chunks_exact_mut(LANES).zip(rh.chunks_exact(LANES)) {
+        for k in 0..LANES {
+            let zk = zc[k];
+            lanes[k] = lanes[k] + zk.max(F::zero()) * rc[k];
+            zc[k] = if zk > F::zero() { rc[k] } else { F::zero() };
+        }
+    }
+    let mut tail = F::zero();
+    for (zk, &rk) in zt.iter_mut().zip(rt) {
+        tail = tail + zk.max(F::zero()) * rk;
+        *zk = if *zk > F::zero() { rk } else { F::zero() };
+    }
+    lanes.iter().fold(F::zero(), |a, &b| a + b) + tail
+}

@@ -1,0 +1,287 @@
+//! The problem, the state and the loop that moves a cloud (the executor of STYLE.md).
+//!
+//! A [`Simulation`] owns the problem, the dynamics and the schedule; the [`State`] (cloud, step,
+//! time, predictions) moves through [`Simulation::step`] by value. Logging, progress bars and
+//! output files are [`Observer`]s, outside the numerical core.
+
+use std::time::Instant;
+
+use ndarray::{Array1, Array2};
+
+use crate::data::{classification_error, Dataset};
+use crate::dynamics::{Dynamics, Schedule, StepContext};
+use crate::error::{Error, Result};
+use crate::linalg::Real;
+use crate::loss::Loss;
+use crate::metrics::Metrics;
+use crate::model::{Cloud, Kernel};
+
+/// The objective of MATH.md section 3 on a training set: L[rho] = R(F) + lambda integral |theta|^2 d rho.
+#[derive(Clone, Debug)]
+pub struct Problem<F: Real> {
+    /// Training data.
+    pub train: Dataset,
+    /// Held-out data, if any.
+    pub test: Option<Dataset>,
+    /// The per-sample loss.
+    pub loss: Loss,
+    /// The weight decay lambda >= 0.
+    pub lambda: f64,
+    x: Array2<F>,
+    x_test: Option<Array2<F>>,
+}
+
+/// The three parts of the objective at one cloud.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Objective {
+    /// L = R + penalty.
+    pub loss: f64,
+    /// R(F) = (1/n) sum_i l(y_i, F_i).
+    pub data_fit: f64,
+    /// lambda integral |theta|^2 d rho.
+    pub penalty: f64,
+}
+
+impl<F: Real> Problem<F> {
+    /// The problem on `train` (and optional `test`) data with the given loss and weight decay.
+    pub fn new(train: Dataset, test: Option<Dataset>, loss: Loss, lambda: f64) -> Result<Self> {
+        if !(lambda >= 0.0 && lambda.is_finite()) {
+            return Err(Error::Invalid(format!("lambda = {lambda}: must be a finite number >= 0")));
+        }
+        train.check_labels(loss, "training data")?;
+        if let Some(test) = &test {
+            test.check_labels(loss, "test data")?;
+            if test.d() != train.d() {
+                return Err(Error::Invalid(format!(
+                    "test data have d = {} inputs but training data have d = {}",
+                    test.d(),
+                    train.d()
+                )));
+            }
+        }
+        let x = train.x.mapv(F::of);
+        let x_test = test.as_ref().map(|t| t.x.mapv(F::of));
+        Ok(Problem { train, test, loss, lambda, x, x_test })
+    }
+
+    /// Training inputs in the particle precision.
+    pub fn x(&self) -> &Array2<F> {
+        &self.x
+    }
+
+    /// L, R and the penalty for training predictions F and second moment integral |theta|^2 d rho.
+    pub fn objective(&self, predictions: &[f64], second_moment: f64) -> Objective {
+        let data_fit = self.loss.risk(self.train.y.as_slice().expect("labels are contiguous"), predictions);
+        let penalty = self.lambda * second_moment;
+        Objective { loss: data_fit + penalty, data_fit, penalty }
+    }
+
+    /// L[rho] of a cloud.
+    pub fn loss_of(&self, cloud: &Cloud<F>) -> f64 {
+        let f = cloud.predict(self.x.view());
+        self.objective(f.as_slice().expect("fresh array is contiguous"), cloud.second_moment()).loss
+    }
+}
+
+/// Where a run is: the cloud, the step count, the time and the training predictions of the cloud.
+#[derive(Clone, Debug)]
+pub struct State<F: Real> {
+    /// The particles.
+    pub cloud: Cloud<F>,
+    /// Steps taken.
+    pub step: u64,
+    /// Time t = sum of the step sizes taken.
+    pub time: f64,
+    /// F_i = f_rho(x_i) on the training inputs, for the current cloud.
+    pub predictions: Array1<f64>,
+}
+
+/// How long and how a run steps.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RunOptions {
+    /// Base step size eta > 0.
+    pub eta: f64,
+    /// Step-size schedule.
+    pub schedule: Schedule,
+    /// Total number of steps.
+    pub steps: u64,
+    /// Metrics every this many steps (and at the first and last step).
+    pub log_every: u64,
+    /// Seed of every random stream.
+    pub seed: u64,
+}
+
+/// Receives the state at logged steps (and optionally at every step).
+pub trait Observer<F: Real> {
+    /// Called at step 0, every `log_every` steps and at the last step.
+    fn observe(&mut self, state: &State<F>, metrics: &Metrics) -> Result<()>;
+    /// Called after every step.
+    fn tick(&mut self, _state: &State<F>) {}
+}
+
+/// A problem, a dynamics and a schedule, with the kernels sized for them.
+#[derive(Debug)]
+pub struct Simulation<F: Real> {
+    /// The objective.
+    pub problem: Problem<F>,
+    /// What happens after each gradient step.
+    pub dynamics: Box<dyn Dynamics<F>>,
+    /// Step size, schedule, length, logging and seed.
+    pub options: RunOptions,
+    initial: Cloud<F>,
+    kernel: Kernel<F>,
+    test_kernel: Option<Kernel<F>>,
+    r: Vec<f64>,
+    started: Instant,
+}
+
+impl<F: Real> Simulation<F> {
+    /// A simulation starting from `cloud`; returns it with the initial state (step 0).
+    pub fn new(
+        problem: Problem<F>,
+        dynamics: Box<dyn Dynamics<F>>,
+        options: RunOptions,
+        cloud: Cloud<F>,
+    ) -> Result<(Self, State<F>)> {
+        if cloud.d() != problem.train.d() {
+            return Err(Error::Invalid(format!(
+                "the cloud has d = {} input weights but the data have d = {} inputs",
+                cloud.d(),
+                problem.train.d()
+            )));
+        }
+        if !(options.eta > 0.0 && options.eta.is_finite()) {
+            return Err(Error::Invalid(format!("eta = {}: must be a finite number > 0", options.eta)));
+        }
+        let (m, n, d) = (cloud.m(), problem.train.n(), cloud.d());
+        let mut kernel = Kernel::new(m, n, d);
+        let test_kernel = problem.test.as_ref().map(|t| Kernel::new(m, t.n(), d));
+        let mut predictions = Array1::zeros(n);
+        kernel.predict(cloud.theta.view(), problem.x.view(), predictions.as_slice_mut().expect("contiguous"));
+        let state = State { cloud: cloud.clone(), step: 0, time: 0.0, predictions };
+        let sim = Simulation {
+            problem,
+            dynamics,
+            options,
+            initial: cloud,
+            kernel,
+            test_kernel,
+            r: vec![0.0; n],
+            started: Instant::now(),
+        };
+        Ok((sim, state))
+    }
+
+    /// The cloud the run started from.
+    pub fn initial(&self) -> &Cloud<F> {
+        &self.initial
+    }
+
+    /// One step: the gradient step of every particle, the dynamics' move, the new predictions.
+    pub fn step(&mut self, mut state: State<F>) -> Result<State<F>> {
+        let ctx = StepContext {
+            seed: self.options.seed,
+            step: state.step,
+            time: state.time,
+            eta: self.options.schedule.eta(self.options.eta, state.time),
+        };
+        let loss = self.problem.loss;
+        for ((r, &y), &f) in self.r.iter_mut().zip(&self.problem.train.y).zip(&state.predictions) {
+            *r = loss.derivative(y, f) / self.problem.train.n() as f64;
+        }
+        let dynamics = &self.dynamics;
+        let post = |block: ndarray::ArrayViewMut2<F>, first: usize| dynamics.perturb(block, first, &ctx);
+        self.kernel.step(
+            state.cloud.theta.view_mut(),
+            self.problem.x.view(),
+            &self.r,
+            self.problem.lambda,
+            ctx.eta,
+            &post,
+            state.predictions.as_slice_mut().expect("contiguous"),
+        );
+        state.step += 1;
+        state.time += ctx.eta;
+        if let Some(bad) = state.predictions.iter().find(|f| !f.is_finite()) {
+            return Err(Error::Diverged {
+                step: state.step,
+                quantity: "a training prediction".into(),
+                value: *bad,
+                eta: ctx.eta,
+                suggested: ctx.eta / 10.0,
+            });
+        }
+        Ok(state)
+    }
+
+    /// The metrics of MATH.md sections 3 and 5 at `state`.
+    pub fn metrics(&mut self, state: &State<F>) -> Metrics {
+        let problem = &self.problem;
+        let second_moment = state.cloud.second_moment();
+        let f = state.predictions.as_slice().expect("contiguous");
+        let objective = problem.objective(f, second_moment);
+        let classification = problem.loss.is_classification();
+        let train_error = classification.then(|| classification_error(problem.train.y.view(), state.predictions.view()));
+        let margin = classification.then(|| {
+            let min = problem.train.y.iter().zip(f).map(|(y, f)| y * f).fold(f64::INFINITY, f64::min);
+            min / second_moment
+        });
+        let test = match (&problem.test, &problem.x_test, &mut self.test_kernel) {
+            (Some(test), Some(x), Some(kernel)) => {
+                let mut ft = vec![0.0; test.n()];
+                kernel.predict(state.cloud.theta.view(), x.view(), &mut ft);
+                let y = test.y.as_slice().expect("contiguous");
+                Some((problem.loss.risk(y, &ft), classification.then(|| classification_error(test.y.view(), ft[..].into()))))
+            }
+            _ => None,
+        };
+        let pattern_change =
+            self.kernel.pattern_change(state.cloud.theta.view(), self.initial.theta.view(), problem.x.view());
+        Metrics {
+            step: state.step,
+            time: state.time,
+            loss: objective.loss,
+            data_fit: objective.data_fit,
+            penalty: objective.penalty,
+            train_error,
+            test_error: test.and_then(|t| t.1),
+            train_loss: objective.data_fit,
+            test_loss: test.map(|t| t.0),
+            margin,
+            second_moment,
+            pattern_change,
+            wall_seconds: self.started.elapsed().as_secs_f64(),
+        }
+    }
+
+    /// Runs the remaining steps from `state`, calling the observers at step 0 (if the state is at
+    /// step 0), every `log_every` steps and at the last step.
+    pub fn run(&mut self, mut state: State<F>, observers: &mut [&mut dyn Observer<F>]) -> Result<State<F>> {
+        self.started = Instant::now();
+        let (steps, every) = (self.options.steps, self.options.log_every.max(1));
+        let notify = |sim: &mut Self, state: &State<F>, observers: &mut [&mut dyn Observer<F>]| -> Result<()> {
+            let metrics = sim.metrics(state);
+            if !metrics.loss.is_finite() || !metrics.second_moment.is_finite() {
+                return Err(Error::Diverged {
+                    step: state.step,
+                    quantity: "the loss".into(),
+                    value: metrics.loss,
+                    eta: sim.options.eta,
+                    suggested: sim.options.eta / 10.0,
+                });
+            }
+            observers.iter_mut().try_for_each(|o| o.observe(state, &metrics))
+        };
+        if state.step == 0 {
+            notify(self, &state, observers)?;
+        }
+        while state.step < steps {
+            state = self.step(state)?;
+            observers.iter_mut().for_each(|o| o.tick(&state));
+            if state.step % every == 0 || state.step == steps {
+                notify(self, &state, observers)?;
+            }
+        }
+        Ok(state)
+    }
+}
