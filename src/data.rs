@@ -25,11 +25,7 @@ impl Dataset {
     /// A data set from inputs and labels of matching length, all finite.
     pub fn new(x: Array2<f64>, y: Array1<f64>) -> Result<Self> {
         if x.nrows() != y.len() {
-            return Err(Error::Invalid(format!(
-                "data set: {} input rows but {} labels",
-                x.nrows(),
-                y.len()
-            )));
+            return Err(Error::Invalid(format!("data set: {} input rows but {} labels", x.nrows(), y.len())));
         }
         if x.iter().chain(y.iter()).any(|v| !v.is_finite()) {
             return Err(Error::Invalid("data set: inputs and labels must be finite".into()));
@@ -86,8 +82,7 @@ impl Dataset {
             Some(r) => r.map_err(|e| Error::data(path, 1, e.to_string()))?,
         };
         let d = header.len().saturating_sub(1);
-        let expected: Vec<String> =
-            (1..=d).map(|k| format!("x{k}")).chain(std::iter::once("y".to_string())).collect();
+        let expected: Vec<String> = (1..=d).map(|k| format!("x{k}")).chain(std::iter::once("y".to_string())).collect();
         if d == 0 || header.iter().ne(expected.iter().map(String::as_str)) {
             let got: Vec<&str> = header.iter().collect();
             return Err(Error::data(
@@ -108,17 +103,13 @@ impl Dataset {
                 continue;
             }
             if record.len() != d + 1 {
-                return Err(Error::data(
-                    path,
-                    line,
-                    format!("{} fields, but the header has {}", record.len(), d + 1),
-                ));
+                return Err(Error::data(path, line, format!("{} fields, but the header has {}", record.len(), d + 1)));
             }
             for (col, field) in record.iter().enumerate() {
                 let name = &expected[col];
-                let v: f64 = field.parse().map_err(|_| {
-                    Error::data(path, line, format!("column `{name}`: `{field}` is not a number"))
-                })?;
+                let v: f64 = field
+                    .parse()
+                    .map_err(|_| Error::data(path, line, format!("column `{name}`: `{field}` is not a number")))?;
                 if !v.is_finite() {
                     return Err(Error::data(
                         path,
@@ -328,13 +319,7 @@ mod tests {
 
     #[test]
     fn teacher_classification_respects_the_margin() {
-        let dist = Distribution::Teacher {
-            d: 5,
-            hidden: 4,
-            task: Task::Classification,
-            margin: 0.3,
-            label_noise: 0.0,
-        };
+        let dist = Distribution::Teacher { d: 5, hidden: 4, task: Task::Classification, margin: 0.3, label_noise: 0.0 };
         let data = dist.sample(200, 11, Purpose::TrainData).unwrap();
         let teacher = Teacher::new(5, 4, 11);
         for (row, &y) in data.x.outer_iter().zip(&data.y) {

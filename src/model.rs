@@ -253,7 +253,14 @@ impl<F: Real> Kernel<F> {
     }
 
     /// The velocity field at every particle (see [`Cloud::velocity`]), written to `v`.
-    pub fn velocity(&mut self, theta: ArrayView2<F>, x: ArrayView2<F>, r: ArrayView1<f64>, lambda: f64, mut v: ArrayViewMut2<F>) {
+    pub fn velocity(
+        &mut self,
+        theta: ArrayView2<F>,
+        x: ArrayView2<F>,
+        r: ArrayView1<f64>,
+        lambda: f64,
+        mut v: ArrayViewMut2<F>,
+    ) {
         self.check(&theta, &x);
         self.r.iter_mut().zip(r).for_each(|(a, &b)| *a = F::of(b));
         let (layout, scratch, rf) = (self.layout, &self.scratch, self.r.view());
@@ -336,7 +343,8 @@ impl<F: Real> Kernel<F> {
                     let mut z0 = s.z0.slice_mut(s![..u.nrows(), ..xt.nrows()]);
                     gemm(F::one(), &u, &xt.t(), F::zero(), &mut z);
                     gemm(F::one(), &u0, &xt.t(), F::zero(), &mut z0);
-                    count += z.iter().zip(z0.iter()).filter(|(a, b)| (**a > F::zero()) != (**b > F::zero())).count() as u64;
+                    count +=
+                        z.iter().zip(z0.iter()).filter(|(a, b)| (**a > F::zero()) != (**b > F::zero())).count() as u64;
                 }
                 count
             })
@@ -367,7 +375,13 @@ fn reduce_groups(partials: &Array2<f64>, m: usize, out: &mut [f64]) {
 }
 
 /// acc_i += sum_j w_j relu(u_j . x_i) over the particles of `theta`, in particle order.
-fn accumulate_predictions<F: Real>(layout: &Layout, theta: ArrayView2<F>, x: ArrayView2<F>, s: &mut Scratch<F>, acc: &mut [f64]) {
+fn accumulate_predictions<F: Real>(
+    layout: &Layout,
+    theta: ArrayView2<F>,
+    x: ArrayView2<F>,
+    s: &mut Scratch<F>,
+    acc: &mut [f64],
+) {
     for tb in theta.axis_chunks_iter(Axis(0), layout.block) {
         let u = tb.slice(s![.., 1..]);
         for start in (0..x.nrows()).step_by(layout.tile) {
@@ -386,7 +400,13 @@ fn accumulate_predictions<F: Real>(layout: &Layout, theta: ArrayView2<F>, x: Arr
 
 /// For the particles of `theta` (at most one block): s.dw_j = sum_i r_i relu(u_j . x_i) and
 /// s.g_j = sum_i r_i 1[u_j . x_i > 0] x_i, tile by tile over the samples.
-fn block_gradient<F: Real>(layout: &Layout, theta: ArrayView2<F>, x: ArrayView2<F>, r: ArrayView1<F>, s: &mut Scratch<F>) {
+fn block_gradient<F: Real>(
+    layout: &Layout,
+    theta: ArrayView2<F>,
+    x: ArrayView2<F>,
+    r: ArrayView1<F>,
+    s: &mut Scratch<F>,
+) {
     let rows = theta.nrows();
     let u = theta.slice(s![.., 1..]);
     s.dw[..rows].iter_mut().for_each(|v| *v = 0.0);

@@ -300,9 +300,7 @@ pub fn apply_override(table: &mut toml::Table, arg: &str) -> Result<()> {
     let mut node = table;
     for (depth, part) in parents.iter().enumerate() {
         let entry = node.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        node = entry
-            .as_table_mut()
-            .ok_or_else(|| bad(&format!("`{}` is not a table", path[..=depth].join("."))))?;
+        node = entry.as_table_mut().ok_or_else(|| bad(&format!("`{}` is not a table", path[..=depth].join("."))))?;
     }
     node.insert(last.to_string(), value);
     Ok(())
@@ -317,14 +315,16 @@ impl Scenario {
 
     /// Parses scenario text; `file` names it in errors.
     pub fn parse(text: &str, file: &str, overrides: &[String]) -> Result<Scenario> {
-        let mut table: toml::Table = toml::from_str(text)
-            .map_err(|e| Error::ScenarioSyntax { file: file.to_string(), message: e.message().to_string() + &location(text, e.span()) })?;
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| Error::ScenarioSyntax {
+            file: file.to_string(),
+            message: e.message().trim().replace('\n', "; ") + &location(text, e.span()),
+        })?;
         for arg in overrides {
             apply_override(&mut table, arg)?;
         }
         serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
             let field = e.path().to_string();
-            Error::ScenarioField { file: file.to_string(), field, message: e.into_inner().to_string() }
+            Error::ScenarioField { file: file.to_string(), field, message: e.into_inner().message().trim().to_string() }
         })
     }
 
@@ -341,7 +341,11 @@ impl Scenario {
         let name = match &self.name {
             Some(name) => {
                 if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-                    return Err(v.value("name", format!("{name:?}"), "a non-empty name without / or \\ that does not start with ."));
+                    return Err(v.value(
+                        "name",
+                        format!("{name:?}"),
+                        "a non-empty name without / or \\ that does not start with .",
+                    ));
                 }
                 name.clone()
             }
@@ -370,7 +374,12 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn value(&self, field: &str, value: impl ToString, allowed: &str) -> Error {
-        Error::ScenarioValue { file: self.file.to_string(), field: field.into(), value: value.to_string(), allowed: allowed.into() }
+        Error::ScenarioValue {
+            file: self.file.to_string(),
+            field: field.into(),
+            value: value.to_string(),
+            allowed: allowed.into(),
+        }
     }
 
     fn finite_at_least(&self, field: &str, x: f64, min: f64) -> Result<f64> {
@@ -406,12 +415,26 @@ impl Checker<'_> {
     }
 
     /// An error if a field that does not apply is set.
-    fn absent<T: std::fmt::Debug>(&self, field: &str, x: &Option<T>, context: &str) -> Result<()> {
+    fn absent<T: Serialize>(&self, field: &str, x: &Option<T>, context: &str) -> Result<()> {
         match x {
             None => Ok(()),
-            Some(v) => Err(self.value(field, format!("{v:?}").trim_matches('"'), &format!("only applies {context}; remove it"))),
+            Some(v) => Err(self.value(field, toml_text(v), &format!("only applies {context}; remove it"))),
         }
     }
+
+    /// An error if a file named by a field does not exist.
+    fn existing(&self, field: &str, path: &Path) -> Result<()> {
+        if path.is_file() {
+            Ok(())
+        } else {
+            Err(self.value(field, format!("{:?}", path.display().to_string()), "no such file"))
+        }
+    }
+}
+
+/// A value as it would be written in TOML.
+fn toml_text<T: Serialize>(v: &T) -> String {
+    toml::Value::try_from(v).map(|v| v.to_string()).unwrap_or_else(|_| "(set)".into())
 }
 
 fn absolute(base: &Path, path: &Path) -> PathBuf {
@@ -439,6 +462,10 @@ fn check_data(v: &Checker, data: &mut DataConfig, base: &Path, loss: Loss) -> Re
         let path = v.required("data.path", data.path.as_ref(), "with data.kind = \"csv\"")?;
         let path = absolute(base, path);
         let test_path = data.test_path.as_ref().map(|p| absolute(base, p));
+        v.existing("data.path", &path)?;
+        if let Some(p) = &test_path {
+            v.existing("data.test_path", p)?;
+        }
         data.path = Some(path.clone());
         data.test_path = test_path.clone();
         return Ok(DataSource::Csv { path, test_path });
@@ -460,7 +487,11 @@ fn check_data(v: &Checker, data: &mut DataConfig, base: &Path, loss: Loss) -> Re
             let hidden = v.positive_int("data.hidden", *data.hidden.get_or_insert(6))?;
             let task = *data.task.get_or_insert(Task::Classification);
             if task == Task::Regression && loss.is_classification() {
-                return Err(v.value("data.task", "regression", "needs loss = \"squared\"; the logistic loss needs labels in {-1, +1}"));
+                return Err(v.value(
+                    "data.task",
+                    "regression",
+                    "needs loss = \"squared\"; the logistic loss needs labels in {-1, +1}",
+                ));
             }
             let (margin, label_noise) = match task {
                 Task::Classification => {
@@ -487,7 +518,11 @@ fn check_init(v: &Checker, model: &mut ModelConfig, base: &Path) -> Result<InitS
             return Err(v.required::<()>("model.init.file", None, "with model.init.kind = \"file\"").unwrap_err())
         }
         (Some(kind), Some(_)) => {
-            return Err(v.value("model.init.file", "(set)", &format!("only applies to model.init.kind = \"file\", not \"{}\"", format!("{kind:?}").to_lowercase())))
+            return Err(v.value(
+                "model.init.file",
+                toml_text(&init.file),
+                &format!("only applies to model.init.kind = \"file\", not {}", toml_text(&kind)),
+            ))
         }
         (Some(kind), None) => kind,
         (None, None) => InitKind::Gaussian,
@@ -502,6 +537,7 @@ fn check_init(v: &Checker, model: &mut ModelConfig, base: &Path) -> Result<InitS
     }
     if kind == InitKind::File {
         let path = absolute(base, init.file.as_ref().expect("file kind has a file"));
+        v.existing("model.init.file", &path)?;
         init.file = Some(path.clone());
         let m = model.m.map(|m| v.positive_int("model.m", m)).transpose()?;
         return Ok(InitSource::File { path, m });
@@ -512,7 +548,9 @@ fn check_init(v: &Checker, model: &mut ModelConfig, base: &Path) -> Result<InitS
             s_w: v.finite_positive("model.init.s_w", *init.s_w.get_or_insert(1.0))?,
             s_u: v.finite_positive("model.init.s_u", *init.s_u.get_or_insert(1.0))?,
         },
-        InitKind::Sphere => Init::Sphere { radius: v.finite_positive("model.init.radius", *init.radius.get_or_insert(1.0))? },
+        InitKind::Sphere => {
+            Init::Sphere { radius: v.finite_positive("model.init.radius", *init.radius.get_or_insert(1.0))? }
+        }
         InitKind::File => unreachable!("file returned above"),
     };
     Ok(InitSource::Sampled { m, init })
@@ -529,7 +567,11 @@ fn check_dynamics(v: &Checker, dynamics: &mut DynamicsConfig) -> Result<Dynamics
     }
     let eta = v.finite_positive("dynamics.eta", dynamics.eta)?;
     let langevin = if parts.contains(&"langevin") {
-        let tau = v.finite_at_least("dynamics.tau", v.required("dynamics.tau", dynamics.tau, "with langevin dynamics")?, 0.0)?;
+        let tau = v.finite_at_least(
+            "dynamics.tau",
+            v.required("dynamics.tau", dynamics.tau, "with langevin dynamics")?,
+            0.0,
+        )?;
         let tau_decay = *dynamics.tau_decay.get_or_insert(1.0);
         if !(tau_decay > 0.0 && tau_decay <= 1.0) {
             return Err(v.value("dynamics.tau_decay", tau_decay, "must be in (0, 1]"));
@@ -541,8 +583,11 @@ fn check_dynamics(v: &Checker, dynamics: &mut DynamicsConfig) -> Result<Dynamics
         None
     };
     let perturbed = if parts.contains(&"perturbed") {
-        let sigma =
-            v.finite_at_least("dynamics.sigma", v.required("dynamics.sigma", dynamics.sigma, "with perturbed dynamics")?, 0.0)?;
+        let sigma = v.finite_at_least(
+            "dynamics.sigma",
+            v.required("dynamics.sigma", dynamics.sigma, "with perturbed dynamics")?,
+            0.0,
+        )?;
         let reinit_radius = v.finite_positive("dynamics.reinit_radius", *dynamics.reinit_radius.get_or_insert(1.0))?;
         Some(Perturbed { sigma, reinit_radius })
     } else {
@@ -594,7 +639,8 @@ impl ValidScenario {
             }
         };
         let loss = self.scenario.loss;
-        let name = |p: &Option<PathBuf>, fallback: &str| p.as_ref().map_or(fallback.to_string(), |p| p.display().to_string());
+        let name =
+            |p: &Option<PathBuf>, fallback: &str| p.as_ref().map_or(fallback.to_string(), |p| p.display().to_string());
         let (train_name, test_name) = match &self.data {
             DataSource::Csv { path, test_path } => (path.display().to_string(), name(test_path, "test data")),
             DataSource::Synthetic { .. } => ("training data".to_string(), "test data".to_string()),
@@ -617,11 +663,19 @@ impl ValidScenario {
             InitSource::File { path, m } => {
                 let theta = read_npy(path)?;
                 if theta.ncols() != d + 1 {
-                    return Err(Error::data(path, "shape", format!("{} columns, but the data need 1 + d = {}", theta.ncols(), d + 1)));
+                    return Err(Error::data(
+                        path,
+                        "shape",
+                        format!("{} columns, but the data need 1 + d = {}", theta.ncols(), d + 1),
+                    ));
                 }
                 if let Some(m) = m {
                     if theta.nrows() != *m {
-                        return Err(Error::data(path, "shape", format!("{} particles, but model.m = {m}", theta.nrows())));
+                        return Err(Error::data(
+                            path,
+                            "shape",
+                            format!("{} particles, but model.m = {m}", theta.nrows()),
+                        ));
                     }
                 }
                 Cloud::new(theta.mapv(F::of)).map_err(|e| Error::data(path, "values", e.to_string()))

@@ -201,7 +201,7 @@ impl<F: Real> Simulation<F> {
             state.predictions.as_slice_mut().expect("contiguous"),
         );
         state.step += 1;
-        state.time += ctx.eta;
+        state.time = self.options.schedule.time_after(self.options.eta, state.step, state.time, ctx.eta);
         if let Some(bad) = state.predictions.iter().find(|f| !f.is_finite()) {
             return Err(Error::Diverged {
                 step: state.step,
@@ -221,7 +221,8 @@ impl<F: Real> Simulation<F> {
         let f = state.predictions.as_slice().expect("contiguous");
         let objective = problem.objective(f, second_moment);
         let classification = problem.loss.is_classification();
-        let train_error = classification.then(|| classification_error(problem.train.y.view(), state.predictions.view()));
+        let train_error =
+            classification.then(|| classification_error(problem.train.y.view(), state.predictions.view()));
         let margin = classification.then(|| {
             let min = problem.train.y.iter().zip(f).map(|(y, f)| y * f).fold(f64::INFINITY, f64::min);
             min / second_moment
@@ -231,7 +232,10 @@ impl<F: Real> Simulation<F> {
                 let mut ft = vec![0.0; test.n()];
                 kernel.predict(state.cloud.theta.view(), x.view(), &mut ft);
                 let y = test.y.as_slice().expect("contiguous");
-                Some((problem.loss.risk(y, &ft), classification.then(|| classification_error(test.y.view(), ft[..].into()))))
+                Some((
+                    problem.loss.risk(y, &ft),
+                    classification.then(|| classification_error(test.y.view(), ft[..].into())),
+                ))
             }
             _ => None,
         };

@@ -94,4 +94,13 @@ impl Schedule {
             Schedule::InvSqrt => eta / (1.0 + time).sqrt(),
         }
     }
+
+    /// The time after `steps` steps, the last of size `last_eta` taken at time `before`: exactly
+    /// steps * eta for a constant step, accumulated otherwise.
+    pub fn time_after(self, eta: f64, steps: u64, before: f64, last_eta: f64) -> f64 {
+        match self {
+            Schedule::Constant => steps as f64 * eta,
+            Schedule::InvSqrt => before + last_eta,
+        }
+    }
 }
