@@ -26,6 +26,7 @@
 //! # Ok::<(), meanfield::Error>(())
 //! ```
 
+pub mod bench;
 pub mod data;
 pub mod dynamics;
 pub mod error;

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use meanfield::bench::BenchConfig;
 use meanfield::runner::{self, Verbosity};
-use meanfield::scenario::ValidScenario;
+use meanfield::scenario::{DynamicsConfig, Precision, ValidScenario};
 use meanfield::Error;
 
 const EXAMPLES: &str = "\
@@ -30,6 +31,48 @@ enum Command {
     Run(RunArgs),
     /// Check a scenario file (with overrides) without running it; prints the resolved scenario.
     Validate(ScenarioArgs),
+    /// Time the full step on synthetic data and print throughput (particle-steps/s, GFLOP/s).
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+struct BenchArgs {
+    /// Particles.
+    #[arg(long, default_value_t = 100_000)]
+    m: usize,
+    /// Samples.
+    #[arg(long, default_value_t = 2000)]
+    n: usize,
+    /// Input dimension.
+    #[arg(long, default_value_t = 20)]
+    d: usize,
+    /// Particle precision.
+    #[arg(long, value_enum, default_value_t = Dtype::F32)]
+    dtype: Dtype,
+    /// Dynamics: gd, langevin, perturbed or langevin+perturbed.
+    #[arg(long, default_value = "gd")]
+    dynamics: String,
+    /// Step size.
+    #[arg(long, default_value_t = 0.1)]
+    eta: f64,
+    /// Re-draw rate (perturbed).
+    #[arg(long, default_value_t = 0.1)]
+    sigma: f64,
+    /// Temperature (langevin).
+    #[arg(long, default_value_t = 1e-4)]
+    tau: f64,
+    /// Timed steps, after one warm-up step.
+    #[arg(long, default_value_t = 10)]
+    steps: u64,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum Dtype {
+    F32,
+    F64,
 }
 
 #[derive(Args, Debug)]
@@ -80,6 +123,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run(args) => run(args),
         Command::Validate(args) => args.load().map(|s| print!("{}", s.to_toml())),
+        Command::Bench(args) => bench(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -107,6 +151,51 @@ fn run(args: &RunArgs) -> Result<(), Error> {
             last.data_fit,
             last.penalty,
             out.display()
+        );
+    }
+    Ok(())
+}
+
+fn bench(args: &BenchArgs) -> Result<(), Error> {
+    let uses = |name: &str| args.dynamics.split('+').any(|p| p.trim() == name);
+    let mut dynamics = DynamicsConfig {
+        kind: args.dynamics.clone(),
+        eta: args.eta,
+        schedule: Default::default(),
+        sigma: uses("perturbed").then_some(args.sigma),
+        reinit_radius: None,
+        tau: uses("langevin").then_some(args.tau),
+        tau_decay: None,
+    };
+    let config = BenchConfig {
+        m: args.m,
+        n: args.n,
+        d: args.d,
+        precision: match args.dtype {
+            Dtype::F32 => Precision::F32,
+            Dtype::F64 => Precision::F64,
+        },
+        dynamics: dynamics.check("meanfield bench")?,
+        steps: args.steps,
+    };
+    let report = meanfield::bench::bench(&config)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report).expect("a report always serialises"));
+    } else {
+        println!(
+            "m = {}, n = {}, d = {}, {}, {}, {} threads, {} steps\n\
+             particle_steps_per_sec  {:.4e}\ngflops                  {:.2}\nseconds_per_step        {:.4e}\npeak_rss_bytes          {}",
+            report.m,
+            report.n,
+            report.d,
+            report.dtype,
+            report.dynamics,
+            report.threads,
+            report.steps,
+            report.particle_steps_per_sec,
+            report.gflops,
+            report.seconds_per_step,
+            report.peak_rss_bytes.map_or("unknown".to_string(), |b| b.to_string())
         );
     }
     Ok(())

@@ -556,6 +556,13 @@ fn check_init(v: &Checker, model: &mut ModelConfig, base: &Path) -> Result<InitS
     Ok(InitSource::Sampled { m, init })
 }
 
+impl DynamicsConfig {
+    /// Checks a `[dynamics]` table on its own; `source` names it in errors.
+    pub fn check(&mut self, source: &str) -> Result<DynamicsSpec> {
+        check_dynamics(&Checker { file: source }, self)
+    }
+}
+
 fn check_dynamics(v: &Checker, dynamics: &mut DynamicsConfig) -> Result<DynamicsSpec> {
     const ALLOWED: &str = "one of \"gd\", \"langevin\", \"perturbed\", \"langevin+perturbed\"";
     let parts: Vec<&str> = dynamics.kind.split('+').map(str::trim).collect();

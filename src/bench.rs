@@ -1,0 +1,119 @@
+//! Throughput measurement of the full step (`meanfield bench`), used to size runs.
+//!
+//! Useful work per step is 4 n m d flops (the forward and the backward GEMM-shaped products); the
+//! recomputation of the pre-activations costs 2 n m d more but is not counted.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::data::{Distribution, XorNoise};
+use crate::error::{Error, Result};
+use crate::linalg::Real;
+use crate::loss::Loss;
+use crate::model::{Cloud, Init};
+use crate::rng::Purpose;
+use crate::scenario::{DynamicsSpec, Precision};
+use crate::simulation::{Problem, RunOptions, Simulation};
+
+/// What to time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BenchConfig {
+    /// Particles.
+    pub m: usize,
+    /// Samples.
+    pub n: usize,
+    /// Input dimension.
+    pub d: usize,
+    /// Particle precision.
+    pub precision: Precision,
+    /// The dynamics (step size, noise).
+    pub dynamics: DynamicsSpec,
+    /// Timed steps (after one warm-up step).
+    pub steps: u64,
+}
+
+/// What `meanfield bench` prints.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BenchReport {
+    /// Particles.
+    pub m: usize,
+    /// Samples.
+    pub n: usize,
+    /// Input dimension.
+    pub d: usize,
+    /// `f32` or `f64`.
+    pub dtype: String,
+    /// Dynamics name.
+    pub dynamics: String,
+    /// rayon threads.
+    pub threads: usize,
+    /// Timed steps.
+    pub steps: u64,
+    /// Mean wall time of one step.
+    pub seconds_per_step: f64,
+    /// m / seconds_per_step.
+    pub particle_steps_per_sec: f64,
+    /// Useful flops per second, 4 n m d / seconds_per_step, in units of 1e9.
+    pub gflops: f64,
+    /// Peak resident memory of the process (VmHWM), if the platform reports it.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+/// The peak resident set size of this process, from /proc/self/status (Linux).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Times `config.steps` steps on `xor` data with Gaussian padding, after one warm-up step.
+pub fn bench(config: &BenchConfig) -> Result<BenchReport> {
+    if config.m == 0 || config.n == 0 || config.d < 2 || config.steps == 0 {
+        return Err(Error::Invalid(format!(
+            "bench: m = {}, n = {}, d = {}, steps = {}: need m, n, steps >= 1 and d >= 2",
+            config.m, config.n, config.d, config.steps
+        )));
+    }
+    match config.precision {
+        Precision::F64 => bench_in::<f64>(config),
+        Precision::F32 => bench_in::<f32>(config),
+    }
+}
+
+fn bench_in<F: Real>(config: &BenchConfig) -> Result<BenchReport> {
+    let data = Distribution::Xor { d: config.d, noise: XorNoise::Gaussian }.sample(config.n, 0, Purpose::TrainData)?;
+    let problem = Problem::<F>::new(data, None, Loss::Logistic, 1e-3)?;
+    let cloud = Cloud::<F>::sample(config.m, config.d, &Init::Gaussian { s_w: 1.0, s_u: 1.0 }, 0);
+    let options = RunOptions {
+        eta: config.dynamics.eta,
+        schedule: config.dynamics.schedule,
+        steps: config.steps + 1,
+        log_every: u64::MAX,
+        seed: 0,
+    };
+    let dynamics = config.dynamics.build::<F>();
+    let name = dynamics.name();
+    let (mut sim, state) = Simulation::new(problem, dynamics, options, cloud)?;
+    let mut state = sim.step(state)?;
+    let start = Instant::now();
+    for _ in 0..config.steps {
+        state = sim.step(state)?;
+    }
+    let seconds_per_step = start.elapsed().as_secs_f64() / config.steps as f64;
+    let work = 4.0 * config.n as f64 * config.m as f64 * config.d as f64;
+    Ok(BenchReport {
+        m: config.m,
+        n: config.n,
+        d: config.d,
+        dtype: F::NAME.to_string(),
+        dynamics: name,
+        threads: rayon::current_num_threads(),
+        steps: config.steps,
+        seconds_per_step,
+        particle_steps_per_sec: config.m as f64 / seconds_per_step,
+        gflops: work / seconds_per_step / 1e9,
+        peak_rss_bytes: peak_rss_bytes(),
+    })
+}
