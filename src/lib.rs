@@ -35,6 +35,8 @@ pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod output;
+pub mod plot;
+pub mod report;
 pub mod rng;
 pub mod runner;
 pub mod scenario;

@@ -11,11 +11,13 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
+use crate::data::Distribution;
 use crate::error::Result;
 use crate::linalg::Real;
 use crate::metrics::Metrics;
 use crate::output::{write_atomic, write_npy, MetricsLog};
-use crate::scenario::{Precision, Scenario, ValidScenario};
+use crate::report::{self, Ideal};
+use crate::scenario::{DataSource, Precision, Scenario, ValidScenario};
 use crate::simulation::{Observer, State};
 
 /// How a run reports progress.
@@ -98,6 +100,15 @@ impl<F: Real> Observer<F> for Progress {
     }
 }
 
+/// The reference neurons of the scenario's distribution, marked on the cloud figure.
+fn ideal(scenario: &ValidScenario) -> Ideal {
+    match &scenario.data {
+        DataSource::Synthetic { distribution: Distribution::Paper { .. }, .. } => Ideal::Paper,
+        DataSource::Synthetic { distribution: Distribution::Xor { .. }, .. } => Ideal::Xor,
+        _ => Ideal::None,
+    }
+}
+
 /// The default output folder of a scenario: `runs/<name>`.
 pub fn default_out_dir(scenario: &ValidScenario) -> PathBuf {
     Path::new("runs").join(&scenario.name)
@@ -125,6 +136,12 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, verbosity: Verbosity) -
     let state = result?;
     write_npy(&out.join("particles.npy"), &state.cloud.to_f64())?;
     write_atomic(&out.join("scenario.toml"), scenario.to_toml().as_bytes())?;
+    if scenario.scenario.run.plots {
+        let particles = state.cloud.to_f64();
+        report::loss_figure(out, &log.rows)?;
+        report::errors_figure(out, &log.rows)?;
+        report::cloud_figure(out, particles.view(), ideal(scenario))?;
+    }
     let last = log.rows.last().cloned().expect("a run logs its last step");
     let summary = Summary {
         name: scenario.name.clone(),

@@ -43,6 +43,12 @@ fn quickstart_writes_every_output_and_the_loss_decreases() {
     for file in ["metrics.csv", "particles.npy", "scenario.toml", "summary.json"] {
         assert!(out.join(file).is_file(), "{file} missing");
     }
+    for figure in ["loss", "errors", "cloud"] {
+        let png = std::fs::read(out.join(format!("{figure}.png"))).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{figure}.png is a PNG");
+        let svg = std::fs::read_to_string(out.join(format!("{figure}.svg"))).unwrap();
+        assert!(svg.contains("time t") || svg.contains("u1"), "{figure}.svg has labelled axes");
+    }
     let header = std::fs::read_to_string(out.join("metrics.csv")).unwrap().lines().next().unwrap().to_string();
     for col in meanfield::metrics::Metrics::COLUMNS {
         assert!(header.split(',').any(|h| h == col), "column {col} missing from {header}");
