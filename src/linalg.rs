@@ -1,7 +1,8 @@
 //! The numeric backend: the floating-point types the kernels run in, and the one GEMM they call.
 //!
-//! Everything else in the crate names only [`Real`] and [`gemm`]; the BLAS-like backend
-//! (`matrixmultiply` through ndarray, single-threaded inside a block) is a detail of this module.
+//! Everything else in the crate names only [`Real`], [`gemm`] and [`vectorised`]; the BLAS-like
+//! backend (`matrixmultiply` through ndarray, single-threaded inside a block) and the CPU feature
+//! detection are details of this module.
 
 use std::fmt::{Debug, Display};
 
@@ -61,6 +62,28 @@ impl Real for f32 {
 #[inline]
 pub fn gemm<F: Real>(alpha: F, a: &ArrayView2<F>, b: &ArrayView2<F>, beta: F, c: &mut ArrayViewMut2<F>) {
     general_mat_mul(alpha, a, b, beta, c);
+}
+
+/// Runs `f`, compiled for AVX2 when the CPU has it (x86-64), as compiled otherwise.
+///
+/// The kernels wrap their per-block work in it so that their elementwise loops, inlined into `f`,
+/// vectorise over 256-bit registers without building for one CPU (`-C target-cpu`). Both paths do
+/// the same arithmetic in the same order (no fused multiply-adds), so results do not depend on it.
+#[inline(always)]
+pub fn vectorised<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, the only feature `with_avx2` is compiled for.
+        return unsafe { with_avx2(f) };
+    }
+    f()
+}
+
+/// `f()`, with AVX2 enabled for the code inlined into it.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
+    f()
 }
 
 #[cfg(test)]
