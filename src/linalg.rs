@@ -32,6 +32,9 @@ pub trait Real:
     fn of(x: f64) -> Self;
     /// Exact widening to f64.
     fn f64(self) -> f64;
+    /// `a` if `self > 0`, else 0: a bit mask of the comparison, so that loops over it vectorise
+    /// (LLVM may turn a plain `if` into a branch).
+    fn if_positive(self, a: Self) -> Self;
 }
 
 impl Real for f64 {
@@ -43,6 +46,10 @@ impl Real for f64 {
     #[inline(always)]
     fn f64(self) -> f64 {
         self
+    }
+    #[inline(always)]
+    fn if_positive(self, a: Self) -> Self {
+        f64::from_bits(a.to_bits() & 0u64.wrapping_sub(u64::from(self > 0.0)))
     }
 }
 
@@ -56,6 +63,10 @@ impl Real for f32 {
     fn f64(self) -> f64 {
         f64::from(self)
     }
+    #[inline(always)]
+    fn if_positive(self, a: Self) -> Self {
+        f32::from_bits(a.to_bits() & 0u32.wrapping_sub(u32::from(self > 0.0)))
+    }
 }
 
 /// C <- alpha A B + beta C, single-threaded (callers parallelise over blocks).
@@ -66,8 +77,8 @@ pub fn gemm<F: Real>(alpha: F, a: &ArrayView2<F>, b: &ArrayView2<F>, beta: F, c:
 
 /// Runs `f`, compiled for AVX2 when the CPU has it (x86-64), as compiled otherwise.
 ///
-/// The kernels wrap their per-block work in it so that their elementwise loops, inlined into `f`,
-/// vectorise over 256-bit registers without building for one CPU (`-C target-cpu`). Both paths do
+/// The kernels wrap their per-block work in it, as an `#[inline(always)]` closure calling
+/// `#[inline(always)]` helpers, so that their elementwise loops, inlined into `f`, vectorise over 256-bit registers without building for one CPU (`-C target-cpu`). Both paths do
 /// the same arithmetic in the same order (no fused multiply-adds), so results do not depend on it.
 #[inline(always)]
 pub fn vectorised<R>(f: impl FnOnce() -> R) -> R {
@@ -98,5 +109,13 @@ mod tests {
         let mut c = array![[1.0, 1.0], [1.0, 1.0]];
         gemm(2.0, &a.view(), &b.view(), 1.0, &mut c.view_mut());
         assert_eq!(c, array![[39.0, 45.0], [87.0, 101.0]]);
+    }
+
+    #[test]
+    fn if_positive_selects_on_the_sign() {
+        assert_eq!(2.0f64.if_positive(3.0), 3.0);
+        assert_eq!((-2.0f32).if_positive(3.0), 0.0);
+        assert_eq!(0.0f32.if_positive(3.0), 0.0);
+        assert_eq!(f64::NAN.if_positive(3.0), 0.0);
     }
 }

@@ -158,8 +158,9 @@ pub fn first_variation(theta: ArrayView1<f64>, x: ArrayView2<f64>, r: ArrayView1
 const TILE_BYTES: usize = 256 * 1024;
 /// At most this many groups, whose partial predictions are reduced in order.
 const MAX_GROUPS: usize = 256;
-/// Samples per panel of the direct kernels (one 256-bit register of f32).
-const LANES: usize = 8;
+/// Samples per panel of the direct kernels (two 256-bit registers of f32, for two independent
+/// chains of additions).
+const LANES: usize = 16;
 /// Input dimensions up to this use the direct kernels (pre-activations summed over the d inputs in
 /// registers, fused with the elementwise work) instead of GEMMs, whose inner dimension would be d.
 pub const DIRECT_MAX_D: usize = 8;
@@ -196,7 +197,8 @@ struct Scratch<F> {
     z0: Array2<F>,
     /// Input-weight gradients g_j = sum_i r_i 1[u_j . x_i > 0] x_i, block x d.
     g: Array2<F>,
-    /// One block's contribution sum_j w_j relu(u_j . x_i) to the predictions of one tile.
+    /// One block's contribution sum_j w_j relu(u_j . x_i) to the predictions of one tile (GEMM
+    /// kernels), or one particle's masked residuals r_i 1[u_j . x_i > 0] (direct kernels, padded n).
     t: Vec<F>,
 }
 
@@ -230,18 +232,19 @@ impl<F: Real> Kernel<F> {
     pub fn new(m: usize, n: usize, d: usize) -> Self {
         let layout = Layout::new(m, n, std::mem::size_of::<F>());
         let groups = m.div_ceil(layout.group);
+        let padded = n.div_ceil(LANES) * LANES;
+        let direct = d <= DIRECT_MAX_D;
         let scratch = (0..rayon::current_num_threads())
             .map(|_| {
                 Mutex::new(Scratch {
                     z: Array2::zeros((layout.block, layout.tile)),
                     z0: Array2::zeros((layout.block, layout.tile)),
                     g: Array2::zeros((layout.block, d)),
-                    t: vec![F::zero(); layout.tile],
+                    t: vec![F::zero(); if direct { padded } else { layout.tile }],
                 })
             })
             .collect();
-        let padded = n.div_ceil(LANES) * LANES;
-        let panels = if d <= DIRECT_MAX_D { vec![F::zero(); padded * d] } else { Vec::new() };
+        let panels = if direct { vec![F::zero(); padded * d] } else { Vec::new() };
         Kernel { layout, m, n, scratch, partials: Array2::zeros((groups, n)), r: vec![F::zero(); padded], panels }
     }
 
@@ -282,7 +285,10 @@ impl<F: Real> Kernel<F> {
             let rows = group_rows(&layout, g, theta.nrows());
             let mut s = lock(scratch);
             for tb in theta.slice(s![rows, ..]).axis_chunks_iter(Axis(0), layout.block) {
-                vectorised(|| accumulate_predictions(&layout, tb, samples, &mut s, acc));
+                vectorised(
+                    #[inline(always)]
+                    || accumulate_predictions(&layout, tb, samples, &mut s, acc),
+                );
             }
         });
         reduce_groups(&self.partials, self.m, out);
@@ -306,7 +312,10 @@ impl<F: Real> Kernel<F> {
             let start = b * layout.block;
             let tb = theta.slice(s![start..start + vb.nrows(), ..]);
             let mut s = lock(scratch);
-            vectorised(|| block_gradient(&layout, tb, samples, rf, &mut s));
+            vectorised(
+                #[inline(always)]
+                || block_gradient(&layout, tb, samples, rf, &mut s),
+            );
             for ((mut vj, tj), gj) in vb.outer_iter_mut().zip(tb.outer_iter()).zip(s.g.outer_iter()) {
                 vj[0] = -(output_gradient(tj, gj) + two_lambda * tj[0]);
                 for k in 0..gj.len() {
@@ -345,7 +354,10 @@ impl<F: Real> Kernel<F> {
                     .expect("chunk holds whole particles");
                 let mut s = lock(scratch);
                 for (b, mut tb) in group.axis_chunks_iter_mut(Axis(0), layout.block).enumerate() {
-                    vectorised(|| block_gradient(&layout, tb.view(), samples, rf, &mut s));
+                    vectorised(
+                        #[inline(always)]
+                        || block_gradient(&layout, tb.view(), samples, rf, &mut s),
+                    );
                     for (mut tj, gj) in tb.outer_iter_mut().zip(s.g.outer_iter()) {
                         let w = tj[0];
                         tj[0] = shrink * w - eta_f * output_gradient(tj.view(), gj);
@@ -355,7 +367,10 @@ impl<F: Real> Kernel<F> {
                         }
                     }
                     post(tb.view_mut(), g * layout.group + b * layout.block);
-                    vectorised(|| accumulate_predictions(&layout, tb.view(), samples, &mut s, acc));
+                    vectorised(
+                        #[inline(always)]
+                        || accumulate_predictions(&layout, tb.view(), samples, &mut s, acc),
+                    );
                 }
             },
         );
@@ -382,12 +397,15 @@ impl<F: Real> Kernel<F> {
                     let mut z0 = s.z0.slice_mut(s![..u.nrows(), ..xt.nrows()]);
                     gemm(F::one(), &u, &xt.t(), F::zero(), &mut z);
                     gemm(F::one(), &u0, &xt.t(), F::zero(), &mut z0);
-                    count += vectorised(|| {
-                        z.iter()
-                            .zip(z0.iter())
-                            .map(|(a, b)| u64::from((*a > F::zero()) != (*b > F::zero())))
-                            .sum::<u64>()
-                    });
+                    count += vectorised(
+                        #[inline(always)]
+                        || {
+                            z.iter()
+                                .zip(z0.iter())
+                                .map(|(a, b)| u64::from((*a > F::zero()) != (*b > F::zero())))
+                                .sum::<u64>()
+                        },
+                    );
                 }
                 count
             })
@@ -417,14 +435,10 @@ fn reduce_groups(partials: &Array2<f64>, m: usize, out: &mut [f64]) {
     out.iter_mut().for_each(|o| *o *= inv);
 }
 
-/// relu(z) = max(z, 0), as a select so that it vectorises.
+/// relu(z) = max(z, 0), branch-free.
 #[inline(always)]
 fn relu<F: Real>(z: F) -> F {
-    if z > F::zero() {
-        z
-    } else {
-        F::zero()
-    }
+    z.if_positive(z)
 }
 
 /// The output-weight gradient sum_i r_i relu(u_j . x_i) = u_j . g_j of particle theta_j = (w_j, u_j),
@@ -475,7 +489,7 @@ fn block_gradient<F: Real>(layout: &Layout, theta: ArrayView2<F>, samples: Sampl
         gemm_gradient(layout, theta, samples.x, r, s);
     } else {
         let mut g = s.g.slice_mut(s![..theta.nrows(), ..]);
-        with_dim!(theta.ncols() - 1, direct_gradient(theta, samples.panels, r, &mut g));
+        with_dim!(theta.ncols() - 1, direct_gradient(theta, samples.panels, r, &mut s.t, &mut g));
     }
 }
 
@@ -517,7 +531,7 @@ fn gemm_gradient<F: Real>(layout: &Layout, theta: ArrayView2<F>, x: ArrayView2<F
         gemm(F::one(), &u, &xt.t(), F::zero(), &mut z);
         for zj in z.outer_iter_mut() {
             let zj = zj.into_slice().expect("scratch rows are contiguous");
-            zj.iter_mut().zip(rt).for_each(|(z, &r)| *z = if *z > F::zero() { r } else { F::zero() });
+            zj.iter_mut().zip(rt).for_each(|(z, &r)| *z = z.if_positive(r));
         }
         let beta = if start == 0 { F::zero() } else { F::one() };
         gemm(F::one(), &z.view(), &xt, beta, &mut s.g.slice_mut(s![..rows, ..]));
@@ -555,21 +569,33 @@ fn direct_predictions<F: Real, const D: usize>(theta: ArrayView2<F>, panels: &[F
     }
 }
 
-/// [`block_gradient`] for d = D from the panels: per particle, g_jk summed in [`LANES`] registers
-/// over the panels, then over the lanes in order.
+/// [`block_gradient`] for d = D from the panels, per particle in two passes over the samples:
+/// the masked residuals m_i = r_i 1[u_j . x_i > 0] into `masked`, then for each k the sum
+/// g_jk = sum_i m_i x_ik in [`LANES`] partial sums, added over the lanes in order.
 #[inline(always)]
-fn direct_gradient<F: Real, const D: usize>(theta: ArrayView2<F>, panels: &[F], r: &[F], g: &mut ArrayViewMut2<F>) {
+fn direct_gradient<F: Real, const D: usize>(
+    theta: ArrayView2<F>,
+    panels: &[F],
+    r: &[F],
+    masked: &mut [F],
+    g: &mut ArrayViewMut2<F>,
+) {
     let rows = theta.as_slice().expect("particles are in standard layout");
     for (row, mut gj) in rows.chunks_exact(D + 1).zip(g.outer_iter_mut()) {
         let u = input_weights::<F, D>(row);
-        let mut lanes = [[F::zero(); LANES]; D];
-        for (panel, rc) in panels.chunks_exact(D * LANES).zip(r.chunks_exact(LANES)) {
+        for ((panel, rc), mc) in
+            panels.chunks_exact(D * LANES).zip(r.chunks_exact(LANES)).zip(masked.chunks_exact_mut(LANES))
+        {
             let z = panel_pre_activations(&u, panel);
-            let masked: [F; LANES] = std::array::from_fn(|l| if z[l] > F::zero() { rc[l] } else { F::zero() });
-            for (lane, xk) in lanes.iter_mut().zip(panel.chunks_exact(LANES)) {
-                lane.iter_mut().zip(xk).zip(masked).for_each(|((a, &x), m)| *a = *a + m * x);
-            }
+            mc.iter_mut().zip(z).zip(rc).for_each(|((m, z), &r)| *m = z.if_positive(r));
         }
-        gj.iter_mut().zip(&lanes).for_each(|(g, lane)| *g = lane.iter().fold(F::zero(), |a, &b| a + b));
+        for (k, gjk) in gj.iter_mut().enumerate() {
+            let mut sums = [F::zero(); LANES];
+            for (panel, mc) in panels.chunks_exact(D * LANES).zip(masked.chunks_exact(LANES)) {
+                let xk = &panel[k * LANES..(k + 1) * LANES];
+                sums.iter_mut().zip(xk).zip(mc).for_each(|((a, &x), &m)| *a = *a + m * x);
+            }
+            *gjk = sums.iter().fold(F::zero(), |a, &b| a + b);
+        }
     }
 }
