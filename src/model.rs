@@ -14,7 +14,7 @@ use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::linalg::{gemm, Real};
+use crate::linalg::{gemm, vectorised, Real};
 use crate::rng::{self, Purpose, CHUNK};
 
 /// The particle cloud: row j of `theta` is theta_j = (w_j, u_j1, ..., u_jd).
@@ -158,6 +158,12 @@ pub fn first_variation(theta: ArrayView1<f64>, x: ArrayView2<f64>, r: ArrayView1
 const TILE_BYTES: usize = 256 * 1024;
 /// At most this many groups, whose partial predictions are reduced in order.
 const MAX_GROUPS: usize = 256;
+/// Samples per panel of the direct kernels (two 256-bit registers of f32, for two independent
+/// chains of additions).
+const LANES: usize = 16;
+/// Input dimensions up to this use the direct kernels (pre-activations summed over the d inputs in
+/// registers, fused with the elementwise work) instead of GEMMs, whose inner dimension would be d.
+pub const DIRECT_MAX_D: usize = 8;
 
 /// How the particles and samples are cut for the kernels. A function of (m, n, element size) only,
 /// never of the thread count, so results do not depend on the thread count.
@@ -189,14 +195,24 @@ struct Scratch<F> {
     z: Array2<F>,
     /// A second tile, for comparisons of two clouds.
     z0: Array2<F>,
-    /// Input-weight gradients sum_i r_i 1[u_j . x_i > 0] x_i, block x d.
+    /// Input-weight gradients g_j = sum_i r_i 1[u_j . x_i > 0] x_i, block x d.
     g: Array2<F>,
-    /// Output-weight gradients sum_i r_i relu(u_j . x_i), block.
-    dw: Vec<f64>,
+    /// One block's contribution sum_j w_j relu(u_j . x_i) to the predictions of one tile (GEMM
+    /// kernels), or one particle's masked residuals r_i 1[u_j . x_i > 0] (direct kernels, padded n).
+    t: Vec<F>,
+}
+
+/// The samples as the block kernels read them: the n x d inputs and, for d <= [`DIRECT_MAX_D`],
+/// the same inputs packed in panels of [`LANES`] samples (x_{c L + l, k} at c L d + k L + l, zero
+/// past n; empty for larger d).
+#[derive(Clone, Copy)]
+struct Samples<'a, F> {
+    x: ArrayView2<'a, F>,
+    panels: &'a [F],
 }
 
 /// The parallel kernels for a cloud of m particles on n samples in dimension d, with all the
-/// memory they need allocated once: O(m d + n (groups + threads * block)).
+/// memory they need allocated once: O(m d + n (d + groups + threads * block)).
 #[derive(Debug)]
 pub struct Kernel<F: Real> {
     layout: Layout,
@@ -205,8 +221,10 @@ pub struct Kernel<F: Real> {
     scratch: Vec<Mutex<Scratch<F>>>,
     /// Partial predictions, one row of n per group.
     partials: Array2<f64>,
-    /// r_i in the particle precision.
-    r: Array1<F>,
+    /// r_i in the particle precision, zero-padded to whole panels.
+    r: Vec<F>,
+    /// The packed inputs of [`Samples`] (direct kernels only).
+    panels: Vec<F>,
 }
 
 impl<F: Real> Kernel<F> {
@@ -214,17 +232,20 @@ impl<F: Real> Kernel<F> {
     pub fn new(m: usize, n: usize, d: usize) -> Self {
         let layout = Layout::new(m, n, std::mem::size_of::<F>());
         let groups = m.div_ceil(layout.group);
+        let padded = n.div_ceil(LANES) * LANES;
+        let direct = d <= DIRECT_MAX_D;
         let scratch = (0..rayon::current_num_threads())
             .map(|_| {
                 Mutex::new(Scratch {
                     z: Array2::zeros((layout.block, layout.tile)),
                     z0: Array2::zeros((layout.block, layout.tile)),
                     g: Array2::zeros((layout.block, d)),
-                    dw: vec![0.0; layout.block],
+                    t: vec![F::zero(); if direct { padded } else { layout.tile }],
                 })
             })
             .collect();
-        Kernel { layout, m, n, scratch, partials: Array2::zeros((groups, n)), r: Array1::zeros(n) }
+        let panels = if direct { vec![F::zero(); padded * d] } else { Vec::new() };
+        Kernel { layout, m, n, scratch, partials: Array2::zeros((groups, n)), r: vec![F::zero(); padded], panels }
     }
 
     /// The layout in use.
@@ -232,22 +253,43 @@ impl<F: Real> Kernel<F> {
         self.layout
     }
 
-    fn check(&self, theta: &ArrayView2<F>, x: &ArrayView2<F>) {
+    /// Checks the shapes (theta in standard layout) and packs the panels of `x`.
+    fn prepare(&mut self, theta: &ArrayView2<F>, x: &ArrayView2<F>) {
         assert_eq!(theta.nrows(), self.m, "kernel built for {} particles", self.m);
         assert_eq!(x.nrows(), self.n, "kernel built for {} samples", self.n);
         assert_eq!(theta.ncols(), x.ncols() + 1, "particles and inputs differ in dimension");
+        assert!(theta.is_standard_layout(), "particles must be in standard (row-major) layout");
+        let d = x.ncols();
+        for (c, panel) in self.panels.chunks_exact_mut(LANES * d).enumerate() {
+            for (k, lanes) in panel.chunks_exact_mut(LANES).enumerate() {
+                for (l, v) in lanes.iter_mut().enumerate() {
+                    *v = x.get([c * LANES + l, k]).copied().unwrap_or(F::zero());
+                }
+            }
+        }
+    }
+
+    /// Stores r in the particle precision.
+    fn set_r(&mut self, r: impl IntoIterator<Item = f64>) {
+        self.r.iter_mut().zip(r).for_each(|(a, b)| *a = F::of(b));
     }
 
     /// F_i = (1/m) sum_j w_j relu(u_j . x_i), written to `out` (length n).
     pub fn predict(&mut self, theta: ArrayView2<F>, x: ArrayView2<F>, out: &mut [f64]) {
-        self.check(&theta, &x);
+        self.prepare(&theta, &x);
         let (layout, scratch) = (self.layout, &self.scratch);
+        let samples = Samples { x, panels: &self.panels };
         self.partials.axis_iter_mut(Axis(0)).into_par_iter().enumerate().for_each(|(g, mut acc)| {
             let acc = acc.as_slice_mut().expect("partials rows are contiguous");
             acc.iter_mut().for_each(|a| *a = 0.0);
             let rows = group_rows(&layout, g, theta.nrows());
             let mut s = lock(scratch);
-            accumulate_predictions(&layout, theta.slice(s![rows, ..]), x, &mut s, acc);
+            for tb in theta.slice(s![rows, ..]).axis_chunks_iter(Axis(0), layout.block) {
+                vectorised(
+                    #[inline(always)]
+                    || accumulate_predictions(&layout, tb, samples, &mut s, acc),
+                );
+            }
         });
         reduce_groups(&self.partials, self.m, out);
     }
@@ -261,19 +303,23 @@ impl<F: Real> Kernel<F> {
         lambda: f64,
         mut v: ArrayViewMut2<F>,
     ) {
-        self.check(&theta, &x);
-        self.r.iter_mut().zip(r).for_each(|(a, &b)| *a = F::of(b));
-        let (layout, scratch, rf) = (self.layout, &self.scratch, self.r.view());
+        self.prepare(&theta, &x);
+        self.set_r(r.iter().copied());
+        let (layout, scratch, rf) = (self.layout, &self.scratch, &self.r[..]);
+        let samples = Samples { x, panels: &self.panels };
         let two_lambda = F::of(2.0 * lambda);
         v.axis_chunks_iter_mut(Axis(0), layout.block).into_par_iter().enumerate().for_each(|(b, mut vb)| {
             let start = b * layout.block;
             let tb = theta.slice(s![start..start + vb.nrows(), ..]);
             let mut s = lock(scratch);
-            block_gradient(&layout, tb, x, rf, &mut s);
-            for (j, (mut vj, tj)) in vb.outer_iter_mut().zip(tb.outer_iter()).enumerate() {
-                vj[0] = -(F::of(s.dw[j]) + two_lambda * tj[0]);
-                for k in 0..tj.len() - 1 {
-                    vj[k + 1] = -(tj[0] * s.g[[j, k]] + two_lambda * tj[k + 1]);
+            vectorised(
+                #[inline(always)]
+                || block_gradient(&layout, tb, samples, rf, &mut s),
+            );
+            for ((mut vj, tj), gj) in vb.outer_iter_mut().zip(tb.outer_iter()).zip(s.g.outer_iter()) {
+                vj[0] = -(output_gradient(tj, gj) + two_lambda * tj[0]);
+                for k in 0..gj.len() {
+                    vj[k + 1] = -(tj[0] * gj[k] + two_lambda * tj[k + 1]);
                 }
             }
         });
@@ -282,6 +328,7 @@ impl<F: Real> Kernel<F> {
     /// One fused step of every particle: the gradient step theta_j <- theta_j + eta v[rho](theta_j)
     /// for the given r_i = l'(y_i, F_i)/n, then `post(block, first_row)` on each block of updated
     /// particles (the dynamics' noise), then the predictions of the new cloud into `out`.
+    #[allow(clippy::too_many_arguments)]
     pub fn step(
         &mut self,
         mut theta: ArrayViewMut2<F>,
@@ -292,9 +339,10 @@ impl<F: Real> Kernel<F> {
         post: &(dyn Fn(ArrayViewMut2<F>, usize) + Sync),
         out: &mut [f64],
     ) {
-        self.check(&theta.view(), &x);
-        self.r.iter_mut().zip(r).for_each(|(a, &b)| *a = F::of(b));
-        let (layout, scratch, rf) = (self.layout, &self.scratch, self.r.view());
+        self.prepare(&theta.view(), &x);
+        self.set_r(r.iter().copied());
+        let (layout, scratch, rf) = (self.layout, &self.scratch, &self.r[..]);
+        let samples = Samples { x, panels: &self.panels };
         let (eta_f, shrink) = (F::of(eta), F::of(1.0 - 2.0 * lambda * eta));
         let width = theta.ncols();
         let data = theta.as_slice_mut().expect("a cloud is in standard layout");
@@ -306,17 +354,23 @@ impl<F: Real> Kernel<F> {
                     .expect("chunk holds whole particles");
                 let mut s = lock(scratch);
                 for (b, mut tb) in group.axis_chunks_iter_mut(Axis(0), layout.block).enumerate() {
-                    block_gradient(&layout, tb.view(), x, rf, &mut s);
-                    for (j, mut tj) in tb.outer_iter_mut().enumerate() {
+                    vectorised(
+                        #[inline(always)]
+                        || block_gradient(&layout, tb.view(), samples, rf, &mut s),
+                    );
+                    for (mut tj, gj) in tb.outer_iter_mut().zip(s.g.outer_iter()) {
                         let w = tj[0];
-                        tj[0] = shrink * w - eta_f * F::of(s.dw[j]);
+                        tj[0] = shrink * w - eta_f * output_gradient(tj.view(), gj);
                         let coef = eta_f * w;
                         for k in 1..width {
-                            tj[k] = shrink * tj[k] - coef * s.g[[j, k - 1]];
+                            tj[k] = shrink * tj[k] - coef * gj[k - 1];
                         }
                     }
                     post(tb.view_mut(), g * layout.group + b * layout.block);
-                    accumulate_predictions(&layout, tb.view(), x, &mut s, acc);
+                    vectorised(
+                        #[inline(always)]
+                        || accumulate_predictions(&layout, tb.view(), samples, &mut s, acc),
+                    );
                 }
             },
         );
@@ -326,8 +380,8 @@ impl<F: Real> Kernel<F> {
     /// The fraction of (particle, sample) pairs whose activation 1[u_j . x_i > 0] differs between
     /// the clouds `theta` and `theta0` (same m).
     pub fn pattern_change(&mut self, theta: ArrayView2<F>, theta0: ArrayView2<F>, x: ArrayView2<F>) -> f64 {
-        self.check(&theta, &x);
-        self.check(&theta0, &x);
+        self.prepare(&theta0, &x);
+        self.prepare(&theta, &x);
         let (layout, scratch) = (self.layout, &self.scratch);
         let changed: u64 = (0..self.m.div_ceil(layout.block))
             .into_par_iter()
@@ -343,8 +397,15 @@ impl<F: Real> Kernel<F> {
                     let mut z0 = s.z0.slice_mut(s![..u.nrows(), ..xt.nrows()]);
                     gemm(F::one(), &u, &xt.t(), F::zero(), &mut z);
                     gemm(F::one(), &u0, &xt.t(), F::zero(), &mut z0);
-                    count +=
-                        z.iter().zip(z0.iter()).filter(|(a, b)| (**a > F::zero()) != (**b > F::zero())).count() as u64;
+                    count += vectorised(
+                        #[inline(always)]
+                        || {
+                            z.iter()
+                                .zip(z0.iter())
+                                .map(|(a, b)| u64::from((*a > F::zero()) != (*b > F::zero())))
+                                .sum::<u64>()
+                        },
+                    );
                 }
                 count
             })
@@ -374,77 +435,167 @@ fn reduce_groups(partials: &Array2<f64>, m: usize, out: &mut [f64]) {
     out.iter_mut().for_each(|o| *o *= inv);
 }
 
-/// acc_i += sum_j w_j relu(u_j . x_i) over the particles of `theta`, in particle order.
+/// relu(z) = max(z, 0), branch-free.
+#[inline(always)]
+fn relu<F: Real>(z: F) -> F {
+    z.if_positive(z)
+}
+
+/// The output-weight gradient sum_i r_i relu(u_j . x_i) = u_j . g_j of particle theta_j = (w_j, u_j),
+/// from its input-weight gradient g_j = sum_i r_i 1[u_j . x_i > 0] x_i (relu(z) = 1[z > 0] z).
+#[inline(always)]
+fn output_gradient<F: Real>(theta_j: ArrayView1<F>, g_j: ArrayView1<F>) -> F {
+    theta_j.iter().skip(1).zip(g_j).fold(F::zero(), |a, (&u, &g)| a + u * g)
+}
+
+/// Calls `$f::<_, D>(args)` with the constant D equal to `$d` in 1..=[`DIRECT_MAX_D`].
+macro_rules! with_dim {
+    ($d:expr, $f:ident($($arg:expr),*)) => {
+        match $d {
+            1 => $f::<_, 1>($($arg),*),
+            2 => $f::<_, 2>($($arg),*),
+            3 => $f::<_, 3>($($arg),*),
+            4 => $f::<_, 4>($($arg),*),
+            5 => $f::<_, 5>($($arg),*),
+            6 => $f::<_, 6>($($arg),*),
+            7 => $f::<_, 7>($($arg),*),
+            8 => $f::<_, 8>($($arg),*),
+            d => unreachable!("the direct kernels take d <= {DIRECT_MAX_D}, not {d}"),
+        }
+    };
+}
+
+/// acc_i += sum_j w_j relu(u_j . x_i) over the particles of `theta` (at most one block): the sum
+/// over the block is taken in the particle precision, in particle order, then added to acc in f64.
+#[inline(always)]
 fn accumulate_predictions<F: Real>(
+    layout: &Layout,
+    theta: ArrayView2<F>,
+    samples: Samples<F>,
+    s: &mut Scratch<F>,
+    acc: &mut [f64],
+) {
+    if samples.panels.is_empty() {
+        gemm_predictions(layout, theta, samples.x, s, acc);
+    } else {
+        with_dim!(theta.ncols() - 1, direct_predictions(theta, samples.panels, acc));
+    }
+}
+
+/// For the particles of `theta` (at most one block): s.g_j = sum_i r_i 1[u_j . x_i > 0] x_i.
+#[inline(always)]
+fn block_gradient<F: Real>(layout: &Layout, theta: ArrayView2<F>, samples: Samples<F>, r: &[F], s: &mut Scratch<F>) {
+    if samples.panels.is_empty() {
+        gemm_gradient(layout, theta, samples.x, r, s);
+    } else {
+        let mut g = s.g.slice_mut(s![..theta.nrows(), ..]);
+        with_dim!(theta.ncols() - 1, direct_gradient(theta, samples.panels, r, &mut s.t, &mut g));
+    }
+}
+
+/// [`accumulate_predictions`] with one GEMM Z = U X^T per sample tile.
+#[inline(always)]
+fn gemm_predictions<F: Real>(
     layout: &Layout,
     theta: ArrayView2<F>,
     x: ArrayView2<F>,
     s: &mut Scratch<F>,
     acc: &mut [f64],
 ) {
-    for tb in theta.axis_chunks_iter(Axis(0), layout.block) {
-        let u = tb.slice(s![.., 1..]);
-        for start in (0..x.nrows()).step_by(layout.tile) {
-            let end = (start + layout.tile).min(x.nrows());
-            let mut z = s.z.slice_mut(s![..tb.nrows(), ..end - start]);
-            gemm(F::one(), &u, &x.slice(s![start..end, ..]).t(), F::zero(), &mut z);
-            let acc = &mut acc[start..end];
-            for (zj, w) in z.outer_iter().zip(tb.column(0)) {
-                let w = w.f64();
-                let zj = zj.to_slice().expect("scratch rows are contiguous");
-                acc.iter_mut().zip(zj).for_each(|(a, &z)| *a += w * z.max(F::zero()).f64());
-            }
+    let u = theta.slice(s![.., 1..]);
+    for start in (0..x.nrows()).step_by(layout.tile) {
+        let end = (start + layout.tile).min(x.nrows());
+        let mut z = s.z.slice_mut(s![..theta.nrows(), ..end - start]);
+        gemm(F::one(), &u, &x.slice(s![start..end, ..]).t(), F::zero(), &mut z);
+        let t = &mut s.t[..end - start];
+        t.iter_mut().for_each(|t| *t = F::zero());
+        for (zj, &w) in z.outer_iter().zip(theta.column(0)) {
+            let zj = zj.to_slice().expect("scratch rows are contiguous");
+            t.iter_mut().zip(zj).for_each(|(t, &z)| *t = *t + w * relu(z));
         }
+        acc[start..end].iter_mut().zip(t.iter()).for_each(|(a, t)| *a += t.f64());
     }
 }
 
-/// For the particles of `theta` (at most one block): s.dw_j = sum_i r_i relu(u_j . x_i) and
-/// s.g_j = sum_i r_i 1[u_j . x_i > 0] x_i, tile by tile over the samples.
-fn block_gradient<F: Real>(
-    layout: &Layout,
-    theta: ArrayView2<F>,
-    x: ArrayView2<F>,
-    r: ArrayView1<F>,
-    s: &mut Scratch<F>,
-) {
+/// [`block_gradient`] with two GEMMs per sample tile: Z = U X^T, then G += M X for the masked
+/// residuals M_ji = r_i 1[z_ji > 0].
+#[inline(always)]
+fn gemm_gradient<F: Real>(layout: &Layout, theta: ArrayView2<F>, x: ArrayView2<F>, r: &[F], s: &mut Scratch<F>) {
     let rows = theta.nrows();
     let u = theta.slice(s![.., 1..]);
-    s.dw[..rows].iter_mut().for_each(|v| *v = 0.0);
     for start in (0..x.nrows()).step_by(layout.tile) {
         let end = (start + layout.tile).min(x.nrows());
         let xt = x.slice(s![start..end, ..]);
-        let rt = r.slice(s![start..end]);
-        let rt = rt.as_slice().expect("r is contiguous");
+        let rt = &r[start..end];
         let mut z = s.z.slice_mut(s![..rows, ..end - start]);
         gemm(F::one(), &u, &xt.t(), F::zero(), &mut z);
-        for (zj, dw) in z.outer_iter_mut().zip(s.dw.iter_mut()) {
-            *dw += relu_dot_and_mask(zj.into_slice().expect("scratch rows are contiguous"), rt).f64();
+        for zj in z.outer_iter_mut() {
+            let zj = zj.into_slice().expect("scratch rows are contiguous");
+            zj.iter_mut().zip(rt).for_each(|(z, &r)| *z = z.if_positive(r));
         }
         let beta = if start == 0 { F::zero() } else { F::one() };
         gemm(F::one(), &z.view(), &xt, beta, &mut s.g.slice_mut(s![..rows, ..]));
     }
 }
 
-/// Returns sum_i relu(z_i) r_i and overwrites z_i with 1[z_i > 0] r_i. Branch-free, with eight
-/// independent partial sums so that it vectorises (the summation order is fixed).
-#[inline]
-fn relu_dot_and_mask<F: Real>(z: &mut [F], r: &[F]) -> F {
-    const LANES: usize = 8;
-    let mut lanes = [F::zero(); LANES];
-    let split = z.len() / LANES * LANES;
-    let (zh, zt) = z.split_at_mut(split);
-    let (rh, rt) = r.split_at(split);
-    for (zc, rc) in zh.chunks_exact_mut(LANES).zip(rh.chunks_exact(LANES)) {
-        for k in 0..LANES {
-            let zk = zc[k];
-            lanes[k] = lanes[k] + zk.max(F::zero()) * rc[k];
-            zc[k] = if zk > F::zero() { rc[k] } else { F::zero() };
+/// The pre-activations z_l = sum_k u_k x_{l,k} of one particle on one panel of [`LANES`] samples.
+#[inline(always)]
+fn panel_pre_activations<F: Real, const D: usize>(u: &[F; D], panel: &[F]) -> [F; LANES] {
+    let mut z = [F::zero(); LANES];
+    for (&uk, xk) in u.iter().zip(panel.chunks_exact(LANES)) {
+        z.iter_mut().zip(xk).for_each(|(z, &x)| *z = *z + uk * x);
+    }
+    z
+}
+
+/// u_j of a particle row (w_j, u_j) with d = D.
+#[inline(always)]
+fn input_weights<F: Real, const D: usize>(row: &[F]) -> [F; D] {
+    std::array::from_fn(|k| row[k + 1])
+}
+
+/// [`accumulate_predictions`] for d = D from the panels: per panel, t_l = sum_j w_j relu(z_jl) in
+/// registers over the particles of the block, then acc += t.
+#[inline(always)]
+fn direct_predictions<F: Real, const D: usize>(theta: ArrayView2<F>, panels: &[F], acc: &mut [f64]) {
+    let rows = theta.as_slice().expect("particles are in standard layout");
+    for (panel, out) in panels.chunks_exact(D * LANES).zip(acc.chunks_mut(LANES)) {
+        let mut t = [F::zero(); LANES];
+        for row in rows.chunks_exact(D + 1) {
+            let z = panel_pre_activations(&input_weights::<F, D>(row), panel);
+            t.iter_mut().zip(z).for_each(|(t, z)| *t = *t + row[0] * relu(z));
+        }
+        out.iter_mut().zip(t).for_each(|(o, t)| *o += t.f64());
+    }
+}
+
+/// [`block_gradient`] for d = D from the panels, per particle in two passes over the samples:
+/// the masked residuals m_i = r_i 1[u_j . x_i > 0] into `masked`, then for each k the sum
+/// g_jk = sum_i m_i x_ik in [`LANES`] partial sums, added over the lanes in order.
+#[inline(always)]
+fn direct_gradient<F: Real, const D: usize>(
+    theta: ArrayView2<F>,
+    panels: &[F],
+    r: &[F],
+    masked: &mut [F],
+    g: &mut ArrayViewMut2<F>,
+) {
+    let rows = theta.as_slice().expect("particles are in standard layout");
+    for (row, mut gj) in rows.chunks_exact(D + 1).zip(g.outer_iter_mut()) {
+        let u = input_weights::<F, D>(row);
+        for ((panel, rc), mc) in
+            panels.chunks_exact(D * LANES).zip(r.chunks_exact(LANES)).zip(masked.chunks_exact_mut(LANES))
+        {
+            let z = panel_pre_activations(&u, panel);
+            mc.iter_mut().zip(z).zip(rc).for_each(|((m, z), &r)| *m = z.if_positive(r));
+        }
+        for (k, gjk) in gj.iter_mut().enumerate() {
+            let mut sums = [F::zero(); LANES];
+            for (panel, mc) in panels.chunks_exact(D * LANES).zip(masked.chunks_exact(LANES)) {
+                let xk = &panel[k * LANES..(k + 1) * LANES];
+                sums.iter_mut().zip(xk).zip(mc).for_each(|((a, &x), &m)| *a = *a + m * x);
+            }
+            *gjk = sums.iter().fold(F::zero(), |a, &b| a + b);
         }
     }
-    let mut tail = F::zero();
-    for (zk, &rk) in zt.iter_mut().zip(rt) {
-        tail = tail + zk.max(F::zero()) * rk;
-        *zk = if *zk > F::zero() { rk } else { F::zero() };
-    }
-    lanes.iter().fold(F::zero(), |a, &b| a + b) + tail
 }
