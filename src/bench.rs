@@ -87,11 +87,8 @@ fn bench_in<F: Real>(config: &BenchConfig) -> Result<BenchReport> {
     let problem = Problem::<F>::new(data, None, Loss::Logistic, 1e-3)?;
     let cloud = Cloud::<F>::sample(config.m, config.d, &Init::Gaussian { s_w: 1.0, s_u: 1.0 }, 0);
     let options = RunOptions {
-        eta: config.dynamics.eta,
         schedule: config.dynamics.schedule,
-        steps: config.steps + 1,
-        log_every: u64::MAX,
-        seed: 0,
+        ..RunOptions::new(config.dynamics.eta, config.steps + 1, u64::MAX, 0)
     };
     let dynamics = config.dynamics.build::<F>();
     let name = dynamics.name();

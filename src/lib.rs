@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use meanfield::data::Distribution;
-//! use meanfield::dynamics::{Gd, Schedule};
+//! use meanfield::dynamics::Gd;
 //! use meanfield::loss::Loss;
 //! use meanfield::model::{Cloud, Init};
 //! use meanfield::rng::Purpose;
@@ -18,15 +18,20 @@
 //! let train = Distribution::Xor { d: 2, noise: Default::default() }.sample(40, 1, Purpose::TrainData)?;
 //! let problem = Problem::<f64>::new(train, None, Loss::Logistic, 1e-3)?;
 //! let cloud = Cloud::sample(500, 2, &Init::Gaussian { s_w: 1.0, s_u: 1.0 }, 1);
-//! let options = RunOptions { eta: 0.5, schedule: Schedule::Constant, steps: 200, log_every: 50, seed: 1 };
+//! let options = RunOptions::new(0.5, 200, 50, 1);
 //! let (mut sim, state) = Simulation::new(problem, Box::new(Gd), options, cloud)?;
-//! let first = sim.metrics(&state).loss;
+//! let first = sim.metrics(&state)?.loss;
 //! let state = sim.run(state, &mut [])?;
-//! assert!(sim.metrics(&state).loss < first);
+//! let last = sim.metrics(&state)?;
+//! assert!(last.loss < first);
+//! // The dual bound brackets the global minimum: D <= L* <= L.
+//! assert!(last.dual_bound.unwrap() <= last.loss);
 //! # Ok::<(), meanfield::Error>(())
 //! ```
 
 pub mod bench;
+pub mod certify;
+pub mod convex;
 pub mod data;
 pub mod dynamics;
 pub mod error;

@@ -5,6 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use meanfield::bench::BenchConfig;
+use meanfield::convex::{self, OptimumOptions};
+use meanfield::data::Dataset;
+use meanfield::loss::Loss;
 use meanfield::runner::{self, Verbosity};
 use meanfield::scenario::{DynamicsConfig, Precision, ValidScenario};
 use meanfield::Error;
@@ -33,6 +36,45 @@ enum Command {
     Validate(ScenarioArgs),
     /// Time the full step on synthetic data and print throughput (particle-steps/s, GFLOP/s).
     Bench(BenchArgs),
+    /// The exact global minimum L* of the regularised loss, by the convex reformulation.
+    #[command(after_help = "Examples:
+  meanfield optimum scenarios/quickstart.toml --json
+  meanfield optimum --data train.csv --lambda 0.01 --loss logistic --bias --particles optimum.npy")]
+    Optimum(OptimumArgs),
+}
+
+#[derive(Args, Debug)]
+struct OptimumArgs {
+    /// A scenario: its training data, loss and lambda (or give --data and --lambda).
+    #[arg(required_unless_present = "data", conflicts_with = "data")]
+    scenario: Option<PathBuf>,
+    /// Override a scenario value by its dotted path (with SCENARIO).
+    #[arg(long = "set", value_name = "KEY=VALUE", requires = "scenario")]
+    set: Vec<String>,
+    /// A csv file with header x1,...,xd,y.
+    #[arg(long, requires = "lambda")]
+    data: Option<PathBuf>,
+    /// Weight decay lambda > 0 (with --data; overrides the scenario's).
+    #[arg(long)]
+    lambda: Option<f64>,
+    /// Loss (with --data).
+    #[arg(long, value_enum, default_value_t = LossArg::Logistic, requires = "data")]
+    loss: LossArg,
+    /// Append a constant coordinate 1 to the inputs (with --data).
+    #[arg(long, requires = "data")]
+    bias: bool,
+    /// Write the recovered network as a cloud (m x (1+d) float64) for `init = { file = ... }`.
+    #[arg(long, value_name = "FILE.npy")]
+    particles: Option<PathBuf>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum LossArg {
+    Logistic,
+    Squared,
 }
 
 #[derive(Args, Debug)]
@@ -124,6 +166,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::Validate(args) => args.load().map(|s| print!("{}", s.to_toml())),
         Command::Bench(args) => bench(args),
+        Command::Optimum(args) => optimum(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -196,6 +239,58 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
             report.gflops,
             report.seconds_per_step,
             report.peak_rss_bytes.map_or("unknown".to_string(), |b| b.to_string())
+        );
+    }
+    Ok(())
+}
+
+fn optimum(args: &OptimumArgs) -> Result<(), Error> {
+    let (data, loss, lambda, seed) = match (&args.scenario, &args.data) {
+        (Some(path), _) => {
+            let scenario = ValidScenario::load(path, &args.set)?;
+            let (train, _) = scenario.datasets()?;
+            (train, scenario.scenario.loss, args.lambda.unwrap_or(scenario.scenario.lambda), scenario.seed())
+        }
+        (None, Some(path)) => {
+            let data = Dataset::from_csv(path)?;
+            let loss = match args.loss {
+                LossArg::Logistic => Loss::Logistic,
+                LossArg::Squared => Loss::Squared,
+            };
+            data.check_labels(loss, &path.display().to_string())?;
+            let data = if args.bias { data.with_bias() } else { data };
+            (data, loss, args.lambda.expect("clap requires --lambda with --data"), 0)
+        }
+        (None, None) => unreachable!("clap requires SCENARIO or --data"),
+    };
+    let started = std::time::Instant::now();
+    let options = OptimumOptions { seed, ..OptimumOptions::default() };
+    let optimum = convex::solve(&data, loss, lambda, &options)?;
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(path) = &args.particles {
+        meanfield::output::write_npy(path, &optimum.particles)?;
+    }
+    let status = if optimum.exact { "exact" } else { "sampled" };
+    if args.json {
+        let report = serde_json::json!({
+            "value": optimum.value,
+            "dual": optimum.dual,
+            "gap": optimum.gap,
+            "patterns": optimum.patterns,
+            "exact": optimum.exact,
+            "status": status,
+            "neurons": optimum.neurons,
+            "n": data.n(),
+            "d": data.d(),
+            "loss": loss.name(),
+            "lambda": lambda,
+            "seconds": seconds,
+        });
+        println!("{report}");
+    } else {
+        println!(
+            "L* = {:.12e} ({status}; dual bound {:.12e}, gap {:.3e})\n{} activation patterns, {} neurons, {:.2} s",
+            optimum.value, optimum.dual, optimum.gap, optimum.patterns, optimum.neurons, seconds
         );
     }
     Ok(())

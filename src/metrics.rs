@@ -32,11 +32,20 @@ pub struct Metrics {
     pub pattern_change: f64,
     /// Seconds since the run (or its resumption) started.
     pub wall_seconds: f64,
+    /// The dual lower bound D <= L* (MATH.md section 5), at certified steps.
+    pub dual_bound: Option<f64>,
+    /// The optimality gap G = L - D >= L - L*.
+    pub gap: Option<f64>,
+    /// `exact` when the sphere maximum behind D was computed exactly (G is a certificate),
+    /// `estimated` otherwise.
+    pub certificate: Option<String>,
+    /// L - L* when the exact optimum is known (`reference = true`).
+    pub excess: Option<f64>,
 }
 
 impl Metrics {
     /// The column names of `metrics.csv`, in order.
-    pub const COLUMNS: [&'static str; 13] = [
+    pub const COLUMNS: [&'static str; 17] = [
         "step",
         "time",
         "loss",
@@ -50,6 +59,10 @@ impl Metrics {
         "second_moment",
         "pattern_change",
         "wall_seconds",
+        "dual_bound",
+        "gap",
+        "certificate",
+        "excess",
     ];
 
     /// The rows as csv text with a header (shortest round-trip formatting of every number).

@@ -58,6 +58,32 @@ pub fn errors_figure(dir: &Path, rows: &[Metrics]) -> Result<()> {
     plot::figure(&dir.join("errors"), &[errors, margin, pattern])
 }
 
+/// `convergence.{png,svg}`: L, the dual bound D and (when known) L* against time, and the gap
+/// G = L - D (with the excess L - L*) on a log axis.
+pub fn convergence_figure(dir: &Path, rows: &[Metrics], optimum: Option<f64>) -> Result<()> {
+    let mut bounds = Panel::new("Objective and dual bound", "time t", "value");
+    bounds.x_scale = Scale::Log;
+    bounds.series = vec![series("L[rho]", rows, |r| Some(r.loss)), series("dual bound D", rows, |r| r.dual_bound)];
+    bounds.series[1].mark = Mark::Dashed;
+    if let Some(l) = optimum {
+        let mut star = series("L* (exact)", rows, |_| Some(l));
+        star.mark = Mark::Dashed;
+        bounds.series.push(star);
+    }
+    let exact = rows.iter().any(|r| r.certificate.as_deref() == Some("exact"));
+    let mut gap =
+        Panel::new(if exact { "Optimality gap (certified)" } else { "Optimality gap (estimated)" }, "time t", "value");
+    gap.x_scale = Scale::Log;
+    gap.y_scale = Scale::Log;
+    gap.series = vec![series("gap G = L - D", rows, |r| r.gap)];
+    if optimum.is_some() {
+        let mut excess = series("excess L - L*", rows, |r| r.excess);
+        excess.mark = Mark::Dashed;
+        gap.series.push(excess);
+    }
+    plot::figure(&dir.join("convergence"), &[bounds, gap])
+}
+
 /// The scatter of a cloud given as f64 particles (columns w, u1..ud).
 pub fn cloud_scatter(theta: ArrayView2<f64>, ideal: Ideal, title: &str) -> Scatter {
     let d = theta.ncols() - 1;

@@ -11,6 +11,7 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
+use crate::convex::{self, Optimum, OptimumOptions};
 use crate::data::Distribution;
 use crate::error::Result;
 use crate::linalg::Real;
@@ -52,8 +53,47 @@ pub struct Summary {
     pub last: Metrics,
     /// Wall-clock timings.
     pub timings: Timings,
+    /// The exact optimum computed before the run (`reference = true`).
+    pub optimum: Option<OptimumSummary>,
+    /// The first logged time at which the gap G was at most `gap_eps` (null if never).
+    pub time_to_gap: Option<f64>,
+    /// The threshold of `time_to_gap`.
+    pub gap_eps: f64,
     /// The resolved scenario.
     pub scenario: Scenario,
+}
+
+/// The exact optimum of the convex reformulation (MATH.md section 5).
+#[derive(Clone, Debug, Serialize)]
+pub struct OptimumSummary {
+    /// L* (an upper bound on it when `exact` is false).
+    pub value: f64,
+    /// The dual bound at the solution.
+    pub dual: f64,
+    /// value - dual.
+    pub gap: f64,
+    /// Whether every activation pattern was used or column generation closed the gap.
+    pub exact: bool,
+    /// Activation patterns in the final problem.
+    pub patterns: usize,
+    /// Neurons of the recovered network.
+    pub neurons: usize,
+    /// Seconds the solver took.
+    pub seconds: f64,
+}
+
+impl OptimumSummary {
+    fn new(o: &Optimum, seconds: f64) -> Self {
+        OptimumSummary {
+            value: o.value,
+            dual: o.dual,
+            gap: o.gap,
+            exact: o.exact,
+            patterns: o.patterns,
+            neurons: o.neurons,
+            seconds,
+        }
+    }
 }
 
 /// Wall-clock timings of a run.
@@ -126,6 +166,16 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, verbosity: Verbosity) -
     let started = Instant::now();
     let (mut sim, state) = scenario.simulation::<F>()?;
     let (m, n, d) = (state.cloud.m(), sim.problem.train.n(), state.cloud.d());
+    let run = &scenario.scenario.run;
+    let optimum = if run.reference {
+        let solving = Instant::now();
+        let options = OptimumOptions { seed: scenario.seed(), ..OptimumOptions::default() };
+        let optimum = convex::solve(&sim.problem.train, sim.problem.loss, sim.problem.lambda, &options)?;
+        sim.set_optimum(optimum.value);
+        Some(OptimumSummary::new(&optimum, solving.elapsed().as_secs_f64()))
+    } else {
+        None
+    };
     let mut log = MetricsLog::default();
     let mut progress = Progress::new(sim.options.steps, verbosity);
     let looped = Instant::now();
@@ -141,6 +191,9 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, verbosity: Verbosity) -
         report::loss_figure(out, &log.rows)?;
         report::errors_figure(out, &log.rows)?;
         report::cloud_figure(out, particles.view(), ideal(scenario))?;
+        if log.rows.iter().any(|r| r.gap.is_some()) {
+            report::convergence_figure(out, &log.rows, sim.optimum())?;
+        }
     }
     let last = log.rows.last().cloned().expect("a run logs its last step");
     let summary = Summary {
@@ -158,6 +211,9 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, verbosity: Verbosity) -
             steps: sim.options.steps,
             particle_steps_per_sec: m as f64 * sim.options.steps as f64 / run_seconds.max(1e-12),
         },
+        optimum,
+        time_to_gap: log.rows.iter().find(|r| r.gap.is_some_and(|g| g <= run.gap_eps)).map(|r| r.time),
+        gap_eps: run.gap_eps,
         scenario: scenario.scenario.clone(),
     };
     let json = serde_json::to_vec_pretty(&summary).expect("a summary always serialises");

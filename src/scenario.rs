@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::certify::SphereMethod;
 use crate::data::{Dataset, Distribution, Task, XorNoise};
 use crate::dynamics::{Combined, Dynamics, Gd, Langevin, Perturbed, Schedule};
 use crate::error::{Error, Result};
@@ -169,6 +170,20 @@ pub struct RunConfig {
     /// Draw the plots at the end of the run.
     #[serde(default = "default_true")]
     pub plots: bool,
+    /// Compute the dual bound at logged steps that are multiples of this (default: every logged
+    /// step; 0: never). The last step is always certified unless 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certify_every: Option<u64>,
+    /// How the sphere maximum behind the dual bound is computed: `auto` (exact when affordable),
+    /// `exact` or `estimate`.
+    #[serde(default)]
+    pub certificate: SphereMethod,
+    /// Compute the exact L* before the run (small problems) and report the excess L - L*.
+    #[serde(default)]
+    pub reference: bool,
+    /// The gap threshold of `time_to_gap` in summary.json.
+    #[serde(default = "default_gap_eps")]
+    pub gap_eps: f64,
 }
 
 fn default_steps() -> u64 {
@@ -180,10 +195,21 @@ fn default_log_every() -> u64 {
 fn default_true() -> bool {
     true
 }
+fn default_gap_eps() -> f64 {
+    1e-6
+}
 
 impl Default for RunConfig {
     fn default() -> Self {
-        RunConfig { steps: default_steps(), log_every: default_log_every(), plots: true }
+        RunConfig {
+            steps: default_steps(),
+            log_every: default_log_every(),
+            plots: true,
+            certify_every: None,
+            certificate: SphereMethod::default(),
+            reference: false,
+            gap_eps: default_gap_eps(),
+        }
     }
 }
 
@@ -338,6 +364,8 @@ impl Scenario {
         let init = check_init(&v, &mut self.model, &base)?;
         let dynamics = check_dynamics(&v, &mut self.dynamics)?;
         v.positive_int("run.log_every", self.run.log_every)?;
+        self.run.certify_every.get_or_insert(self.run.log_every);
+        v.finite_positive("run.gap_eps", self.run.gap_eps)?;
         let name = match &self.name {
             Some(name) => {
                 if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
@@ -702,6 +730,8 @@ impl ValidScenario {
             steps: run.steps,
             log_every: run.log_every,
             seed: self.seed(),
+            certify_every: run.certify_every.unwrap_or(run.log_every),
+            certificate: run.certificate,
         };
         Simulation::new(problem, self.dynamics.build(), options, cloud)
     }

@@ -6,8 +6,9 @@
 
 use std::time::Instant;
 
-use ndarray::{Array1, Array2};
+use ndarray::{s, Array1, Array2};
 
+use crate::certify::{self, DualBound, SphereMethod};
 use crate::data::{classification_error, Dataset};
 use crate::dynamics::{Dynamics, Schedule, StepContext};
 use crate::error::{Error, Result};
@@ -109,7 +110,31 @@ pub struct RunOptions {
     pub log_every: u64,
     /// Seed of every random stream.
     pub seed: u64,
+    /// Certify (dual bound and gap) at logged steps that are multiples of this, and at the last
+    /// step; 0 never.
+    pub certify_every: u64,
+    /// How the sphere maximum behind the dual bound is computed.
+    pub certificate: SphereMethod,
 }
+
+impl RunOptions {
+    /// Options with the given step size, length, logging and seed; constant schedule, every logged
+    /// step certified with the automatic method.
+    pub fn new(eta: f64, steps: u64, log_every: u64, seed: u64) -> Self {
+        RunOptions {
+            eta,
+            schedule: Schedule::Constant,
+            steps,
+            log_every,
+            seed,
+            certify_every: log_every,
+            certificate: SphereMethod::Auto,
+        }
+    }
+}
+
+/// Particle directions used as starts of the estimated sphere maximum, at most this many.
+const CERTIFY_DIRECTIONS: usize = 1024;
 
 /// Receives the state at logged steps (and optionally at every step).
 pub trait Observer<F: Real> {
@@ -133,6 +158,7 @@ pub struct Simulation<F: Real> {
     test_kernel: Option<Kernel<F>>,
     r: Vec<f64>,
     started: Instant,
+    optimum: Option<f64>,
 }
 
 impl<F: Real> Simulation<F> {
@@ -168,8 +194,38 @@ impl<F: Real> Simulation<F> {
             test_kernel,
             r: vec![0.0; n],
             started: Instant::now(),
+            optimum: None,
         };
         Ok((sim, state))
+    }
+
+    /// Declares the exact minimum L* of the problem, so that metrics report the excess L - L*.
+    pub fn set_optimum(&mut self, value: f64) {
+        self.optimum = Some(value);
+    }
+
+    /// The exact minimum L*, if known.
+    pub fn optimum(&self) -> Option<f64> {
+        self.optimum
+    }
+
+    /// The dual bound D <= L* at `state` (MATH.md section 5), with the particle directions as
+    /// starts when the sphere maximum is estimated.
+    pub fn dual_bound(&self, state: &State<F>) -> Result<DualBound> {
+        let u = state.cloud.u();
+        let stride = u.nrows().div_ceil(CERTIFY_DIRECTIONS).max(1);
+        let directions = u.slice(s![..;stride, ..]).mapv(Real::f64);
+        let train = &self.problem.train;
+        certify::dual_bound(
+            self.problem.loss,
+            train.y.view(),
+            state.predictions.view(),
+            train.x.view(),
+            self.problem.lambda,
+            Some(directions.view()),
+            self.options.certificate,
+            self.options.seed,
+        )
     }
 
     /// The cloud the run started from.
@@ -214,8 +270,11 @@ impl<F: Real> Simulation<F> {
         Ok(state)
     }
 
-    /// The metrics of MATH.md sections 3 and 5 at `state`.
-    pub fn metrics(&mut self, state: &State<F>) -> Metrics {
+    /// The metrics of MATH.md sections 3 and 5 at `state` (certified when `state.step` is due).
+    pub fn metrics(&mut self, state: &State<F>) -> Result<Metrics> {
+        let every = self.options.certify_every;
+        let due = every > 0 && (state.step % every == 0 || state.step == self.options.steps);
+        let bound = if due { Some(self.dual_bound(state)?) } else { None };
         let problem = &self.problem;
         let second_moment = state.cloud.second_moment();
         let f = state.predictions.as_slice().expect("contiguous");
@@ -241,7 +300,7 @@ impl<F: Real> Simulation<F> {
         };
         let pattern_change =
             self.kernel.pattern_change(state.cloud.theta.view(), self.initial.theta.view(), problem.x.view());
-        Metrics {
+        Ok(Metrics {
             step: state.step,
             time: state.time,
             loss: objective.loss,
@@ -255,7 +314,11 @@ impl<F: Real> Simulation<F> {
             second_moment,
             pattern_change,
             wall_seconds: self.started.elapsed().as_secs_f64(),
-        }
+            dual_bound: bound.as_ref().map(|b| b.dual),
+            gap: bound.as_ref().map(|b| objective.loss - b.dual),
+            certificate: bound.map(|b| if b.exact { "exact" } else { "estimated" }.to_string()),
+            excess: self.optimum.map(|l| objective.loss - l),
+        })
     }
 
     /// Runs the remaining steps from `state`, calling the observers at step 0 (if the state is at
@@ -264,7 +327,7 @@ impl<F: Real> Simulation<F> {
         self.started = Instant::now();
         let (steps, every) = (self.options.steps, self.options.log_every.max(1));
         let notify = |sim: &mut Self, state: &State<F>, observers: &mut [&mut dyn Observer<F>]| -> Result<()> {
-            let metrics = sim.metrics(state);
+            let metrics = sim.metrics(state)?;
             if !metrics.loss.is_finite() || !metrics.second_moment.is_finite() {
                 return Err(Error::Diverged {
                     step: state.step,

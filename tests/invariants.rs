@@ -1,7 +1,7 @@
 //! The facts of MATH.md section 8 and the defining properties of the dynamics, on small clouds.
 
 use meanfield::data::{Dataset, Distribution, XorNoise};
-use meanfield::dynamics::{Dynamics, Gd, Langevin, Perturbed, Schedule, StepContext};
+use meanfield::dynamics::{Dynamics, Gd, Langevin, Perturbed, StepContext};
 use meanfield::loss::Loss;
 use meanfield::model::{first_variation, Cloud, Init};
 use meanfield::rng::Purpose;
@@ -65,7 +65,7 @@ fn first_variation_is_two_homogeneous() {
 fn gd_simulation(lambda: f64, eta: f64, loss: Loss) -> (Simulation<f64>, meanfield::simulation::State<f64>) {
     let problem = Problem::<f64>::new(gaussian_data(30, 3, 7), None, loss, lambda).unwrap();
     let cloud = Cloud::<f64>::sample(200, 3, &Init::Gaussian { s_w: 1.0, s_u: 1.0 }, 8);
-    let options = RunOptions { eta, schedule: Schedule::Constant, steps: 0, log_every: 1, seed: 3 };
+    let options = RunOptions::new(eta, 0, 1, 3);
     Simulation::new(problem, Box::new(Gd), options, cloud).unwrap()
 }
 
@@ -73,10 +73,10 @@ fn gd_simulation(lambda: f64, eta: f64, loss: Loss) -> (Simulation<f64>, meanfie
 fn gd_with_a_small_step_decreases_the_loss_every_step() {
     for loss in [Loss::Logistic, Loss::Squared] {
         let (mut sim, mut state) = gd_simulation(0.01, 0.05, loss);
-        let mut previous = sim.metrics(&state).loss;
+        let mut previous = sim.metrics(&state).unwrap().loss;
         for _ in 0..100 {
             state = sim.step(state).unwrap();
-            let now = sim.metrics(&state).loss;
+            let now = sim.metrics(&state).unwrap().loss;
             assert!(now < previous, "{loss:?}: step {}: {now} >= {previous}", state.step);
             previous = now;
         }
@@ -113,9 +113,9 @@ fn four_neuron_net_has_normalised_margin_one_eighth_on_the_paper_distribution() 
     }
     let cloud = Cloud::new(theta).unwrap();
     let problem = Problem::<f64>::new(data, None, Loss::Logistic, 0.0).unwrap();
-    let options = RunOptions { eta: 0.1, schedule: Schedule::Constant, steps: 0, log_every: 1, seed: 0 };
+    let options = RunOptions::new(0.1, 0, 1, 0);
     let (mut sim, state) = Simulation::new(problem, Box::new(Gd), options, cloud).unwrap();
-    let metrics = sim.metrics(&state);
+    let metrics = sim.metrics(&state).unwrap();
     assert_eq!(metrics.second_moment, 8.0);
     assert_eq!(metrics.margin, Some(0.125));
     assert_eq!(metrics.train_error, Some(0.0));
@@ -174,7 +174,7 @@ fn results_do_not_depend_on_the_number_of_threads() {
             let data = gaussian_data(300, 5, 21);
             let problem = Problem::<f64>::new(data, None, Loss::Logistic, 1e-3).unwrap();
             let cloud = Cloud::<f64>::sample(5000, 5, &Init::Gaussian { s_w: 1.0, s_u: 1.0 }, 22);
-            let options = RunOptions { eta: 0.2, schedule: Schedule::Constant, steps: 5, log_every: 1, seed: 23 };
+            let options = RunOptions::new(0.2, 5, 1, 23);
             let dynamics = Box::new(meanfield::dynamics::Combined::<f64>(vec![
                 Box::new(Langevin { tau: 1e-3, tau_decay: 1.0 }),
                 Box::new(Perturbed { sigma: 0.5, reinit_radius: 1.0 }),

@@ -1,0 +1,1015 @@
+//! The exact global optimum L* by the convex program of Pilanci & Ergen (2020) (MATH.md section 5).
+//!
+//! With activation patterns D_k = diag(1[X g_k >= 0]), k = 1..K,
+//!
+//!     min over v_k, w_k in R^d of  R(sum_k D_k X (v_k - w_k)) + 2 lambda sum_k (|v_k|_2 + |w_k|_2)
+//!     subject to (2 D_k - I) X v_k >= 0,  (2 D_k - I) X w_k >= 0.
+//!
+//! With every pattern of the arrangement of the hyperplanes x_i . v = 0 it equals L*; with a subset it is an
+//! upper bound. It is solved by `clarabel` as a conic program: variables (v, w, a, b, z) with
+//! |v_k| <= a_k and |w_k| <= b_k (second-order cones), z = sum_k D_k X (v_k - w_k) (zero cone), the pattern
+//! constraints (nonnegative cone) and
+//! - squared loss: objective z'z / (2n) - y'z / n + |y|^2 / (2n) + 2 lambda sum (a + b) (quadratic term P);
+//! - logistic loss: log(1 + exp(-y_i z_i)) <= t_i as u1_i + u2_i <= 1, (-t_i, 1, u1_i) and
+//!   (-y_i z_i - t_i, 1, u2_i) in clarabel's exponential cone {(x, y, z) : y exp(x / y) <= z, y > 0}, that is
+//!   exp(-t_i) + exp(-y_i z_i - t_i) <= 1; objective (1/n) sum t + 2 lambda sum (a + b).
+//!
+//! When there are too many patterns, a sampled set is grown by column generation: at a solution with
+//! residual r = grad R(F), a direction v with |sum_i r_i relu(v . x_i)| > 2 lambda gives a pattern that
+//! improves the objective; when S = sup_{|v|=1} |...| <= 2 lambda (1 + tol) no pattern can, and the dual
+//! bound of [`crate::certify`] certifies the solution.
+//!
+//! A network is read back in the finite-width form of MATH.md section 2: one neuron u~ = v_k / sqrt|v_k|,
+//! w~ = sqrt|v_k| per nonzero v_k and u~ = w_k / sqrt|w_k|, w~ = -sqrt|w_k| per nonzero w_k; its penalty
+//! w~^2 + |u~|^2 = 2 |v_k| is the program's, and its predictions are sum relu(X v_k) - relu(X w_k).
+
+use std::collections::HashSet;
+
+use clarabel::algebra::CscMatrix;
+use clarabel::solver::{DefaultSettings, DefaultSolver, IPSolver, SolverStatus, SupportedConeT};
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2};
+use rand_distr::{Distribution as _, StandardNormal};
+
+use crate::certify::arrangement::{self, Arc, Cell, Directions, Visitor};
+use crate::certify::{self, SphereMethod};
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::loss::Loss;
+use crate::rng::{self, Purpose};
+
+/// Options of [`solve`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptimumOptions {
+    /// Largest number of patterns in one conic program. When the arrangement has at most this many, all are
+    /// used (exact); otherwise patterns are sampled and grown by column generation up to this number.
+    pub max_patterns: usize,
+    /// Largest number of column-generation rounds (conic solves).
+    pub max_rounds: usize,
+    /// Column generation stops when S <= 2 lambda (1 + tol).
+    pub tol: f64,
+    /// Seed of the sampled patterns and of the estimated sphere maxima.
+    pub seed: u64,
+}
+
+impl Default for OptimumOptions {
+    /// 400 patterns, 40 rounds, tol = 1e-7, seed 0.
+    fn default() -> Self {
+        OptimumOptions { max_patterns: 400, max_rounds: 40, tol: 1e-7, seed: 0 }
+    }
+}
+
+/// The solution of the convex program and the network read back from it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Optimum {
+    /// Primal value L[rho] of the read-back cloud: R(F) + lambda * mean(w^2 + |u|^2); = L* if exact.
+    pub value: f64,
+    /// Dual bound D at the solution (certify::dual_bound with the solution's predictions).
+    pub dual: f64,
+    /// value - dual.
+    pub gap: f64,
+    /// Number of patterns in the final program.
+    pub patterns: usize,
+    /// All patterns were used, or column generation ended with an exact S <= 2 lambda (1 + tol).
+    pub exact: bool,
+    /// Number of nonzero neurons recovered.
+    pub neurons: usize,
+    /// Predictions F at the solution (those of the cloud).
+    pub predictions: Array1<f64>,
+    /// The recovered network as a mean-field cloud of m particles: m x (d+1), columns w, u_1..u_d, with
+    /// theta = sqrt(m) (w~, u~). A single zero particle when the optimum is the zero network.
+    pub particles: Array2<f64>,
+}
+
+/// Relative size under which a recovered neuron (|v_k| compared with the largest) is dropped.
+const DROP: f64 = 1e-7;
+/// Solver tolerances (gap and feasibility).
+const SOLVER_TOL: f64 = 1e-10;
+/// Most patterns added by one column-generation round.
+const PATTERNS_PER_ROUND: usize = 16;
+
+/// The activation patterns 1[X g >= 0] of all full-dimensional cells of the arrangement of the hyperplanes
+/// x_i . g = 0 (each cell once, sorted), except those in which no nonzero input is active (they contribute
+/// nothing). Zero rows are always active (0 >= 0). The number of cells grows like n^(d-1): this is meant for
+/// small problems.
+pub fn enumerate_patterns(x: ArrayView2<f64>) -> Result<Vec<Vec<bool>>> {
+    Ok(cells(x)?.into_iter().map(|(p, _)| p).collect())
+}
+
+/// The patterns of [`enumerate_patterns`], each with the rows whose hyperplanes are facets of its cell: a
+/// hyperplane is a facet of cell C iff flipping the signs of its rows gives another cell (the segment between
+/// the two cells crosses only that hyperplane). The closed cell is the intersection of its facet half-spaces,
+/// so only those rows need a constraint in the conic program.
+fn cells(x: ArrayView2<f64>) -> Result<Vec<(Vec<bool>, Vec<usize>)>> {
+    let (n, d) = x.dim();
+    if d == 0 || n == 0 {
+        return Err(Error::Invalid(format!("enumerate_patterns: inputs are {n} x {d}; need n >= 1 and d >= 1")));
+    }
+    if x.iter().any(|v| !v.is_finite()) {
+        return Err(Error::Invalid("enumerate_patterns: inputs must be finite".into()));
+    }
+    let dirs = Directions::new(x);
+    let k = dirs.len();
+    let mut set: HashSet<Vec<bool>> = HashSet::new();
+    if k == 0 {
+        return Ok(Vec::new());
+    }
+    if d == 1 {
+        set.insert((0..k).map(|j| dirs.dir(j)[0] > 0.0).collect());
+        set.insert((0..k).map(|j| dirs.dir(j)[0] < 0.0).collect());
+    } else {
+        let zero = vec![0.0; k];
+        for v in arrangement::visit(&dirs, &zero, || PatternVisitor { d, k, cells: HashSet::new() }) {
+            set.extend(v.cells);
+        }
+    }
+    // Hyperplanes: a direction and its opposite share one.
+    let mut plane = vec![usize::MAX; k];
+    let mut planes: Vec<Vec<usize>> = Vec::new();
+    for j in 0..k {
+        if plane[j] != usize::MAX {
+            continue;
+        }
+        plane[j] = planes.len();
+        let mut members = vec![j];
+        for (l, pl) in plane.iter_mut().enumerate().skip(j + 1) {
+            let opposite = dirs.dir(l).iter().zip(dirs.dir(j)).all(|(a, b)| (a + b).abs() <= arrangement::TOL);
+            if *pl == usize::MAX && opposite {
+                *pl = planes.len();
+                members.push(l);
+            }
+        }
+        planes.push(members);
+    }
+    let mut out: Vec<(Vec<bool>, Vec<usize>)> = set
+        .iter()
+        .filter(|c| c.iter().any(|&a| a))
+        .map(|c| {
+            let facet: Vec<bool> = planes
+                .iter()
+                .map(|members| {
+                    let mut flipped = c.clone();
+                    members.iter().for_each(|&j| flipped[j] = !flipped[j]);
+                    set.contains(&flipped)
+                })
+                .collect();
+            let pattern = dirs.of_row.iter().map(|e| e.is_none_or(|j| c[j])).collect();
+            let rows = (0..n).filter(|&i| dirs.of_row[i].is_some_and(|j| facet[plane[j]])).collect();
+            (pattern, rows)
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// Collects the activation patterns (over the distinct directions) of the top-level cells.
+struct PatternVisitor {
+    d: usize,
+    k: usize,
+    cells: HashSet<Vec<bool>>,
+}
+
+impl PatternVisitor {
+    /// The pattern of the arc's free directions, completed by the groups of the levels 3..m with their sides.
+    fn pattern(&self, arc: &Arc<'_>, frames: &[arrangement::Frame], sides: &[bool]) -> Vec<bool> {
+        let mut p = vec![false; self.k];
+        for (&j, &a) in arc.free.iter().zip(arc.active) {
+            p[j] = a;
+        }
+        for (depth, &side) in sides.iter().enumerate() {
+            let frame = &frames[frames.len() - 1 - depth];
+            frame.plus.iter().for_each(|&j| p[j] = side);
+            frame.minus.iter().for_each(|&j| p[j] = !side);
+        }
+        p
+    }
+}
+
+impl Visitor for PatternVisitor {
+    fn arc(&mut self, arc: &Arc<'_>) {
+        if self.d == 2 {
+            let p = self.pattern(arc, &[], &[]);
+            self.cells.insert(p);
+        }
+    }
+
+    fn cell(&mut self, cell: &Cell<'_>) {
+        if cell.level == self.d {
+            let p = self.pattern(cell.arc, cell.frames, cell.sides);
+            self.cells.insert(p);
+        }
+    }
+}
+
+/// The pattern 1[x_i . v >= 0] of a direction v, rows on the boundary (|x_i . v| <= 1e-12 |x_i| |v|)
+/// counted active if `boundary_active`, inactive otherwise (both cones contain v).
+fn pattern_of(x: ArrayView2<f64>, v: ArrayView1<f64>, boundary_active: bool) -> Vec<bool> {
+    let nv = v.dot(&v).sqrt();
+    x.outer_iter()
+        .map(|xi| {
+            let z = xi.dot(&v);
+            let tol = 1e-12 * xi.dot(&xi).sqrt() * nv;
+            z > tol || (z.abs() <= tol && (boundary_active || xi.iter().all(|&c| c == 0.0)))
+        })
+        .collect()
+}
+
+/// The global optimum of L over clouds for `data`, `loss` and `lambda` > 0 (see the module documentation).
+pub fn solve(data: &Dataset, loss: Loss, lambda: f64, opts: &OptimumOptions) -> Result<Optimum> {
+    check(data, loss, lambda)?;
+    if opts.max_patterns == 0 || opts.max_rounds == 0 || !(opts.tol >= 0.0) {
+        return Err(Error::Invalid(format!(
+            "convex optimum: max_patterns = {}, max_rounds = {}, tol = {}; need max_patterns >= 1, \
+             max_rounds >= 1 and tol >= 0",
+            opts.max_patterns, opts.max_rounds, opts.tol
+        )));
+    }
+    let (n, d) = data.x.dim();
+    let distinct = Directions::new(data.x.view()).len();
+    let cells_bound = cell_count_bound(distinct, d);
+    if cells_bound <= opts.max_patterns as f64 {
+        let all = cells(data.x.view())?;
+        if all.len() <= opts.max_patterns {
+            let (patterns, rows): (Vec<Vec<bool>>, Vec<Vec<usize>>) = all.into_iter().unzip();
+            let mut opt = solve_program(data, loss, lambda, &patterns, &rows, opts.seed)?;
+            opt.exact = true;
+            return Ok(opt);
+        }
+    }
+    // Sampled patterns, grown by column generation.
+    let mut set: HashSet<Vec<bool>> = HashSet::new();
+    let mut patterns: Vec<Vec<bool>> = Vec::new();
+    let mut add = |p: Vec<bool>, patterns: &mut Vec<Vec<bool>>| {
+        if p.iter().zip(data.x.outer_iter()).any(|(&a, xi)| a && xi.iter().any(|&c| c != 0.0)) && set.insert(p.clone())
+        {
+            patterns.push(p);
+        }
+    };
+    let mut rng = rng::stream(opts.seed, Purpose::Certify, 1, 0);
+    let initial = (2 * n + 16).min(opts.max_patterns);
+    for _ in 0..20 * initial {
+        if patterns.len() >= initial {
+            break;
+        }
+        let g = Array1::from_shape_fn(d, |_| StandardNormal.sample(&mut rng));
+        add(pattern_of(data.x.view(), g.view(), true), &mut patterns);
+    }
+    let exact_affordable = certify::exact_cost(distinct, d) <= certify::EXACT_BUDGET;
+    let mut round = 0;
+    loop {
+        round += 1;
+        let mut opt = solve_with_patterns(data, loss, lambda, &patterns, opts.seed)?;
+        if round >= opts.max_rounds || patterns.len() >= opts.max_patterns {
+            return Ok(opt);
+        }
+        let r = Array1::from(loss.risk_gradient(&data.y.to_vec(), &opt.predictions.to_vec()));
+        let threshold = 2.0 * lambda * (1.0 + opts.tol);
+        let u = opt.particles.slice(s![.., 1..]).to_owned();
+        let starts: Vec<Vec<f64>> = u.outer_iter().map(|row| row.to_vec()).collect();
+        let mut found: Vec<Array1<f64>> =
+            certify::local_maxima(data.x.view(), r.view(), &starts, opts.seed + round as u64)
+                .into_iter()
+                .filter(|(val, _)| val.abs() > threshold)
+                .map(|(_, v)| Array1::from(v))
+                .collect();
+        let mut certified = false;
+        if found.is_empty() {
+            if !exact_affordable {
+                return Ok(opt);
+            }
+            let sm = certify::sphere_max(data.x.view(), r.view(), Some(u.view()), SphereMethod::Exact, opts.seed)?;
+            if sm.value <= threshold {
+                certified = true;
+            } else {
+                found.push(sm.argmax);
+            }
+        }
+        if certified {
+            opt.exact = true;
+            return Ok(opt);
+        }
+        let before = patterns.len();
+        for v in found.iter().take(PATTERNS_PER_ROUND) {
+            for boundary_active in [true, false] {
+                if patterns.len() < opts.max_patterns {
+                    add(pattern_of(data.x.view(), v.view(), boundary_active), &mut patterns);
+                }
+            }
+        }
+        if patterns.len() == before {
+            return Ok(opt);
+        }
+    }
+}
+
+/// An upper bound on the number of cells of k hyperplanes through the origin of R^d:
+/// 2 sum_{i<d} C(k-1, i) (attained in general position).
+fn cell_count_bound(k: usize, d: usize) -> f64 {
+    let mut c = 1.0;
+    let mut sum = 0.0;
+    for i in 0..d {
+        sum += c;
+        c *= (k as f64 - 1.0 - i as f64).max(0.0) / (i as f64 + 1.0);
+    }
+    2.0 * sum
+}
+
+/// Checks the data and lambda for the convex program.
+fn check(data: &Dataset, loss: Loss, lambda: f64) -> Result<()> {
+    if !(lambda > 0.0 && lambda.is_finite()) {
+        return Err(Error::Invalid(format!(
+            "convex optimum: lambda = {lambda}; the convex program needs a finite lambda > 0"
+        )));
+    }
+    if data.n() == 0 || data.d() == 0 {
+        return Err(Error::Invalid(format!(
+            "convex optimum: data are {} x {}; need n >= 1 and d >= 1",
+            data.n(),
+            data.d()
+        )));
+    }
+    data.check_labels(loss, "convex optimum")
+}
+
+/// The convex program restricted to `patterns` (each of length n), solved by clarabel, and the network read
+/// back from it; `exact` is false (the caller knows whether the patterns are complete). `seed` is passed to
+/// the dual bound's estimate when its sphere maximum is not computed exactly.
+pub fn solve_with_patterns(
+    data: &Dataset,
+    loss: Loss,
+    lambda: f64,
+    patterns: &[Vec<bool>],
+    seed: u64,
+) -> Result<Optimum> {
+    check(data, loss, lambda)?;
+    let n = data.n();
+    if let Some(p) = patterns.iter().find(|p| p.len() != n) {
+        return Err(Error::Invalid(format!("convex optimum: a pattern has length {} but n = {n}", p.len())));
+    }
+    let nonzero: Vec<usize> = (0..n).filter(|&i| data.x.row(i).iter().any(|&c| c != 0.0)).collect();
+    let rows = vec![nonzero; patterns.len()];
+    solve_program(data, loss, lambda, patterns, &rows, seed)
+}
+
+/// Solves the program with sign constraints on `rows[k]` for pattern k, and reads the network back:
+/// - neurons (w~, u~) = (+-sqrt|v|, v / sqrt|v|), dropping those with |v| below [`DROP`] times the largest;
+/// - parallel neurons of the same sign (unit directions within [`MERGE`]) are merged by adding their v,
+///   which leaves predictions and penalty unchanged when they are exactly parallel; the merged network is
+///   kept unless its L is higher;
+/// - value = L of the cloud; dual = the larger of the dual bounds D(r) at the cloud's residual
+///   r = grad R(F) and D(beta) at the program's multipliers beta of z = sum_k D_k X (v_k - w_k) (both
+///   valid lower bounds, see [`certify::dual_value`]).
+fn solve_program(
+    data: &Dataset,
+    loss: Loss,
+    lambda: f64,
+    patterns: &[Vec<bool>],
+    rows: &[Vec<usize>],
+    seed: u64,
+) -> Result<Optimum> {
+    let (n, d) = data.x.dim();
+    let x = data.x.view();
+    let y = data.y.view();
+    let kk = patterns.len();
+    let mut neurons: Vec<(f64, Array1<f64>)> = Vec::new();
+    let mut beta = None;
+    if kk > 0 {
+        let program = Program::build(x, y, loss, lambda, patterns, rows);
+        let (sol, multipliers) = program.solve()?;
+        for (block, sign) in [(0, 1.0), (kk, -1.0)] {
+            for k in 0..kk {
+                neurons.push((sign, Array1::from(sol[(block + k) * d..(block + k + 1) * d].to_vec())));
+            }
+        }
+        // Stationarity in z_i gives beta_i = -multiplier_i = l'(y_i, z_i) / n at the optimum.
+        beta = Some(Array1::from_iter(multipliers[..n].iter().enumerate().map(|(i, &m)| match loss {
+            Loss::Logistic => -(n as f64 * m * y[i]).clamp(0.0, 1.0) * y[i] / n as f64,
+            Loss::Squared => -m,
+        })));
+    }
+    let largest = neurons.iter().map(|(_, v)| v.dot(v).sqrt()).fold(0.0, f64::max);
+    neurons.retain(|(_, v)| {
+        let nv = v.dot(v).sqrt();
+        nv > DROP * largest && nv > 0.0
+    });
+    let separate = cloud(&neurons, d);
+    let merged = cloud(&merge_parallel(&neurons), d);
+    let (vs, fs) = cloud_objective(x, y, loss, lambda, separate.view());
+    let (vm, fm) = cloud_objective(x, y, loss, lambda, merged.view());
+    let (value, predictions, particles) =
+        if vm <= vs + 1e-14 * vs.abs().max(1.0) { (vm, fm, merged) } else { (vs, fs, separate) };
+    let neurons = if particles.iter().all(|&t| t == 0.0) { 0 } else { particles.nrows() };
+    let u = particles.slice(s![.., 1..]);
+    let residual = Array1::from(loss.risk_gradient(&y.to_vec(), &predictions.to_vec()));
+    let mut dual = certify::dual_value(loss, y, residual.view(), x, lambda, Some(u), SphereMethod::Auto, seed)?.dual;
+    if let Some(beta) = beta {
+        eprintln!("DEBUG beta-r max diff {:e}", (&beta - &residual).iter().fold(0.0f64, |a, b| a.max(b.abs())));
+        let db = certify::dual_value(loss, y, beta.view(), x, lambda, Some(u), SphereMethod::Auto, seed)?;
+        eprintln!("DEBUG D(r) {} D(beta) {} value {}", dual, db.dual, value);
+        dual = dual.max(db.dual);
+    }
+    Ok(Optimum { value, dual, gap: value - dual, patterns: kk, exact: false, neurons, predictions, particles })
+}
+
+/// Unit directions closer than this are merged as parallel neurons.
+const MERGE: f64 = 1e-7;
+
+/// Adds up the v of neurons (sign, v) of the same sign whose unit directions are within [`MERGE`].
+fn merge_parallel(neurons: &[(f64, Array1<f64>)]) -> Vec<(f64, Array1<f64>)> {
+    let mut out: Vec<(f64, Array1<f64>)> = Vec::new();
+    for (sign, v) in neurons {
+        let dir = v / v.dot(v).sqrt();
+        let same = out.iter_mut().find(|(s, w)| {
+            let wd = &*w / w.dot(w).sqrt();
+            s == sign && (&wd - &dir).iter().all(|e| e.abs() <= MERGE)
+        });
+        match same {
+            Some((_, w)) => *w += v,
+            None => out.push((*sign, v.clone())),
+        }
+    }
+    out
+}
+
+/// The mean-field cloud of finite-width neurons (sign, v): rows sqrt(m) (w~, u~) with w~ = sign sqrt|v| and
+/// u~ = v / sqrt|v|; a single zero particle when there is no neuron.
+fn cloud(neurons: &[(f64, Array1<f64>)], d: usize) -> Array2<f64> {
+    let m = neurons.len();
+    if m == 0 {
+        return Array2::zeros((1, d + 1));
+    }
+    let scale = (m as f64).sqrt();
+    let mut p = Array2::zeros((m, d + 1));
+    for (mut row, (sign, v)) in p.outer_iter_mut().zip(neurons) {
+        let root = v.dot(v).sqrt().sqrt();
+        row[0] = scale * sign * root;
+        row.slice_mut(s![1..]).assign(&(v * (scale / root)));
+    }
+    p
+}
+
+/// L[rho] = R(F) + lambda * mean_j (w_j^2 + |u_j|^2) of a cloud (rows (w, u)), and F_i = mean_j w_j relu(u_j . x_i).
+pub fn cloud_objective(
+    x: ArrayView2<f64>,
+    y: ArrayView1<f64>,
+    loss: Loss,
+    lambda: f64,
+    particles: ArrayView2<f64>,
+) -> (f64, Array1<f64>) {
+    let m = particles.nrows() as f64;
+    let w = particles.column(0);
+    let u = particles.slice(s![.., 1..]);
+    let f = x.dot(&u.t()).mapv(|t| t.max(0.0)).dot(&w) / m;
+    let penalty = particles.iter().map(|t| t * t).sum::<f64>() / m;
+    let risk = y.iter().zip(&f).map(|(&yi, &fi)| loss.value(yi, fi)).sum::<f64>() / y.len() as f64;
+    (risk + lambda * penalty, f)
+}
+
+/// The conic program in clarabel's form: min x'Px/2 + q'x subject to A x + s = b, s in the cones.
+struct Program {
+    p: CscMatrix<f64>,
+    q: Vec<f64>,
+    a: CscMatrix<f64>,
+    b: Vec<f64>,
+    cones: Vec<SupportedConeT<f64>>,
+}
+
+/// Triplets of a sparse matrix under construction, with a running row count.
+#[derive(Default)]
+struct Triplets {
+    rows: Vec<usize>,
+    cols: Vec<usize>,
+    vals: Vec<f64>,
+    b: Vec<f64>,
+}
+
+impl Triplets {
+    /// Appends a row sum_j coef_j x_{col_j} (+ s) = rhs.
+    fn row(&mut self, entries: impl IntoIterator<Item = (usize, f64)>, rhs: f64) {
+        let r = self.b.len();
+        for (c, v) in entries {
+            if v != 0.0 {
+                self.rows.push(r);
+                self.cols.push(c);
+                self.vals.push(v);
+            }
+        }
+        self.b.push(rhs);
+    }
+}
+
+impl Program {
+    /// Variables: v_k (K d), w_k (K d), a_k (K), b_k (K), z (n), and for the logistic loss t, u1, u2 (n each).
+    /// `rows[k]` lists the rows whose sign constraint is imposed for pattern k (all nonzero rows, or the facets).
+    fn build(
+        x: ArrayView2<f64>,
+        y: ArrayView1<f64>,
+        loss: Loss,
+        lambda: f64,
+        patterns: &[Vec<bool>],
+        rows: &[Vec<usize>],
+    ) -> Program {
+        let (n, d) = x.dim();
+        let kk = patterns.len();
+        let (iv, iw, ia, ib, iz) = (0, kk * d, 2 * kk * d, 2 * kk * d + kk, 2 * kk * d + 2 * kk);
+        let (it, iu1, iu2) = (iz + n, iz + 2 * n, iz + 3 * n);
+        let nvar = if loss == Loss::Logistic { iz + 4 * n } else { iz + n };
+        let nf = n as f64;
+        let mut t = Triplets::default();
+        let mut cones = Vec::new();
+        // z_i - sum_k D_k[i] x_i . (v_k - w_k) = 0.
+        for (i, xi) in x.outer_iter().enumerate() {
+            let mut e = vec![(iz + i, 1.0)];
+            for (k, p) in patterns.iter().enumerate() {
+                if p[i] {
+                    for j in 0..d {
+                        e.push((iv + k * d + j, -xi[j]));
+                        e.push((iw + k * d + j, xi[j]));
+                    }
+                }
+            }
+            t.row(e, 0.0);
+        }
+        cones.push(SupportedConeT::ZeroConeT(n));
+        // (2 D_k - I) X v_k >= 0 and the same for w_k.
+        let mut nonneg = 0;
+        for (k, (p, rows_k)) in patterns.iter().zip(rows).enumerate() {
+            for &i in rows_k {
+                let xi = x.row(i);
+                let sigma = if p[i] { 1.0 } else { -1.0 };
+                for base in [iv, iw] {
+                    t.row((0..d).map(|j| (base + k * d + j, -sigma * xi[j])), 0.0);
+                    nonneg += 1;
+                }
+            }
+        }
+        if loss == Loss::Logistic {
+            for i in 0..n {
+                t.row([(iu1 + i, 1.0), (iu2 + i, 1.0)], 1.0);
+            }
+            nonneg += n;
+        }
+        cones.push(SupportedConeT::NonnegativeConeT(nonneg));
+        // |v_k| <= a_k, |w_k| <= b_k.
+        for (base, bound) in [(iv, ia), (iw, ib)] {
+            for k in 0..kk {
+                t.row([(bound + k, -1.0)], 0.0);
+                for j in 0..d {
+                    t.row([(base + k * d + j, -1.0)], 0.0);
+                }
+                cones.push(SupportedConeT::SecondOrderConeT(d + 1));
+            }
+        }
+        let mut q = vec![0.0; nvar];
+        q[ia..iz].iter_mut().for_each(|c| *c = 2.0 * lambda);
+        let p = match loss {
+            Loss::Squared => {
+                for i in 0..n {
+                    q[iz + i] = -y[i] / nf;
+                }
+                let idx: Vec<usize> = (iz..iz + n).collect();
+                CscMatrix::new_from_triplets(nvar, nvar, idx.clone(), idx, vec![1.0 / nf; n])
+            }
+            Loss::Logistic => {
+                for i in 0..n {
+                    q[it + i] = 1.0 / nf;
+                    // (-t_i, 1, u1_i) and (-y_i z_i - t_i, 1, u2_i) in K_exp.
+                    t.row([(it + i, 1.0)], 0.0);
+                    t.row([], 1.0);
+                    t.row([(iu1 + i, -1.0)], 0.0);
+                    t.row([(iz + i, y[i]), (it + i, 1.0)], 0.0);
+                    t.row([], 1.0);
+                    t.row([(iu2 + i, -1.0)], 0.0);
+                    cones.push(SupportedConeT::ExponentialConeT());
+                    cones.push(SupportedConeT::ExponentialConeT());
+                }
+                CscMatrix::zeros((nvar, nvar))
+            }
+        };
+        let rows = t.b.len();
+        let a = CscMatrix::new_from_triplets(rows, nvar, t.rows, t.cols, t.vals);
+        Program { p, q, a, b: t.b, cones }
+    }
+
+    /// Solves the program; the primal solution and the multipliers of the constraints, or Error::Solver with
+    /// clarabel's status.
+    fn solve(&self) -> Result<(Vec<f64>, Vec<f64>)> {
+        let settings = DefaultSettings {
+            verbose: false,
+            tol_gap_abs: SOLVER_TOL,
+            tol_gap_rel: SOLVER_TOL,
+            tol_feas: SOLVER_TOL,
+            max_iter: 500,
+            ..DefaultSettings::default()
+        };
+        let mut solver = DefaultSolver::new(&self.p, &self.q, &self.a, &self.b, &self.cones, settings)
+            .map_err(|e| Error::Solver(format!("invalid conic program: {e}")))?;
+        solver.solve();
+        eprintln!(
+            "DEBUG clarabel {:?} iters {} obj {} rows {} vars {}",
+            solver.solution.status,
+            solver.solution.iterations,
+            solver.solution.obj_val,
+            self.b.len(),
+            self.q.len()
+        );
+        match solver.solution.status {
+            SolverStatus::Solved | SolverStatus::AlmostSolved => {
+                Ok((solver.solution.x.clone(), solver.solution.z.clone()))
+            }
+            status => Err(Error::Solver(format!(
+                "clarabel stopped with status {status:?} after {} iterations",
+                solver.solution.iterations
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{Distribution, XorNoise};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    pub(super) fn gaussian_data(n: usize, d: usize, loss: Loss, seed: u64) -> Dataset {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let x = Array2::from_shape_fn((n, d), |_| StandardNormal.sample(&mut rng));
+        let y = Array1::from_shape_fn(n, |_| match loss {
+            Loss::Logistic => {
+                if rng.random::<bool>() {
+                    1.0
+                } else {
+                    -1.0
+                }
+            }
+            Loss::Squared => StandardNormal.sample(&mut rng),
+        });
+        Dataset::new(x, y).unwrap()
+    }
+
+    fn opts() -> OptimumOptions {
+        OptimumOptions::default()
+    }
+
+    /// The cloud reproduces `value` and `predictions`, and value >= dual >= value - 1e-6.
+    fn check_consistent(data: &Dataset, loss: Loss, lambda: f64, opt: &Optimum) {
+        let (value, f) = cloud_objective(data.x.view(), data.y.view(), loss, lambda, opt.particles.view());
+        assert!((value - opt.value).abs() <= 1e-12 * value.abs().max(1.0));
+        assert!((&f - &opt.predictions).iter().all(|e| e.abs() < 1e-12));
+        assert!(opt.dual <= opt.value + 1e-12, "dual {} above value {}", opt.dual, opt.value);
+        assert!((opt.gap - (opt.value - opt.dual)).abs() < 1e-15);
+    }
+
+    /// clarabel's exponential cone is {(x, y, z) : y exp(x / y) <= z}: max x subject to (x, 1, e^5) in K_exp is 5.
+    #[test]
+    fn clarabel_exponential_cone_convention() {
+        let p = CscMatrix::zeros((1, 1));
+        let a = CscMatrix::new_from_triplets(3, 1, vec![0], vec![0], vec![-1.0]);
+        let cones = [SupportedConeT::ExponentialConeT()];
+        let program = Program { p, q: vec![-1.0], a, b: vec![0.0, 1.0, 5f64.exp()], cones: cones.to_vec() };
+        let (x, _) = program.solve().unwrap();
+        assert!((x[0] - 5.0).abs() < 1e-7, "{}", x[0]);
+    }
+
+    /// n = 1, x = 1, y = 1: L* = min_a (a - 1)^2 / 2 + 2 lambda |a| = 2 lambda - 2 lambda^2 for lambda < 1/2
+    /// (one neuron, output 1 - 2 lambda), and 1/2 (the zero network) for lambda >= 1/2.
+    #[test]
+    fn one_point_squared_matches_closed_form() {
+        let data = Dataset::new(Array2::from_elem((1, 1), 1.0), Array1::from(vec![1.0])).unwrap();
+        let opt = solve(&data, Loss::Squared, 0.1, &opts()).unwrap();
+        assert!(opt.exact);
+        assert!((opt.value - 0.18).abs() < 1e-8, "{}", opt.value);
+        assert!((opt.predictions[0] - 0.8).abs() < 1e-7);
+        assert_eq!(opt.neurons, 1);
+        assert!(opt.gap.abs() < 1e-8);
+        check_consistent(&data, Loss::Squared, 0.1, &opt);
+        let opt = solve(&data, Loss::Squared, 0.6, &opts()).unwrap();
+        assert!((opt.value - 0.5).abs() < 1e-8, "{}", opt.value);
+        assert!(opt.predictions[0].abs() < 1e-7);
+    }
+
+    /// n = 1, x = 2, logistic.
+    #[test]
+    fn one_point_logistic_matches_closed_form() {
+        let data = Dataset::new(Array2::from_elem((1, 1), 2.0), Array1::from(vec![1.0])).unwrap();
+        let lambda: f64 = 0.1;
+        // F = 2 v costs 2 lambda v = lambda F: L* = min_a log(1 + e^-a) + lambda a, at e^a = 1 / lambda - 1.
+        let a = (1.0 / lambda - 1.0).ln();
+        let exact = (1.0 + (-a).exp()).ln() + lambda * a;
+        let opt = solve(&data, Loss::Logistic, lambda, &opts()).unwrap();
+        assert!((opt.value - exact).abs() < 1e-8, "{} vs {exact}", opt.value);
+        assert!((opt.predictions[0] - a).abs() < 1e-6);
+        assert!(opt.gap.abs() < 1e-8 && opt.exact);
+        check_consistent(&data, Loss::Logistic, lambda, &opt);
+    }
+
+    /// x_1 = e_1, x_2 = e_2, squared loss. Opposite labels (1, -1) need two neurons, each solving
+    /// min_a (a - 1)^2 / 4 + 2 lambda a: L* = 4 lambda - 8 lambda^2. Equal labels (1, 1) share one neuron
+    /// along (1, 1) / sqrt 2 of cost 2 sqrt2 lambda a: L* = 2 sqrt2 lambda - 4 lambda^2.
+    #[test]
+    fn two_orthogonal_points_match_closed_form() {
+        let x = Array2::from_shape_vec((2, 2), vec![1.0, 0.0, 0.0, 1.0]).unwrap();
+        let lambda = 0.1;
+        let opposite = Dataset::new(x.clone(), Array1::from(vec![1.0, -1.0])).unwrap();
+        let opt = solve(&opposite, Loss::Squared, lambda, &opts()).unwrap();
+        assert!((opt.value - (4.0 * lambda - 8.0 * lambda * lambda)).abs() < 1e-8, "{}", opt.value);
+        assert_eq!(opt.neurons, 2);
+        check_consistent(&opposite, Loss::Squared, lambda, &opt);
+        let same = Dataset::new(x, Array1::from(vec![1.0, 1.0])).unwrap();
+        let opt = solve(&same, Loss::Squared, lambda, &opts()).unwrap();
+        let exact = 2.0 * 2f64.sqrt() * lambda - 4.0 * lambda * lambda;
+        assert!((opt.value - exact).abs() < 1e-8, "{} vs {exact}", opt.value);
+        assert_eq!(opt.neurons, 1);
+        let u = opt.particles.row(0);
+        assert!((u[1] - u[2]).abs() < 1e-6 * u[1].abs());
+        assert!(opt.exact && opt.gap.abs() < 1e-8);
+    }
+
+    /// Every pattern found by 1e5 random directions is enumerated, and in general position the count is
+    /// the number of cells 2 sum_{i<d} C(n-1, i).
+    #[test]
+    fn enumeration_finds_every_sampled_pattern() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let xor = Distribution::Xor { d: 2, noise: XorNoise::Sign }.sample(20, 1, Purpose::TrainData).unwrap();
+        let paper = Distribution::Paper { d: 3 }.sample(30, 2, Purpose::TrainData).unwrap();
+        let cases = [
+            (gaussian_data(9, 2, Loss::Squared, 1).x, Some(18)),
+            (gaussian_data(9, 3, Loss::Squared, 2).x, Some(9 * 8 + 2)),
+            (gaussian_data(7, 2, Loss::Squared, 3).with_bias().x, Some(2 * (1 + 6 + 15))),
+            (gaussian_data(6, 3, Loss::Squared, 4).with_bias().x, Some(2 * (1 + 5 + 10 + 10))),
+            (xor.with_bias().x, None),
+            (paper.x.clone(), None),
+            (paper.with_bias().x, None),
+        ];
+        for (c, (x, count)) in cases.iter().enumerate() {
+            let all: HashSet<Vec<bool>> = enumerate_patterns(x.view()).unwrap().into_iter().collect();
+            let d = x.ncols();
+            let mut seen = HashSet::new();
+            for _ in 0..100_000 {
+                let g = Array1::from_shape_fn(d, |_| StandardNormal.sample(&mut rng));
+                let p: Vec<bool> = x.outer_iter().map(|xi| xi.dot(&g) >= 0.0).collect();
+                if p.iter().zip(x.outer_iter()).any(|(&a, xi)| a && xi.iter().any(|&v| v != 0.0)) {
+                    seen.insert(p);
+                }
+            }
+            assert!(seen.is_subset(&all), "case {c}: sampling found a pattern the enumeration missed");
+            if let Some(count) = count {
+                // The all-inactive cell exists iff the points lie in an open half-space; it is skipped.
+                assert!(
+                    all.len() == *count || all.len() + 1 == *count,
+                    "case {c}: {} cells, {count} expected",
+                    all.len()
+                );
+            }
+        }
+    }
+
+    /// The hypercube XOR and paper data (degenerate: 8 distinct points) with a bias, both losses: exact, and the
+    /// dual bound at the optimum closes the gap.
+    #[test]
+    fn gap_closes_at_the_exact_optimum_on_degenerate_data() {
+        let xor = Distribution::Xor { d: 3, noise: XorNoise::Sign }.sample(40, 3, Purpose::TrainData).unwrap();
+        let paper = Distribution::Paper { d: 3 }.sample(40, 4, Purpose::TrainData).unwrap();
+        for data in [xor.with_bias(), paper.with_bias()] {
+            for loss in [Loss::Logistic, Loss::Squared] {
+                let opt = solve(&data, loss, 0.01, &opts()).unwrap();
+                assert!(opt.exact);
+                assert!(opt.gap >= -1e-9 && opt.gap < 1e-6, "{loss:?}: gap {}", opt.gap);
+                check_consistent(&data, loss, 0.01, &opt);
+            }
+        }
+    }
+
+    /// Adding patterns can only lower the value; with all patterns it reaches L* (gap < 1e-6).
+    #[test]
+    fn value_is_non_increasing_as_patterns_are_added() {
+        let data = gaussian_data(12, 2, Loss::Logistic, 7).with_bias();
+        let all = enumerate_patterns(data.x.view()).unwrap();
+        let mut order: Vec<usize> = (0..all.len()).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.random_range(0..=i));
+        }
+        let mut last = f64::INFINITY;
+        for count in [3, 8, 20, 40, all.len()] {
+            let subset: Vec<Vec<bool>> = order[..count].iter().map(|&i| all[i].clone()).collect();
+            let opt = solve_with_patterns(&data, Loss::Logistic, 0.02, &subset, 0).unwrap();
+            assert!(opt.value <= last + 1e-8, "{count} patterns: {} > {last}", opt.value);
+            assert!(opt.dual <= opt.value + 1e-12);
+            last = opt.value;
+            if count == all.len() {
+                assert!(opt.gap < 1e-6, "gap {}", opt.gap);
+            }
+        }
+    }
+
+    /// dual bound at random clouds <= L* <= L[random cloud], d = 2 and 3, both losses, with and without bias.
+    #[test]
+    fn dual_bounds_and_random_clouds_bracket_the_optimum() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        for (d, bias) in [(2, false), (2, true), (3, false), (3, true)] {
+            for loss in [Loss::Logistic, Loss::Squared] {
+                let base = gaussian_data(8, d, loss, 20 + d as u64);
+                let data = if bias { base.with_bias() } else { base };
+                let lambda = 0.05;
+                let opt = solve(&data, loss, lambda, &opts()).unwrap();
+                assert!(opt.exact && opt.gap < 1e-6, "d={d} bias={bias} {loss:?}: gap {}", opt.gap);
+                for _ in 0..5 {
+                    let cloud = Array2::from_shape_fn((6, data.d() + 1), |_| StandardNormal.sample(&mut rng));
+                    let (l, f) = cloud_objective(data.x.view(), data.y.view(), loss, lambda, cloud.view());
+                    let db = certify::dual_bound(
+                        loss,
+                        data.y.view(),
+                        f.view(),
+                        data.x.view(),
+                        lambda,
+                        None,
+                        SphereMethod::Auto,
+                        0,
+                    )
+                    .unwrap();
+                    assert!(db.exact);
+                    assert!(db.dual <= opt.value + 1e-9, "dual {} above L* {}", db.dual, opt.value);
+                    assert!(opt.value <= l + 1e-9, "L* {} above a cloud's L {l}", opt.value);
+                }
+            }
+        }
+    }
+
+    /// Plain gradient descent on a finite network sum_j a_j relu(b_j . x) with penalty lambda sum (a^2 + |b|^2):
+    /// from the read-back neurons perturbed, and from a random start with 12 neurons, it never goes below
+    /// the optimum, and from the perturbed optimum it returns to it.
+    #[test]
+    fn gradient_descent_cannot_beat_the_optimum() {
+        let mut rng = ChaCha8Rng::seed_from_u64(13);
+        for loss in [Loss::Logistic, Loss::Squared] {
+            let data = gaussian_data(10, 2, loss, 30).with_bias();
+            let lambda = 0.03;
+            let opt = solve(&data, loss, lambda, &opts()).unwrap();
+            let m = opt.particles.nrows() as f64;
+            let finite = opt.particles.mapv(|t| t / m.sqrt());
+            let perturbed = finite.mapv(|t| t * (1.0 + 0.1 * rng.random_range(-1.0..1.0)));
+            let random = Array2::from_shape_fn((12, data.d() + 1), |_| {
+                let z: f64 = StandardNormal.sample(&mut rng);
+                0.5 * z
+            });
+            for (start, back_to_optimum) in [(perturbed, true), (random, false)] {
+                let end = descend(&data, loss, lambda, start, 200_000);
+                assert!(end >= opt.value - 1e-9, "{loss:?}: gd reached {end} below L* = {}", opt.value);
+                if back_to_optimum {
+                    assert!(
+                        end - opt.value < 1e-5,
+                        "{loss:?}: gd from the perturbed optimum ends at {end} vs {}",
+                        opt.value
+                    );
+                }
+            }
+        }
+    }
+
+    /// Gradient descent with step 0.02 on the finite network (rows (a_j, b_j)); returns the final objective.
+    fn descend(data: &Dataset, loss: Loss, lambda: f64, mut net: Array2<f64>, steps: usize) -> f64 {
+        let n = data.n() as f64;
+        let eta = 0.02;
+        let objective = |net: &Array2<f64>| {
+            let f = data.x.dot(&net.slice(s![.., 1..]).t()).mapv(|t| t.max(0.0)).dot(&net.column(0));
+            let risk = data.y.iter().zip(&f).map(|(&y, &z)| loss.value(y, z)).sum::<f64>() / n;
+            (risk + lambda * net.iter().map(|t| t * t).sum::<f64>(), f)
+        };
+        for _ in 0..steps {
+            let (_, f) = objective(&net);
+            let r: Array1<f64> = data.y.iter().zip(&f).map(|(&y, &z)| loss.derivative(y, z) / n).collect();
+            let mut grad = net.mapv(|t| 2.0 * lambda * t);
+            for (j, row) in net.outer_iter().enumerate() {
+                for (xi, ri) in data.x.outer_iter().zip(&r) {
+                    let pre = row.slice(s![1..]).dot(&xi);
+                    if pre > 0.0 {
+                        grad[[j, 0]] += ri * pre;
+                        for k in 0..xi.len() {
+                            grad[[j, k + 1]] += ri * row[0] * xi[k];
+                        }
+                    }
+                }
+            }
+            net.scaled_add(-eta, &grad);
+        }
+        objective(&net).0
+    }
+
+    /// With a pattern budget below the number of cells, column generation still reaches L* and certifies it.
+    #[test]
+    fn column_generation_reaches_the_optimum() {
+        for loss in [Loss::Logistic, Loss::Squared] {
+            let data = gaussian_data(25, 2, loss, 40).with_bias();
+            let lambda = 0.02;
+            let all = solve(&data, loss, lambda, &OptimumOptions { max_patterns: 1000, ..opts() }).unwrap();
+            assert!(all.exact && all.patterns > 200, "{} patterns", all.patterns);
+            let small = OptimumOptions { max_patterns: 150, ..opts() };
+            let cg = solve(&data, loss, lambda, &small).unwrap();
+            assert!(cg.patterns <= 150);
+            assert!(cg.exact, "{loss:?}: column generation did not certify ({} patterns)", cg.patterns);
+            assert!(cg.gap < 1e-6, "{loss:?}: gap {}", cg.gap);
+            assert!((cg.value - all.value).abs() < 1e-6, "{loss:?}: {} vs {}", cg.value, all.value);
+            check_consistent(&data, loss, lambda, &cg);
+        }
+    }
+
+    #[test]
+    fn invalid_arguments_are_reported() {
+        let data = Dataset::new(Array2::ones((2, 1)), Array1::from(vec![1.0, 0.5])).unwrap();
+        let err = solve(&data, Loss::Squared, 0.0, &opts()).unwrap_err();
+        assert_eq!(err.to_string(), "convex optimum: lambda = 0; the convex program needs a finite lambda > 0");
+        let err = solve(&data, Loss::Logistic, 0.1, &opts()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "convex optimum: sample 2: label 0.5 is not -1 or +1, as the logistic loss requires"
+        );
+        let err = solve_with_patterns(&data, Loss::Squared, 0.1, &[vec![true]], 0).unwrap_err();
+        assert_eq!(err.to_string(), "convex optimum: a pattern has length 1 but n = 2");
+    }
+}
+#[cfg(test)]
+mod debug {
+    use super::tests::*;
+    use super::*;
+    fn run(pr: &Program, f: impl Fn(&mut DefaultSettings<f64>), name: &str) {
+        let mut settings = DefaultSettings {
+            verbose: false,
+            tol_gap_abs: SOLVER_TOL,
+            tol_gap_rel: SOLVER_TOL,
+            tol_feas: SOLVER_TOL,
+            max_iter: 500,
+            ..DefaultSettings::default()
+        };
+        f(&mut settings);
+        let mut solver = DefaultSolver::new(&pr.p, &pr.q, &pr.a, &pr.b, &pr.cones, settings).unwrap();
+        let t = std::time::Instant::now();
+        solver.solve();
+        eprintln!(
+            "{name}: {:?} iters {} obj {:.12} time {:.2}",
+            solver.solution.status,
+            solver.solution.iterations,
+            solver.solution.obj_val,
+            t.elapsed().as_secs_f64()
+        );
+    }
+    #[test]
+    fn dbg3() {
+        let data = gaussian_data(25, 2, Loss::Logistic, 40).with_bias();
+        let pats = enumerate_patterns(data.x.view()).unwrap();
+        let rows: Vec<Vec<usize>> = cells(data.x.view()).unwrap().into_iter().map(|c| c.1).collect();
+        let pr = Program::build(data.x.view(), data.y.view(), Loss::Logistic, 0.02, &pats, &rows);
+        run(&pr, |_| {}, "tight");
+        run(
+            &pr,
+            |s| {
+                s.min_switch_step_length = 1e-3;
+            },
+            "switch 1e-3",
+        );
+        run(
+            &pr,
+            |s| {
+                s.min_terminate_step_length = 1e-8;
+            },
+            "terminate 1e-8",
+        );
+        run(
+            &pr,
+            |s| {
+                s.min_switch_step_length = 1e-3;
+                s.min_terminate_step_length = 1e-8;
+            },
+            "both",
+        );
+        run(
+            &pr,
+            |s| {
+                s.max_step_fraction = 0.9;
+            },
+            "step 0.9",
+        );
+        run(
+            &pr,
+            |s| {
+                s.equilibrate_max_iter = 2;
+            },
+            "equil 2",
+        );
+        run(
+            &pr,
+            |s| {
+                s.equilibrate_min_scaling = 1e-2;
+                s.equilibrate_max_scaling = 1e2;
+            },
+            "equil 1e2",
+        );
+        run(
+            &pr,
+            |s| {
+                s.linesearch_backtrack_step = 0.5;
+            },
+            "backtrack 0.5",
+        );
+    }
+}
