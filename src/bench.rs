@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::linalg::Real;
 use crate::loss::Loss;
 use crate::model::{Cloud, Init};
+use crate::resources::peak_rss_bytes;
 use crate::rng::Purpose;
 use crate::scenario::{DynamicsSpec, Precision};
 use crate::simulation::{Problem, RunOptions, Simulation};
@@ -58,14 +59,6 @@ pub struct BenchReport {
     pub gflops: f64,
     /// Peak resident memory of the process (VmHWM), if the platform reports it.
     pub peak_rss_bytes: Option<u64>,
-}
-
-/// The peak resident set size of this process, from /proc/self/status (Linux).
-pub fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
 }
 
 /// Times `config.steps` steps on `xor` data with Gaussian padding, after one warm-up step.

@@ -42,6 +42,7 @@ pub mod model;
 pub mod output;
 pub mod plot;
 pub mod report;
+pub mod resources;
 pub mod rng;
 pub mod runner;
 pub mod scenario;

@@ -228,6 +228,17 @@ pub struct Kernel<F: Real> {
 }
 
 impl<F: Real> Kernel<F> {
+    /// The bytes [`Kernel::new`] allocates for (m, n, d) with `threads` scratch slots: the group
+    /// partial predictions, r, the packed inputs and the per-thread tiles.
+    pub fn bytes(m: usize, n: usize, d: usize, threads: usize) -> usize {
+        let layout = Layout::new(m, n, std::mem::size_of::<F>());
+        let padded = n.div_ceil(LANES) * LANES;
+        let direct = d <= DIRECT_MAX_D;
+        let per_thread = 2 * layout.block * layout.tile + layout.block * d + if direct { padded } else { layout.tile };
+        let elements = padded + if direct { padded * d } else { 0 } + threads * per_thread;
+        m.div_ceil(layout.group) * n * std::mem::size_of::<f64>() + elements * std::mem::size_of::<F>()
+    }
+
     /// Kernels for m particles, n samples and d inputs, with scratch for the current rayon pool.
     pub fn new(m: usize, n: usize, d: usize) -> Self {
         let layout = Layout::new(m, n, std::mem::size_of::<F>());

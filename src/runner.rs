@@ -18,6 +18,7 @@ use crate::linalg::Real;
 use crate::metrics::Metrics;
 use crate::output::{write_atomic, write_npy, MetricsLog};
 use crate::report::{self, Ideal};
+use crate::resources::human_bytes;
 use crate::scenario::{DataSource, Precision, Scenario, ValidScenario};
 use crate::simulation::{Observer, State};
 
@@ -167,6 +168,11 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, verbosity: Verbosity) -
     let (mut sim, state) = scenario.simulation::<F>()?;
     let (m, n, d) = (state.cloud.m(), sim.problem.train.n(), state.cloud.d());
     let run = &scenario.scenario.run;
+    if verbosity == Verbosity::Normal {
+        let n_test = sim.problem.test.as_ref().map_or(0, |t| t.n());
+        let bytes = scenario.memory_estimate(n, n_test, d)?;
+        eprintln!("{}: m = {m}, n = {n}, d = {d}, memory estimate {}", scenario.name, human_bytes(bytes as u64));
+    }
     let optimum = if run.reference {
         let solving = Instant::now();
         let options = OptimumOptions { seed: scenario.seed(), ..OptimumOptions::default() };

@@ -17,8 +17,9 @@ use crate::linalg::Real;
 use crate::loss::Loss;
 use crate::model::{Cloud, Init};
 use crate::output::read_npy;
+use crate::resources::{available_memory_bytes, human_bytes};
 use crate::rng::Purpose;
-use crate::simulation::{Problem, RunOptions, Simulation, State};
+use crate::simulation::{memory_estimate, Problem, RunOptions, Simulation, State};
 
 /// Floating-point type of the particles.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -184,6 +185,10 @@ pub struct RunConfig {
     /// The gap threshold of `time_to_gap` in summary.json.
     #[serde(default = "default_gap_eps")]
     pub gap_eps: f64,
+    /// Samples per step (mini-batch gradient steps); omitted for full-batch steps. Logged metrics
+    /// and certificates always use every sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<usize>,
 }
 
 fn default_steps() -> u64 {
@@ -209,6 +214,7 @@ impl Default for RunConfig {
             certificate: SphereMethod::default(),
             reference: false,
             gap_eps: default_gap_eps(),
+            batch: None,
         }
     }
 }
@@ -366,6 +372,14 @@ impl Scenario {
         v.positive_int("run.log_every", self.run.log_every)?;
         self.run.certify_every.get_or_insert(self.run.log_every);
         v.finite_positive("run.gap_eps", self.run.gap_eps)?;
+        if let Some(batch) = self.run.batch {
+            v.positive_int("run.batch", batch)?;
+            if let DataSource::Synthetic { n, .. } = data {
+                if batch > n {
+                    return Err(v.value("run.batch", batch, &format!("must be at most data.n = {n}")));
+                }
+            }
+        }
         let name = match &self.name {
             Some(name) => {
                 if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
@@ -718,9 +732,48 @@ impl ValidScenario {
         }
     }
 
-    /// The simulation and its initial state.
+    /// The number of particles: model.m, or the rows of the init file (from its size).
+    fn particles(&self, d: usize) -> Result<usize> {
+        match &self.init {
+            InitSource::Sampled { m, .. } | InitSource::File { m: Some(m), .. } => Ok(*m),
+            InitSource::File { path, m: None } => {
+                let bytes = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len() as usize;
+                Ok(bytes / (8 * (d + 1)))
+            }
+        }
+    }
+
+    /// The bytes a run of this scenario allocates (estimate), for data of n training and
+    /// `n_test` test samples in dimension d.
+    pub fn memory_estimate(&self, n: usize, n_test: usize, d: usize) -> Result<usize> {
+        let m = self.particles(d)?;
+        let batch = self.scenario.run.batch;
+        Ok(match self.scenario.precision {
+            Precision::F64 => memory_estimate::<f64>(m, n, n_test, d, batch),
+            Precision::F32 => memory_estimate::<f32>(m, n, n_test, d, batch),
+        })
+    }
+
+    /// The simulation and its initial state. Refuses, before allocating the cloud, a scenario that
+    /// needs more memory than the machine has available.
     pub fn simulation<F: Real>(&self) -> Result<(Simulation<F>, State<F>)> {
         let (train, test) = self.datasets()?;
+        let n_test = test.as_ref().map_or(0, Dataset::n);
+        let needed = self.memory_estimate(train.n(), n_test, train.d())?;
+        if let Some(available) = available_memory_bytes() {
+            if needed as u64 > available {
+                return Err(Error::Invalid(format!(
+                    "{}: the run needs about {} (m = {}, n = {}, test_n = {n_test}, d = {}) but only {} are available; \
+                     reduce model.m, data.n or data.test_n, or use precision = \"f32\"",
+                    self.source,
+                    human_bytes(needed as u64),
+                    self.particles(train.d())?,
+                    train.n(),
+                    train.d(),
+                    human_bytes(available)
+                )));
+            }
+        }
         let cloud = self.initial_cloud::<F>(train.d())?;
         let problem = Problem::new(train, test, self.scenario.loss, self.scenario.lambda)?;
         let run = &self.scenario.run;
@@ -732,6 +785,7 @@ impl ValidScenario {
             seed: self.seed(),
             certify_every: run.certify_every.unwrap_or(run.log_every),
             certificate: run.certificate,
+            batch: run.batch,
         };
         Simulation::new(problem, self.dynamics.build(), options, cloud)
     }

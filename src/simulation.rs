@@ -16,6 +16,7 @@ use crate::linalg::Real;
 use crate::loss::Loss;
 use crate::metrics::Metrics;
 use crate::model::{Cloud, Kernel};
+use crate::rng::{self, Purpose};
 
 /// The objective of MATH.md section 3 on a training set: L[rho] = R(F) + lambda integral |theta|^2 d rho.
 #[derive(Clone, Debug)]
@@ -115,6 +116,9 @@ pub struct RunOptions {
     pub certify_every: u64,
     /// How the sphere maximum behind the dual bound is computed.
     pub certificate: SphereMethod,
+    /// Samples per step (drawn without replacement, reproducibly from the seed and the step);
+    /// `None` for full-batch steps. Logged metrics always use all samples.
+    pub batch: Option<usize>,
 }
 
 impl RunOptions {
@@ -129,12 +133,21 @@ impl RunOptions {
             seed,
             certify_every: log_every,
             certificate: SphereMethod::Auto,
+            batch: None,
         }
     }
 }
 
 /// Particle directions used as starts of the estimated sphere maximum, at most this many.
 const CERTIFY_DIRECTIONS: usize = 1024;
+
+/// r_i = l'(y_i, F_i) / n for the n samples given.
+fn residuals(loss: Loss, y: &[f64], f: &[f64], r: &mut [f64]) {
+    let n = y.len() as f64;
+    for ((r, &y), &f) in r.iter_mut().zip(y).zip(f) {
+        *r = loss.derivative(y, f) / n;
+    }
+}
 
 /// Receives the state at logged steps (and optionally at every step).
 pub trait Observer<F: Real> {
@@ -159,6 +172,30 @@ pub struct Simulation<F: Real> {
     r: Vec<f64>,
     started: Instant,
     optimum: Option<f64>,
+    batch: Option<MiniBatch<F>>,
+}
+
+/// Buffers of mini-batch steps.
+#[derive(Debug)]
+struct MiniBatch<F: Real> {
+    kernel: Kernel<F>,
+    x: Array2<F>,
+    y: Vec<f64>,
+    f: Vec<f64>,
+    r: Vec<f64>,
+}
+
+/// Bytes a simulation of m particles on n training and `n_test` test samples in dimension d
+/// allocates (cloud and its initial copy, data, kernels), in particle precision F.
+pub fn memory_estimate<F: Real>(m: usize, n: usize, n_test: usize, d: usize, batch: Option<usize>) -> usize {
+    let threads = rayon::current_num_threads();
+    let bytes = std::mem::size_of::<F>();
+    let cloud = 2 * m * (d + 1) * bytes;
+    let data = (n + n_test) * (d * (8 + bytes) + 8) + 3 * n * 8;
+    let kernels = Kernel::<F>::bytes(m, n, d, threads)
+        + if n_test > 0 { Kernel::<F>::bytes(m, n_test, d, threads) } else { 0 }
+        + batch.map_or(0, |b| Kernel::<F>::bytes(m, b, d, threads) + b * (d * bytes + 32));
+    cloud + data + kernels
 }
 
 impl<F: Real> Simulation<F> {
@@ -182,6 +219,19 @@ impl<F: Real> Simulation<F> {
         let (m, n, d) = (cloud.m(), problem.train.n(), cloud.d());
         let mut kernel = Kernel::new(m, n, d);
         let test_kernel = problem.test.as_ref().map(|t| Kernel::new(m, t.n(), d));
+        let batch = match options.batch {
+            Some(b) if b == 0 || b > n => {
+                return Err(Error::Invalid(format!("batch = {b}: must be between 1 and the n = {n} training samples")))
+            }
+            Some(b) => Some(MiniBatch {
+                kernel: Kernel::new(m, b, d),
+                x: Array2::zeros((b, d)),
+                y: vec![0.0; b],
+                f: vec![0.0; b],
+                r: vec![0.0; b],
+            }),
+            None => None,
+        };
         let mut predictions = Array1::zeros(n);
         kernel.predict(cloud.theta.view(), problem.x.view(), predictions.as_slice_mut().expect("contiguous"));
         let state = State { cloud: cloud.clone(), step: 0, time: 0.0, predictions };
@@ -195,6 +245,7 @@ impl<F: Real> Simulation<F> {
             r: vec![0.0; n],
             started: Instant::now(),
             optimum: None,
+            batch,
         };
         Ok((sim, state))
     }
@@ -234,6 +285,8 @@ impl<F: Real> Simulation<F> {
     }
 
     /// One step: the gradient step of every particle, the dynamics' move, the new predictions.
+    /// With mini-batches the step uses the batch's samples only, and `state.predictions` (on all
+    /// samples) is refreshed at the steps that are logged.
     pub fn step(&mut self, mut state: State<F>) -> Result<State<F>> {
         let ctx = StepContext {
             seed: self.options.seed,
@@ -241,33 +294,54 @@ impl<F: Real> Simulation<F> {
             time: state.time,
             eta: self.options.schedule.eta(self.options.eta, state.time),
         };
-        let loss = self.problem.loss;
-        for ((r, &y), &f) in self.r.iter_mut().zip(&self.problem.train.y).zip(&state.predictions) {
-            *r = loss.derivative(y, f) / self.problem.train.n() as f64;
-        }
+        let (loss, lambda) = (self.problem.loss, self.problem.lambda);
         let dynamics = &self.dynamics;
         let post = |block: ndarray::ArrayViewMut2<F>, first: usize| dynamics.perturb(block, first, &ctx);
-        self.kernel.step(
-            state.cloud.theta.view_mut(),
-            self.problem.x.view(),
-            &self.r,
-            self.problem.lambda,
-            ctx.eta,
-            &post,
-            state.predictions.as_slice_mut().expect("contiguous"),
-        );
+        let theta = state.cloud.theta.view_mut();
+        let new_predictions = match &mut self.batch {
+            None => {
+                let (y, f) = (&self.problem.train.y, &state.predictions);
+                residuals(loss, y.as_slice().expect("contiguous"), f.as_slice().expect("contiguous"), &mut self.r);
+                let out = state.predictions.as_slice_mut().expect("contiguous");
+                self.kernel.step(theta, self.problem.x.view(), &self.r, lambda, ctx.eta, &post, out);
+                &state.predictions.as_slice().expect("contiguous")[..]
+            }
+            Some(b) => {
+                let mut rng = rng::stream(self.options.seed, Purpose::Batch, 0, state.step);
+                let mut rows = rand::seq::index::sample(&mut rng, self.problem.train.n(), b.y.len()).into_vec();
+                rows.sort_unstable();
+                for (k, &i) in rows.iter().enumerate() {
+                    b.x.row_mut(k).assign(&self.problem.x.row(i));
+                    b.y[k] = self.problem.train.y[i];
+                }
+                b.kernel.predict(theta.view(), b.x.view(), &mut b.f);
+                residuals(loss, &b.y, &b.f, &mut b.r);
+                b.kernel.step(theta, b.x.view(), &b.r, lambda, ctx.eta, &post, &mut b.f);
+                &b.f[..]
+            }
+        };
+        let bad = new_predictions.iter().find(|f| !f.is_finite()).copied();
         state.step += 1;
         state.time = self.options.schedule.time_after(self.options.eta, state.step, state.time, ctx.eta);
-        if let Some(bad) = state.predictions.iter().find(|f| !f.is_finite()) {
+        if let Some(bad) = bad {
             return Err(Error::Diverged {
                 step: state.step,
                 quantity: "a training prediction".into(),
-                value: *bad,
+                value: bad,
                 eta: ctx.eta,
                 suggested: ctx.eta / 10.0,
             });
         }
+        if self.batch.is_some() && self.is_logged(state.step) {
+            let out = state.predictions.as_slice_mut().expect("contiguous");
+            self.kernel.predict(state.cloud.theta.view(), self.problem.x.view(), out);
+        }
         Ok(state)
+    }
+
+    /// Whether metrics are logged after `step` steps.
+    fn is_logged(&self, step: u64) -> bool {
+        step % self.options.log_every.max(1) == 0 || step == self.options.steps
     }
 
     /// The metrics of MATH.md sections 3 and 5 at `state` (certified when `state.step` is due).
@@ -325,7 +399,7 @@ impl<F: Real> Simulation<F> {
     /// step 0), every `log_every` steps and at the last step.
     pub fn run(&mut self, mut state: State<F>, observers: &mut [&mut dyn Observer<F>]) -> Result<State<F>> {
         self.started = Instant::now();
-        let (steps, every) = (self.options.steps, self.options.log_every.max(1));
+        let steps = self.options.steps;
         let notify = |sim: &mut Self, state: &State<F>, observers: &mut [&mut dyn Observer<F>]| -> Result<()> {
             let metrics = sim.metrics(state)?;
             if !metrics.loss.is_finite() || !metrics.second_moment.is_finite() {
@@ -345,7 +419,7 @@ impl<F: Real> Simulation<F> {
         while state.step < steps {
             state = self.step(state)?;
             observers.iter_mut().for_each(|o| o.tick(&state));
-            if state.step % every == 0 || state.step == steps {
+            if self.is_logged(state.step) {
                 notify(self, &state, observers)?;
             }
         }

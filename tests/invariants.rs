@@ -212,3 +212,22 @@ fn predictions_match_a_direct_sum() {
         assert!((f[i] - direct).abs() < 1e-15);
     }
 }
+
+#[test]
+fn a_batch_of_every_sample_is_the_full_step_and_batches_are_reproducible() {
+    let run = |batch: Option<usize>, threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let problem = Problem::<f64>::new(gaussian_data(64, 3, 40), None, Loss::Logistic, 1e-2).unwrap();
+            let cloud = Cloud::<f64>::sample(700, 3, &Init::Gaussian { s_w: 1.0, s_u: 1.0 }, 41);
+            let options = RunOptions { batch, ..RunOptions::new(0.3, 12, 4, 42) };
+            let (mut sim, state) = Simulation::new(problem, Box::new(Gd), options, cloud).unwrap();
+            let state = sim.run(state, &mut []).unwrap();
+            (state.cloud.theta, state.predictions)
+        })
+    };
+    assert_eq!(run(None, 2), run(Some(64), 2));
+    let small = run(Some(16), 1);
+    assert_eq!(small, run(Some(16), 2));
+    assert_ne!(small.0, run(None, 1).0);
+}
