@@ -43,6 +43,14 @@ pub enum Error {
     )]
     Diverged { step: u64, quantity: String, value: f64, eta: f64, suggested: f64 },
 
+    /// The run was interrupted (Ctrl-C) after a step; a checkpoint was written.
+    #[error("interrupted after step {step}; the checkpoint and metrics are written: continue with --resume")]
+    Interrupted { step: u64 },
+
+    /// An output folder holds a different run.
+    #[error("{dir}: holds the outputs of a different scenario; use --force to overwrite them or choose another --out")]
+    OutputExists { dir: PathBuf },
+
     /// The convex solver failed.
     #[error("convex solver: {0}")]
     Solver(String),

@@ -31,6 +31,7 @@
 
 pub mod bench;
 pub mod certify;
+pub mod checkpoint;
 pub mod convex;
 pub mod data;
 pub mod dynamics;

@@ -2,13 +2,15 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use meanfield::bench::BenchConfig;
 use meanfield::convex::{self, OptimumOptions};
 use meanfield::data::Dataset;
 use meanfield::loss::Loss;
-use meanfield::runner::{self, Verbosity};
+use meanfield::runner::{self, RunControl, Verbosity};
 use meanfield::scenario::{DynamicsConfig, Precision, ValidScenario};
 use meanfield::Error;
 
@@ -149,11 +151,19 @@ struct RunArgs {
     /// No progress bar or messages on stderr.
     #[arg(long, short)]
     quiet: bool,
+    /// Continue from the checkpoint in the output folder (written every run.checkpoint_every steps
+    /// and on Ctrl-C).
+    #[arg(long)]
+    resume: bool,
+    /// Overwrite an output folder that holds a different scenario's run.
+    #[arg(long)]
+    force: bool,
 }
 
 /// Exit codes (documented in the README).
 fn exit_code(error: &Error) -> u8 {
     match error {
+        Error::Interrupted { .. } => 130,
         Error::Diverged { .. } => 3,
         Error::Io { .. } | Error::Plot { .. } | Error::Solver(_) => 1,
         _ => 2,
@@ -180,8 +190,17 @@ fn main() -> ExitCode {
 fn run(args: &RunArgs) -> Result<(), Error> {
     let scenario = args.scenario.load()?;
     let out = args.out.clone().unwrap_or_else(|| runner::default_out_dir(&scenario));
-    let verbosity = if args.quiet { Verbosity::Quiet } else { Verbosity::Normal };
-    let summary = runner::run(&scenario, &out, verbosity)?;
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = interrupt.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .map_err(|e| Error::Invalid(format!("cannot install the Ctrl-C handler: {e}")))?;
+    let control = RunControl {
+        verbosity: if args.quiet { Verbosity::Quiet } else { Verbosity::Normal },
+        resume: args.resume,
+        force: args.force,
+        interrupt: Some(interrupt),
+    };
+    let summary = runner::run_with(&scenario, &out, &control)?;
     if !args.quiet {
         let last = &summary.last;
         eprintln!(

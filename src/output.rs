@@ -8,9 +8,6 @@ use ndarray::Array2;
 use ndarray_npy::{ReadNpyExt, WriteNpyExt};
 
 use crate::error::{Error, Result};
-use crate::linalg::Real;
-use crate::metrics::Metrics;
-use crate::simulation::{Observer, State};
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -38,27 +35,6 @@ pub fn read_npy(path: &Path) -> Result<Array2<f64>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     Array2::<f64>::read_npy(file)
         .map_err(|e| Error::data(path, "npy", format!("{e}; expected a 2-d float64 array (C order)")))
-}
-
-/// Collects the logged metrics of a run and writes `metrics.csv`.
-#[derive(Clone, Debug, Default)]
-pub struct MetricsLog {
-    /// The rows so far.
-    pub rows: Vec<Metrics>,
-}
-
-impl MetricsLog {
-    /// Writes the rows to `path` as csv, atomically.
-    pub fn write(&self, path: &Path) -> Result<()> {
-        write_atomic(path, &Metrics::to_csv(&self.rows)?)
-    }
-}
-
-impl<F: Real> Observer<F> for MetricsLog {
-    fn observe(&mut self, _state: &State<F>, metrics: &Metrics) -> Result<()> {
-        self.rows.push(metrics.clone());
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -1,22 +1,25 @@
 //! Running a checked scenario end to end: build the simulation in the scenario's precision, step
 //! it with a progress bar, and write every output file into one folder.
 //!
-//! Files: `metrics.csv`, `particles.npy`, `scenario.toml`, the plots, and `summary.json` last (its
-//! presence marks the run complete).
+//! Files: `scenario.toml` first, `metrics.csv`, `particles.npy`, the plots, and `summary.json`
+//! last (its presence marks the run complete); `checkpoint.bin` while the run is incomplete.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
+use crate::checkpoint::Checkpoint;
 use crate::convex::{self, Optimum, OptimumOptions};
 use crate::data::Distribution;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::linalg::Real;
 use crate::metrics::Metrics;
-use crate::output::{write_atomic, write_npy, MetricsLog};
+use crate::output::{write_atomic, write_npy};
 use crate::report::{self, Ideal};
 use crate::resources::human_bytes;
 use crate::scenario::{DataSource, Precision, Scenario, ValidScenario};
@@ -157,18 +160,73 @@ pub fn default_out_dir(scenario: &ValidScenario) -> PathBuf {
 
 /// Runs a scenario and writes its outputs into `out`; returns the summary.
 pub fn run(scenario: &ValidScenario, out: &Path, verbosity: Verbosity) -> Result<Summary> {
+    run_with(scenario, out, &RunControl { verbosity, ..RunControl::default() })
+}
+
+/// How a run is driven from outside: messages, resumption, overwriting, interruption.
+#[derive(Clone, Debug, Default)]
+pub struct RunControl {
+    /// Progress bar and messages.
+    pub verbosity: Verbosity,
+    /// Continue from `DIR/checkpoint.bin` instead of starting afresh.
+    pub resume: bool,
+    /// Overwrite a folder that holds a different scenario's outputs.
+    pub force: bool,
+    /// Set by a Ctrl-C handler: stop after the current step with a checkpoint.
+    pub interrupt: Option<Arc<AtomicBool>>,
+}
+
+/// The checkpoint file of a run folder.
+pub fn checkpoint_path(out: &Path) -> PathBuf {
+    out.join("checkpoint.bin")
+}
+
+/// Runs a scenario with the given control and writes its outputs into `out`.
+pub fn run_with(scenario: &ValidScenario, out: &Path, control: &RunControl) -> Result<Summary> {
     match scenario.scenario.precision {
-        Precision::F64 => run_in::<f64>(scenario, out, verbosity),
-        Precision::F32 => run_in::<f32>(scenario, out, verbosity),
+        Precision::F64 => run_in::<f64>(scenario, out, control),
+        Precision::F32 => run_in::<f32>(scenario, out, control),
     }
 }
 
-fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, verbosity: Verbosity) -> Result<Summary> {
+/// Claims `out` for this scenario: refuses a folder of a different scenario (unless forced),
+/// removes a stale summary.json (so the folder never looks complete mid-run) and writes
+/// scenario.toml.
+fn claim(out: &Path, toml: &str, force: bool) -> Result<()> {
+    let existing = out.join("scenario.toml");
+    if let Ok(previous) = std::fs::read_to_string(&existing) {
+        if previous != toml && !force {
+            return Err(Error::OutputExists { dir: out.to_path_buf() });
+        }
+    }
+    let summary = out.join("summary.json");
+    if summary.exists() {
+        std::fs::remove_file(&summary).map_err(|e| Error::io(&summary, e))?;
+    }
+    write_atomic(&existing, toml.as_bytes())
+}
+
+fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -> Result<Summary> {
     let started = Instant::now();
-    let (mut sim, state) = scenario.simulation::<F>()?;
+    let toml = scenario.to_toml();
+    let checkpoint = if control.resume {
+        let path = checkpoint_path(out);
+        if !path.exists() {
+            return Err(Error::data(&path, "resume", "no checkpoint to resume from; run without --resume"));
+        }
+        let checkpoint = Checkpoint::<F>::read(&path)?;
+        if checkpoint.scenario != toml {
+            return Err(Error::data(&path, "resume", "the checkpoint belongs to a different scenario"));
+        }
+        Some(checkpoint)
+    } else {
+        None
+    };
+    claim(out, &toml, control.force)?;
+    let (mut sim, mut state) = scenario.simulation::<F>()?;
     let (m, n, d) = (state.cloud.m(), sim.problem.train.n(), state.cloud.d());
     let run = &scenario.scenario.run;
-    if verbosity == Verbosity::Normal {
+    if control.verbosity == Verbosity::Normal {
         let n_test = sim.problem.test.as_ref().map_or(0, |t| t.n());
         let bytes = scenario.memory_estimate(n, n_test, d)?;
         eprintln!("{}: m = {m}, n = {n}, d = {d}, memory estimate {}", scenario.name, human_bytes(bytes as u64));
@@ -182,26 +240,33 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, verbosity: Verbosity) -
     } else {
         None
     };
-    let mut log = MetricsLog::default();
-    let mut progress = Progress::new(sim.options.steps, verbosity);
+    if let Some(checkpoint) = checkpoint {
+        state = sim.resume(checkpoint)?;
+    }
+    sim.set_checkpoints(run.checkpoint_every, checkpoint_path(out), toml);
+    if let Some(flag) = &control.interrupt {
+        sim.set_interrupt(flag.clone());
+    }
+    let mut progress = Progress::new(sim.options.steps, control.verbosity);
+    progress.bar.set_position(state.step);
     let looped = Instant::now();
-    let result = sim.run(state, &mut [&mut log, &mut progress]);
+    let result = sim.run(state, &mut [&mut progress]);
     progress.bar.finish_and_clear();
     let run_seconds = looped.elapsed().as_secs_f64();
-    log.write(&out.join("metrics.csv"))?;
+    let rows = sim.history();
+    write_atomic(&out.join("metrics.csv"), &Metrics::to_csv(rows)?)?;
     let state = result?;
     write_npy(&out.join("particles.npy"), &state.cloud.to_f64())?;
-    write_atomic(&out.join("scenario.toml"), scenario.to_toml().as_bytes())?;
-    if scenario.scenario.run.plots {
+    if run.plots {
         let particles = state.cloud.to_f64();
-        report::loss_figure(out, &log.rows)?;
-        report::errors_figure(out, &log.rows)?;
+        report::loss_figure(out, rows)?;
+        report::errors_figure(out, rows)?;
         report::cloud_figure(out, particles.view(), ideal(scenario))?;
-        if log.rows.iter().any(|r| r.gap.is_some()) {
-            report::convergence_figure(out, &log.rows, sim.optimum())?;
+        if rows.iter().any(|r| r.gap.is_some()) {
+            report::convergence_figure(out, rows, sim.optimum())?;
         }
     }
-    let last = log.rows.last().cloned().expect("a run logs its last step");
+    let last = rows.last().cloned().expect("a run logs its last step");
     let summary = Summary {
         name: scenario.name.clone(),
         seed: scenario.seed(),
@@ -218,11 +283,15 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, verbosity: Verbosity) -
             particle_steps_per_sec: m as f64 * sim.options.steps as f64 / run_seconds.max(1e-12),
         },
         optimum,
-        time_to_gap: log.rows.iter().find(|r| r.gap.is_some_and(|g| g <= run.gap_eps)).map(|r| r.time),
+        time_to_gap: rows.iter().find(|r| r.gap.is_some_and(|g| g <= run.gap_eps)).map(|r| r.time),
         gap_eps: run.gap_eps,
         scenario: scenario.scenario.clone(),
     };
     let json = serde_json::to_vec_pretty(&summary).expect("a summary always serialises");
     write_atomic(&out.join("summary.json"), &json)?;
+    let checkpoint = checkpoint_path(out);
+    if checkpoint.exists() {
+        std::fs::remove_file(&checkpoint).map_err(|e| Error::io(&checkpoint, e))?;
+    }
     Ok(summary)
 }

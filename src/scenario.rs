@@ -185,6 +185,9 @@ pub struct RunConfig {
     /// The gap threshold of `time_to_gap` in summary.json.
     #[serde(default = "default_gap_eps")]
     pub gap_eps: f64,
+    /// Write `checkpoint.bin` every this many steps (0: only when interrupted).
+    #[serde(default)]
+    pub checkpoint_every: u64,
     /// Samples per step (mini-batch gradient steps); omitted for full-batch steps. Logged metrics
     /// and certificates always use every sample.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -214,6 +217,7 @@ impl Default for RunConfig {
             certificate: SphereMethod::default(),
             reference: false,
             gap_eps: default_gap_eps(),
+            checkpoint_every: 0,
             batch: None,
         }
     }

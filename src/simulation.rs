@@ -4,11 +4,15 @@
 //! time, predictions) moves through [`Simulation::step`] by value. Logging, progress bars and
 //! output files are [`Observer`]s, outside the numerical core.
 
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use ndarray::{s, Array1, Array2};
 
 use crate::certify::{self, DualBound, SphereMethod};
+use crate::checkpoint::Checkpoint;
 use crate::data::{classification_error, Dataset};
 use crate::dynamics::{Dynamics, Schedule, StepContext};
 use crate::error::{Error, Result};
@@ -171,9 +175,24 @@ pub struct Simulation<F: Real> {
     test_kernel: Option<Kernel<F>>,
     r: Vec<f64>,
     started: Instant,
+    wall_before: f64,
     optimum: Option<f64>,
     batch: Option<MiniBatch<F>>,
+    history: Vec<Metrics>,
+    checkpoints: Option<Checkpointing>,
+    interrupt: Option<Arc<AtomicBool>>,
 }
+
+/// Where and how often the executor writes checkpoints.
+#[derive(Clone, Debug)]
+struct Checkpointing {
+    every: u64,
+    path: PathBuf,
+    scenario: String,
+}
+
+/// Predictions beyond this size in absolute value mean the run is exploding.
+const EXPLODING: f64 = 1e8;
 
 /// Buffers of mini-batch steps.
 #[derive(Debug)]
@@ -244,8 +263,12 @@ impl<F: Real> Simulation<F> {
             test_kernel,
             r: vec![0.0; n],
             started: Instant::now(),
+            wall_before: 0.0,
             optimum: None,
             batch,
+            history: Vec::new(),
+            checkpoints: None,
+            interrupt: None,
         };
         Ok((sim, state))
     }
@@ -277,6 +300,66 @@ impl<F: Real> Simulation<F> {
             self.options.certificate,
             self.options.seed,
         )
+    }
+
+    /// The metrics logged so far.
+    pub fn history(&self) -> &[Metrics] {
+        &self.history
+    }
+
+    /// Writes a checkpoint to `path` every `every` steps (0: only when interrupted), tagged with the
+    /// resolved scenario text.
+    pub fn set_checkpoints(&mut self, every: u64, path: PathBuf, scenario: String) {
+        self.checkpoints = Some(Checkpointing { every, path, scenario });
+    }
+
+    /// A flag that, once set (by a Ctrl-C handler), stops [`Simulation::run`] after the current
+    /// step with a checkpoint and [`Error::Interrupted`].
+    pub fn set_interrupt(&mut self, flag: Arc<AtomicBool>) {
+        self.interrupt = Some(flag);
+    }
+
+    /// The checkpoint of `state`, tagged with `scenario`.
+    pub fn checkpoint(&self, state: &State<F>, scenario: &str) -> Checkpoint<F> {
+        Checkpoint {
+            scenario: scenario.to_string(),
+            state: state.clone(),
+            initial: self.initial.clone(),
+            history: self.history.clone(),
+            optimum: self.optimum,
+            wall_seconds: self.wall_seconds(),
+        }
+    }
+
+    /// Continues from a checkpoint of this simulation: returns its state.
+    pub fn resume(&mut self, checkpoint: Checkpoint<F>) -> Result<State<F>> {
+        let (m, width) = self.initial.theta.dim();
+        let n = self.problem.train.n();
+        if checkpoint.state.cloud.theta.dim() != (m, width) || checkpoint.state.predictions.len() != n {
+            return Err(Error::Invalid(format!(
+                "the checkpoint holds {} particles of dimension {} on {} samples, but the run has m = {m}, d = {}, n = {n}",
+                checkpoint.state.cloud.m(),
+                checkpoint.state.cloud.d(),
+                checkpoint.state.predictions.len(),
+                width - 1
+            )));
+        }
+        self.initial = checkpoint.initial;
+        self.history = checkpoint.history;
+        self.optimum = checkpoint.optimum;
+        self.wall_before = checkpoint.wall_seconds;
+        Ok(checkpoint.state)
+    }
+
+    fn wall_seconds(&self) -> f64 {
+        self.wall_before + self.started.elapsed().as_secs_f64()
+    }
+
+    fn write_checkpoint(&self, state: &State<F>) -> Result<()> {
+        match &self.checkpoints {
+            Some(c) => self.checkpoint(state, &c.scenario).write(&c.path),
+            None => Ok(()),
+        }
     }
 
     /// The cloud the run started from.
@@ -320,7 +403,7 @@ impl<F: Real> Simulation<F> {
                 &b.f[..]
             }
         };
-        let bad = new_predictions.iter().find(|f| !f.is_finite()).copied();
+        let bad = new_predictions.iter().find(|f| !(f.abs() <= EXPLODING)).copied();
         state.step += 1;
         state.time = self.options.schedule.time_after(self.options.eta, state.step, state.time, ctx.eta);
         if let Some(bad) = bad {
@@ -387,7 +470,7 @@ impl<F: Real> Simulation<F> {
             margin,
             second_moment,
             pattern_change,
-            wall_seconds: self.started.elapsed().as_secs_f64(),
+            wall_seconds: self.wall_seconds(),
             dual_bound: bound.as_ref().map(|b| b.dual),
             gap: bound.as_ref().map(|b| objective.loss - b.dual),
             certificate: bound.map(|b| if b.exact { "exact" } else { "estimated" }.to_string()),
@@ -395,8 +478,9 @@ impl<F: Real> Simulation<F> {
         })
     }
 
-    /// Runs the remaining steps from `state`, calling the observers at step 0 (if the state is at
-    /// step 0), every `log_every` steps and at the last step.
+    /// Runs the remaining steps from `state`, recording metrics (and calling the observers) at
+    /// step 0 (if the state is at step 0), every `log_every` steps and at the last step, writing
+    /// checkpoints when due, and stopping with a checkpoint when interrupted.
     pub fn run(&mut self, mut state: State<F>, observers: &mut [&mut dyn Observer<F>]) -> Result<State<F>> {
         self.started = Instant::now();
         let steps = self.options.steps;
@@ -411,9 +495,11 @@ impl<F: Real> Simulation<F> {
                     suggested: sim.options.eta / 10.0,
                 });
             }
-            observers.iter_mut().try_for_each(|o| o.observe(state, &metrics))
+            observers.iter_mut().try_for_each(|o| o.observe(state, &metrics))?;
+            sim.history.push(metrics);
+            Ok(())
         };
-        if state.step == 0 {
+        if state.step == 0 && self.history.is_empty() {
             notify(self, &state, observers)?;
         }
         while state.step < steps {
@@ -421,6 +507,13 @@ impl<F: Real> Simulation<F> {
             observers.iter_mut().for_each(|o| o.tick(&state));
             if self.is_logged(state.step) {
                 notify(self, &state, observers)?;
+            }
+            if self.interrupt.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
+                self.write_checkpoint(&state)?;
+                return Err(Error::Interrupted { step: state.step });
+            }
+            if self.checkpoints.as_ref().is_some_and(|c| c.every > 0 && state.step % c.every == 0) {
+                self.write_checkpoint(&state)?;
             }
         }
         Ok(state)

@@ -1,0 +1,140 @@
+//! Checkpoints, resumption after kill -9, divergence and output-folder protection.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use meanfield::checkpoint::Checkpoint;
+
+const BIN: &str = env!("CARGO_BIN_EXE_meanfield");
+
+fn command<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR")).stdout(Stdio::null()).stderr(Stdio::piped());
+    cmd
+}
+
+fn metrics_without_wall(dir: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let rows: Vec<Vec<String>> = text.lines().map(|l| l.split(',').map(str::to_string).collect()).collect();
+    let wall = rows[0].iter().position(|h| h == "wall_seconds").unwrap();
+    rows.into_iter()
+        .map(|mut r| {
+            r.remove(wall);
+            r
+        })
+        .collect()
+}
+
+#[test]
+fn a_run_killed_after_a_checkpoint_resumes_to_identical_outputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (killed, whole) = (tmp.path().join("killed"), tmp.path().join("whole"));
+    let args = |out: &Path| {
+        vec![
+            "run".to_string(),
+            "scenarios/langevin.toml".into(),
+            "--quiet".into(),
+            "--set".into(),
+            "run.steps=1500".into(),
+            "--set".into(),
+            "run.checkpoint_every=50".into(),
+            "--out".into(),
+            out.to_str().unwrap().into(),
+        ]
+    };
+    let killed_args = args(&killed);
+    let mut child = command(&killed_args).spawn().unwrap();
+    let checkpoint = killed.join("checkpoint.bin");
+    let start = Instant::now();
+    while !checkpoint.exists() {
+        assert!(start.elapsed() < Duration::from_secs(60), "no checkpoint appeared");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!killed.join("summary.json").exists(), "a killed run does not look complete");
+    let step = Checkpoint::<f64>::read(&checkpoint).unwrap().state.step;
+    assert!(step > 0 && step % 50 == 0, "checkpoint at step {step}");
+
+    let mut resume_args = killed_args.clone();
+    resume_args.push("--resume".into());
+    let out = command(&resume_args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = command(&args(&whole)).output().unwrap();
+    assert!(out.status.success());
+
+    assert_eq!(metrics_without_wall(&killed), metrics_without_wall(&whole));
+    assert!(
+        std::fs::read(killed.join("particles.npy")).unwrap() == std::fs::read(whole.join("particles.npy")).unwrap()
+    );
+    assert!(!checkpoint.exists(), "a completed run removes its checkpoint");
+}
+
+#[test]
+fn a_step_size_one_hundred_times_too_large_is_caught_with_the_last_good_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("div");
+    let output = command(&[
+        "run",
+        "scenarios/quickstart.toml",
+        "--quiet",
+        "--set",
+        "dynamics.eta=50",
+        "--set",
+        "run.checkpoint_every=2",
+        "--set",
+        "run.log_every=2",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let step: u64 = stderr
+        .strip_prefix("error: diverged at step ")
+        .and_then(|rest| rest.split(':').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected message: {stderr}"));
+    assert!(stderr.contains("the step size eta = 50 is too large, try eta = 5\n"), "{stderr}");
+    let checkpoint = Checkpoint::<f64>::read(&out.join("checkpoint.bin")).unwrap();
+    assert!(checkpoint.state.step < step && step - checkpoint.state.step <= 2);
+    assert!(checkpoint.state.predictions.iter().all(|f| f.is_finite()));
+    let rows = metrics_without_wall(&out);
+    assert!(rows.len() - 1 >= checkpoint.history.len(), "metrics.csv keeps every logged step up to the divergence");
+    assert!(!out.join("summary.json").exists());
+}
+
+#[test]
+fn a_folder_holding_another_scenario_is_not_overwritten_without_force() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("o");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "scenarios/quickstart.toml",
+            "--quiet",
+            "--set",
+            "run.steps=20",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        command(&args).output().unwrap()
+    };
+    assert!(run(&[]).status.success());
+    assert!(run(&[]).status.success(), "the same scenario may be re-run in place");
+    let refused = run(&["--set", "lambda=0.5"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(refused.stderr).unwrap(),
+        format!("error: {}: holds the outputs of a different scenario; use --force to overwrite them or choose another --out\n", out.display())
+    );
+    assert!(run(&["--set", "lambda=0.5", "--force"]).status.success());
+    let resumed = run(&["--resume"]);
+    assert_eq!(resumed.status.code(), Some(2));
+    assert!(String::from_utf8(resumed.stderr)
+        .unwrap()
+        .ends_with("checkpoint.bin:resume: no checkpoint to resume from; run without --resume\n"));
+}
