@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use meanfield::data::{Distribution, XorNoise};
-use meanfield::dynamics::{Dynamics, Gd, Langevin, Schedule};
+use meanfield::dynamics::{Dynamics, Gd, Langevin};
 use meanfield::linalg::Real;
 use meanfield::loss::Loss;
 use meanfield::model::{Cloud, Init};
@@ -32,8 +32,7 @@ fn bench_precision<F: Real>(c: &mut Criterion, name: &str, dynamics: fn() -> Box
         let data = Distribution::Xor { d, noise: XorNoise::Gaussian }.sample(n, 0, Purpose::TrainData).unwrap();
         let problem = Problem::<F>::new(data, None, Loss::Logistic, 1e-3).unwrap();
         let cloud = Cloud::<F>::sample(m, d, &Init::Gaussian { s_w: 1.0, s_u: 1.0 }, 0);
-        let options =
-            RunOptions { eta: 0.1, schedule: Schedule::Constant, steps: u64::MAX, log_every: u64::MAX, seed: 0 };
+        let options = RunOptions::new(0.1, u64::MAX, u64::MAX, 0);
         let (mut sim, state) = Simulation::new(problem, dynamics(), options, cloud).unwrap();
         let mut state = Some(state);
         group.throughput(Throughput::Elements(m as u64));

@@ -2,19 +2,22 @@
 //!
 //! With r_i = l'(y_i, F_i) / n at the current predictions F, the sphere maximum
 //!
-//!     S = sup_{|v| = 1} |phi(v)|,   phi(v) = sum_i r_i relu(v . x_i),
+//! ```text
+//! S = sup_{|v| = 1} |phi(v)|,   phi(v) = sum_i r_i relu(v . x_i),
+//! ```
 //!
 //! and c = min(1, 2 lambda / S), the vector c r is feasible for the dual of the convex problem
-//! min_mu R(F_mu) + 2 lambda |mu|_TV, so D = -R*(c r) <= L* <= L[rho].
+//! min_mu R(F_mu) + 2 lambda |mu|_TV, so D = -R*(c r) <= L* <= L\[rho\].
 //!
-//! S is computed exactly for d <= 3 (and for small n in any d) from the arrangement of the hyperplanes
-//! x_i . v = 0 (see [`arrangement`]): on a cell with activation pattern P, phi(v) = g_P . v with
-//! g_P = sum_{i in P} r_i x_i, so the maximum of |phi| over the closure of a cell is attained either at
-//! +-g_P / |g_P| (if that point lies in the cell) or on the cell's boundary, which is a cell of a lower
-//! dimensional restricted arrangement. On arcs of 2-D subspaces the maximum of a cos t + b sin t is taken in
-//! closed form; on cells of dimension >= 3 the bound |g_P| is only a candidate, confirmed by evaluating
-//! phi at +-g_P / |g_P| (branch and bound in decreasing |g_P|). Otherwise S is estimated from given
-//! directions, random directions and projected ascent on the sphere, and the result says `exact = false`.
+//! S is computed exactly, when affordable (any d; at d = 3 up to about 2000 distinct inputs), from the
+//! arrangement of the hyperplanes x_i . v = 0 (see the `arrangement` submodule): on a cell with activation pattern P,
+//! phi(v) = g_P . v with g_P = sum_{i in P} r_i x_i, so the maximum of |phi| over the closure of a cell is
+//! attained either at +-g_P / |g_P| (if that point lies in the cell) or on the cell's boundary, which is made
+//! of cells of lower-dimensional restricted arrangements. On arcs of 2-D subspaces the maximum of
+//! a cos t + b sin t is taken in closed form; on cells of dimension >= 3 the value |g_P| counts only if
+//! +-g_P / |g_P| lies in the closed cell, which is checked against every input, and only for cells whose
+//! |g_P| beats the best value so far. Otherwise S is estimated from given directions, random directions and
+//! projected ascent on the sphere, and the result says `exact = false`.
 
 pub(crate) mod arrangement;
 
@@ -58,7 +61,7 @@ pub const EXACT_BUDGET: f64 = 1e8;
 /// Number of random Gaussian start directions of the estimate.
 const RANDOM_STARTS: usize = 256;
 /// Number of local ascents per sign of the objective.
-const ASCENTS: usize = 32;
+const ASCENTS: usize = 8;
 /// Maximum number of ascent iterations.
 const ASCENT_ITERS: usize = 200;
 /// Relative slack of the cell search: a cell with |g_P| <= (1 + SLACK) * best is not examined.
@@ -133,7 +136,7 @@ fn start_directions(directions: Option<ArrayView2<f64>>) -> Vec<Vec<f64>> {
 }
 
 /// phi(v) = sum_i r_i relu(v . x_i), directly from the data.
-pub(crate) fn phi(x: ArrayView2<f64>, r: ArrayView1<f64>, v: &[f64]) -> f64 {
+fn phi(x: ArrayView2<f64>, r: ArrayView1<f64>, v: &[f64]) -> f64 {
     x.outer_iter().zip(r).map(|(xi, ri)| ri * xi.iter().zip(v).map(|(a, b)| a * b).sum::<f64>().max(0.0)).sum()
 }
 
@@ -270,7 +273,7 @@ impl Visitor for Search<'_> {
     /// in the open cell (the boundary is covered by the lower levels).
     fn cell(&mut self, cell: &Cell<'_>) {
         let ub = cell.frame.projected_norm(cell.g);
-        if !(ub > self.lb * (1.0 + SLACK)) {
+        if ub.partial_cmp(&(self.lb * (1.0 + SLACK))) != Some(std::cmp::Ordering::Greater) {
             return;
         }
         let dir = cell.frame.projected_dir(cell.g, ub);
@@ -285,9 +288,10 @@ impl Visitor for Search<'_> {
 }
 
 /// Local maxima of |phi| found by projected ascent on the sphere, as (signed value phi(v), v), sorted by
-/// decreasing |phi(v)|. Starts: `starts` (normalised; zero vectors skipped) and their negatives, plus [`RANDOM_STARTS`] Gaussian directions
-/// drawn from `rng::stream(seed, Purpose::Certify, 0, 0)` and their negatives; for each sign s = +-1 the
-/// [`ASCENTS`] best starts for s phi are improved by ascent of s phi.
+/// decreasing |phi(v)|. Starts: `starts` (normalised; zero vectors skipped), [`RANDOM_STARTS`] Gaussian
+/// directions drawn from `rng::stream(seed, Purpose::Certify, 0, 0)`, and the negatives of both; for each
+/// sign s = +-1 the [`ASCENTS`] best starts for s phi are improved by ascent of s phi (in parallel, collected
+/// in a fixed order).
 pub(crate) fn local_maxima(
     x: ArrayView2<f64>,
     r: ArrayView1<f64>,
@@ -331,7 +335,7 @@ fn phi_many(x: ArrayView2<f64>, r: ArrayView1<f64>, dirs: &[Vec<f64>]) -> Vec<f6
     z.t().dot(&r).to_vec()
 }
 
-/// Ascent of h = sign * phi on the sphere from the unit vector v (h(v) = h0): on the current cell phi is
+/// Ascent of h = sign * phi on the sphere from the unit vector v, where h(v) = `h`: on the current cell phi is
 /// linear, g = sign * sum_{x_i . v > 0} r_i x_i; first try the cell's maximiser g/|g|, otherwise a
 /// geodesic step along the tangent gradient g - (g . v) v with step halving. Returns (phi(v), v).
 fn ascend(x: ArrayView2<f64>, r: ArrayView1<f64>, sign: f64, mut v: Vec<f64>, mut h: f64) -> (f64, Vec<f64>) {
@@ -463,6 +467,7 @@ pub fn dual_value(
     let dual = -loss.risk_conjugate(&y.to_vec(), &scaled);
     Ok(DualBound { dual, s: sm.value, c, exact: sm.exact })
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -703,22 +708,5 @@ mod tests {
         assert_eq!(err.to_string(), "dual_bound: 3 labels but 2 predictions");
         let sm = sphere_max(x.view(), Array1::ones(3).view(), None, SphereMethod::Auto, 0).unwrap();
         assert_eq!((sm.value, sm.exact), (0.0, true));
-    }
-
-    /// Timings of sphere_max (run with `cargo test --release -- --ignored --nocapture timing`).
-    #[test]
-    #[ignore]
-    fn timing() {
-        for d in [2, 3] {
-            for n in [20, 200, 1000, 3000] {
-                let x = gaussian(n, d, 1);
-                let r = weights(n, 2);
-                for method in [SphereMethod::Exact, SphereMethod::Estimate] {
-                    let t = std::time::Instant::now();
-                    let sm = sphere_max(x.view(), r.view(), None, method, 0).unwrap();
-                    println!("d={d} n={n} {method:?}: S = {:.6e} in {:.4} s", sm.value, t.elapsed().as_secs_f64());
-                }
-            }
-        }
     }
 }

@@ -2,17 +2,21 @@
 //!
 //! With activation patterns D_k = diag(1[X g_k >= 0]), k = 1..K,
 //!
-//!     min over v_k, w_k in R^d of  R(sum_k D_k X (v_k - w_k)) + 2 lambda sum_k (|v_k|_2 + |w_k|_2)
-//!     subject to (2 D_k - I) X v_k >= 0,  (2 D_k - I) X w_k >= 0.
+//! ```text
+//! min over v_k, w_k in R^d of  R(sum_k D_k X (v_k - w_k)) + 2 lambda sum_k (|v_k|_2 + |w_k|_2)
+//! subject to (2 D_k - I) X v_k >= 0,  (2 D_k - I) X w_k >= 0.
+//! ```
 //!
 //! With every pattern of the arrangement of the hyperplanes x_i . v = 0 it equals L*; with a subset it is an
 //! upper bound. It is solved by `clarabel` as a conic program: variables (v, w, a, b, z) with
-//! |v_k| <= a_k and |w_k| <= b_k (second-order cones), z = sum_k D_k X (v_k - w_k) (zero cone), the pattern
-//! constraints (nonnegative cone) and
-//! - squared loss: objective z'z / (2n) - y'z / n + |y|^2 / (2n) + 2 lambda sum (a + b) (quadratic term P);
-//! - logistic loss: log(1 + exp(-y_i z_i)) <= t_i as u1_i + u2_i <= 1, (-t_i, 1, u1_i) and
-//!   (-y_i z_i - t_i, 1, u2_i) in clarabel's exponential cone {(x, y, z) : y exp(x / y) <= z, y > 0}, that is
-//!   exp(-t_i) + exp(-y_i z_i - t_i) <= 1; objective (1/n) sum t + 2 lambda sum (a + b).
+//! |v_k| <= a_k and |w_k| <= b_k (second-order cones), z_p = sum_k D_k X (v_k - w_k) at each distinct input
+//! p (zero cone), the pattern constraints (nonnegative cone; one row per distinct hyperplane and side, and
+//! for a complete enumeration only the facets of each cell) and, with c the number of samples sharing an
+//! (input, label) pair divided by n,
+//! - squared loss: objective sum c (z_p - y)^2 / 2 + 2 lambda sum (a + b) (quadratic term P);
+//! - logistic loss: log(1 + exp(-y z_p)) <= t as u1 + u2 <= 1, (-t, 1, u1) and (-y z_p - t, 1, u2) in
+//!   clarabel's exponential cone {(x, y, z) : y exp(x / y) <= z, y > 0}, that is
+//!   exp(-t) + exp(-y z_p - t) <= 1; objective sum c t + 2 lambda sum (a + b).
 //!
 //! When there are too many patterns, a sampled set is grown by column generation: at a solution with
 //! residual r = grad R(F), a direction v with |sum_i r_i relu(v . x_i)| > 2 lambda gives a pattern that
@@ -22,6 +26,11 @@
 //! A network is read back in the finite-width form of MATH.md section 2: one neuron u~ = v_k / sqrt|v_k|,
 //! w~ = sqrt|v_k| per nonzero v_k and u~ = w_k / sqrt|w_k|, w~ = -sqrt|w_k| per nonzero w_k; its penalty
 //! w~^2 + |u~|^2 = 2 |v_k| is the program's, and its predictions are sum relu(X v_k) - relu(X w_k).
+//! Interior-point solutions split a neuron among the patterns whose cones share its direction: parallel
+//! neurons of the same sign are merged (exact for parallel ones), and the amplitudes |v_k| are polished by
+//! Newton's method with the directions fixed, which makes F accurate beyond the solver's ~sqrt(tolerance).
+//! `value` is always L of the returned cloud, so value >= L*, and `dual` <= L* when the sphere maximum is
+//! exact.
 
 use std::collections::HashSet;
 
@@ -52,16 +61,16 @@ pub struct OptimumOptions {
 }
 
 impl Default for OptimumOptions {
-    /// 400 patterns, 40 rounds, tol = 1e-7, seed 0.
+    /// 400 patterns, 40 rounds, tol = 1e-6, seed 0.
     fn default() -> Self {
-        OptimumOptions { max_patterns: 400, max_rounds: 40, tol: 1e-7, seed: 0 }
+        OptimumOptions { max_patterns: 400, max_rounds: 40, tol: 1e-6, seed: 0 }
     }
 }
 
 /// The solution of the convex program and the network read back from it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Optimum {
-    /// Primal value L[rho] of the read-back cloud: R(F) + lambda * mean(w^2 + |u|^2); = L* if exact.
+    /// Primal value L\[rho\] of the read-back cloud: R(F) + lambda * mean(w^2 + |u|^2); = L* if exact.
     pub value: f64,
     /// Dual bound D at the solution (certify::dual_bound with the solution's predictions).
     pub dual: f64,
@@ -122,43 +131,71 @@ fn cells(x: ArrayView2<f64>) -> Result<Vec<(Vec<bool>, Vec<usize>)>> {
             set.extend(v.cells);
         }
     }
-    // Hyperplanes: a direction and its opposite share one.
-    let mut plane = vec![usize::MAX; k];
-    let mut planes: Vec<Vec<usize>> = Vec::new();
-    for j in 0..k {
-        if plane[j] != usize::MAX {
-            continue;
-        }
-        plane[j] = planes.len();
-        let mut members = vec![j];
-        for (l, pl) in plane.iter_mut().enumerate().skip(j + 1) {
-            let opposite = dirs.dir(l).iter().zip(dirs.dir(j)).all(|(a, b)| (a + b).abs() <= arrangement::TOL);
-            if *pl == usize::MAX && opposite {
-                *pl = planes.len();
-                members.push(l);
+    let plane = planes(&dirs);
+    let count = plane.iter().map(|p| p.0 + 1).max().unwrap_or(0);
+    let mut representative = vec![usize::MAX; count];
+    for (i, e) in dirs.of_row.iter().enumerate() {
+        if let Some(j) = *e {
+            if representative[plane[j].0] == usize::MAX {
+                representative[plane[j].0] = i;
             }
         }
-        planes.push(members);
     }
     let mut out: Vec<(Vec<bool>, Vec<usize>)> = set
         .iter()
         .filter(|c| c.iter().any(|&a| a))
         .map(|c| {
-            let facet: Vec<bool> = planes
-                .iter()
-                .map(|members| {
+            let rows = (0..count)
+                .filter(|&h| {
                     let mut flipped = c.clone();
-                    members.iter().for_each(|&j| flipped[j] = !flipped[j]);
+                    (0..k).filter(|&j| plane[j].0 == h).for_each(|j| flipped[j] = !flipped[j]);
                     set.contains(&flipped)
                 })
+                .map(|h| representative[h])
                 .collect();
-            let pattern = dirs.of_row.iter().map(|e| e.is_none_or(|j| c[j])).collect();
-            let rows = (0..n).filter(|&i| dirs.of_row[i].is_some_and(|j| facet[plane[j]])).collect();
-            (pattern, rows)
+            (dirs.of_row.iter().map(|e| e.is_none_or(|j| c[j])).collect(), rows)
         })
         .collect();
     out.sort();
     Ok(out)
+}
+
+/// For each distinct direction, its hyperplane (a direction and its opposite share one) and whether it is
+/// the opposite of the plane's first direction.
+fn planes(dirs: &Directions) -> Vec<(usize, bool)> {
+    let k = dirs.len();
+    let mut plane: Vec<Option<(usize, bool)>> = vec![None; k];
+    let mut count = 0;
+    for j in 0..k {
+        if plane[j].is_some() {
+            continue;
+        }
+        plane[j] = Some((count, false));
+        let e = dirs.dir(j);
+        for (l, pl) in plane.iter_mut().enumerate().skip(j + 1) {
+            if pl.is_none() && dirs.dir(l).iter().zip(e).all(|(a, b)| (a + b).abs() <= arrangement::TOL) {
+                *pl = Some((count, true));
+            }
+        }
+        count += 1;
+    }
+    plane.into_iter().map(|p| p.unwrap_or((0, false))).collect()
+}
+
+/// The rows to constrain for each pattern: one row per distinct constraint (rows with the same hyperplane and
+/// the same required side give the same constraint), zero rows skipped.
+fn constraint_rows(x: ArrayView2<f64>, patterns: &[Vec<bool>]) -> Vec<Vec<usize>> {
+    let dirs = Directions::new(x);
+    let plane = planes(&dirs);
+    patterns
+        .iter()
+        .map(|p| {
+            let mut seen = HashSet::new();
+            (0..x.nrows())
+                .filter(|&i| dirs.of_row[i].is_some_and(|j| seen.insert((plane[j].0, p[i] != plane[j].1))))
+                .collect()
+        })
+        .collect()
 }
 
 /// Collects the activation patterns (over the distinct directions) of the top-level cells.
@@ -214,9 +251,10 @@ fn pattern_of(x: ArrayView2<f64>, v: ArrayView1<f64>, boundary_active: bool) -> 
 }
 
 /// The global optimum of L over clouds for `data`, `loss` and `lambda` > 0 (see the module documentation).
+/// The dual bound is computed once, for the returned solution.
 pub fn solve(data: &Dataset, loss: Loss, lambda: f64, opts: &OptimumOptions) -> Result<Optimum> {
     check(data, loss, lambda)?;
-    if opts.max_patterns == 0 || opts.max_rounds == 0 || !(opts.tol >= 0.0) {
+    if opts.max_patterns == 0 || opts.max_rounds == 0 || opts.tol.is_nan() || opts.tol < 0.0 {
         return Err(Error::Invalid(format!(
             "convex optimum: max_patterns = {}, max_rounds = {}, tol = {}; need max_patterns >= 1, \
              max_rounds >= 1 and tol >= 0",
@@ -225,79 +263,91 @@ pub fn solve(data: &Dataset, loss: Loss, lambda: f64, opts: &OptimumOptions) -> 
     }
     let (n, d) = data.x.dim();
     let distinct = Directions::new(data.x.view()).len();
-    let cells_bound = cell_count_bound(distinct, d);
-    if cells_bound <= opts.max_patterns as f64 {
+    if cell_count_bound(distinct, d) <= opts.max_patterns as f64 {
         let all = cells(data.x.view())?;
         if all.len() <= opts.max_patterns {
             let (patterns, rows): (Vec<Vec<bool>>, Vec<Vec<usize>>) = all.into_iter().unzip();
-            let mut opt = solve_program(data, loss, lambda, &patterns, &rows, opts.seed)?;
-            opt.exact = true;
-            return Ok(opt);
+            let solved = solve_program(data, loss, lambda, &patterns, &rows)?;
+            return certify_solution(data, loss, lambda, solved, true, opts.seed);
         }
     }
     // Sampled patterns, grown by column generation.
-    let mut set: HashSet<Vec<bool>> = HashSet::new();
-    let mut patterns: Vec<Vec<bool>> = Vec::new();
-    let mut add = |p: Vec<bool>, patterns: &mut Vec<Vec<bool>>| {
-        if p.iter().zip(data.x.outer_iter()).any(|(&a, xi)| a && xi.iter().any(|&c| c != 0.0)) && set.insert(p.clone())
-        {
-            patterns.push(p);
-        }
-    };
+    let mut patterns = PatternSet::default();
     let mut rng = rng::stream(opts.seed, Purpose::Certify, 1, 0);
     let initial = (2 * n + 16).min(opts.max_patterns);
     for _ in 0..20 * initial {
-        if patterns.len() >= initial {
+        if patterns.list.len() >= initial {
             break;
         }
         let g = Array1::from_shape_fn(d, |_| StandardNormal.sample(&mut rng));
-        add(pattern_of(data.x.view(), g.view(), true), &mut patterns);
+        patterns.add(data.x.view(), g.view(), true);
     }
     let exact_affordable = certify::exact_cost(distinct, d) <= certify::EXACT_BUDGET;
+    let threshold = 2.0 * lambda * (1.0 + opts.tol);
+    let y = data.y.to_vec();
     let mut round = 0;
     loop {
         round += 1;
-        let mut opt = solve_with_patterns(data, loss, lambda, &patterns, opts.seed)?;
-        if round >= opts.max_rounds || patterns.len() >= opts.max_patterns {
-            return Ok(opt);
+        let rows = constraint_rows(data.x.view(), &patterns.list);
+        let solved = solve_program(data, loss, lambda, &patterns.list, &rows)?;
+        if round >= opts.max_rounds || patterns.list.len() >= opts.max_patterns {
+            return certify_solution(data, loss, lambda, solved, false, opts.seed);
         }
-        let r = Array1::from(loss.risk_gradient(&data.y.to_vec(), &opt.predictions.to_vec()));
-        let threshold = 2.0 * lambda * (1.0 + opts.tol);
-        let u = opt.particles.slice(s![.., 1..]).to_owned();
+        // Directions with |phi| > 2 lambda (1 + tol) whose patterns are new: local maxima, else the exact maximum.
+        let r = Array1::from(loss.risk_gradient(&y, &solved.predictions.to_vec()));
+        let u = solved.particles.slice(s![.., 1..]).to_owned();
         let starts: Vec<Vec<f64>> = u.outer_iter().map(|row| row.to_vec()).collect();
-        let mut found: Vec<Array1<f64>> =
-            certify::local_maxima(data.x.view(), r.view(), &starts, opts.seed + round as u64)
-                .into_iter()
-                .filter(|(val, _)| val.abs() > threshold)
-                .map(|(_, v)| Array1::from(v))
-                .collect();
-        let mut certified = false;
+        let local = certify::local_maxima(data.x.view(), r.view(), &starts, opts.seed.wrapping_add(round as u64));
+        let mut found: Vec<Array1<f64>> = local
+            .into_iter()
+            .filter(|(val, v)| val.abs() > threshold && patterns.is_new(data.x.view(), ArrayView1::from(v)))
+            .map(|(_, v)| Array1::from(v))
+            .collect();
         if found.is_empty() {
             if !exact_affordable {
-                return Ok(opt);
+                return certify_solution(data, loss, lambda, solved, false, opts.seed);
             }
             let sm = certify::sphere_max(data.x.view(), r.view(), Some(u.view()), SphereMethod::Exact, opts.seed)?;
             if sm.value <= threshold {
-                certified = true;
-            } else {
-                found.push(sm.argmax);
+                return certify_solution(data, loss, lambda, solved, true, opts.seed);
             }
+            found.push(sm.argmax);
         }
-        if certified {
-            opt.exact = true;
-            return Ok(opt);
-        }
-        let before = patterns.len();
-        for v in found.iter().take(PATTERNS_PER_ROUND) {
+        let before = patterns.list.len();
+        let cap = opts.max_patterns.min(before + PATTERNS_PER_ROUND);
+        for v in &found {
             for boundary_active in [true, false] {
-                if patterns.len() < opts.max_patterns {
-                    add(pattern_of(data.x.view(), v.view(), boundary_active), &mut patterns);
+                if patterns.list.len() < cap {
+                    patterns.add(data.x.view(), v.view(), boundary_active);
                 }
             }
         }
-        if patterns.len() == before {
-            return Ok(opt);
+        if patterns.list.len() == before {
+            return certify_solution(data, loss, lambda, solved, false, opts.seed);
         }
+    }
+}
+
+/// Distinct patterns in insertion order.
+#[derive(Default)]
+struct PatternSet {
+    set: HashSet<Vec<bool>>,
+    list: Vec<Vec<bool>>,
+}
+
+impl PatternSet {
+    /// Adds the pattern of direction v (see [`pattern_of`]) unless it is known or activates no nonzero input.
+    fn add(&mut self, x: ArrayView2<f64>, v: ArrayView1<f64>, boundary_active: bool) {
+        let p = pattern_of(x, v, boundary_active);
+        let useful = p.iter().zip(x.outer_iter()).any(|(&a, xi)| a && xi.iter().any(|&c| c != 0.0));
+        if useful && self.set.insert(p.clone()) {
+            self.list.push(p);
+        }
+    }
+
+    /// Whether either pattern of direction v (boundary rows active or inactive) is missing.
+    fn is_new(&self, x: ArrayView2<f64>, v: ArrayView1<f64>) -> bool {
+        [true, false].iter().any(|&b| !self.set.contains(&pattern_of(x, v, b)))
     }
 }
 
@@ -330,9 +380,9 @@ fn check(data: &Dataset, loss: Loss, lambda: f64) -> Result<()> {
     data.check_labels(loss, "convex optimum")
 }
 
-/// The convex program restricted to `patterns` (each of length n), solved by clarabel, and the network read
-/// back from it; `exact` is false (the caller knows whether the patterns are complete). `seed` is passed to
-/// the dual bound's estimate when its sphere maximum is not computed exactly.
+/// The convex program restricted to `patterns` (each of length n), solved by clarabel, the network read back
+/// from it and its dual bound; `exact` is false (the caller knows whether the patterns are complete). `seed`
+/// is passed to the dual bound's estimate when its sphere maximum is not computed exactly.
 pub fn solve_with_patterns(
     data: &Dataset,
     loss: Loss,
@@ -345,82 +395,230 @@ pub fn solve_with_patterns(
     if let Some(p) = patterns.iter().find(|p| p.len() != n) {
         return Err(Error::Invalid(format!("convex optimum: a pattern has length {} but n = {n}", p.len())));
     }
-    let nonzero: Vec<usize> = (0..n).filter(|&i| data.x.row(i).iter().any(|&c| c != 0.0)).collect();
-    let rows = vec![nonzero; patterns.len()];
-    solve_program(data, loss, lambda, patterns, &rows, seed)
+    let rows = constraint_rows(data.x.view(), patterns);
+    let solved = solve_program(data, loss, lambda, patterns, &rows)?;
+    certify_solution(data, loss, lambda, solved, false, seed)
 }
 
 /// Solves the program with sign constraints on `rows[k]` for pattern k, and reads the network back:
 /// - neurons (w~, u~) = (+-sqrt|v|, v / sqrt|v|), dropping those with |v| below [`DROP`] times the largest;
-/// - parallel neurons of the same sign (unit directions within [`MERGE`]) are merged by adding their v,
-///   which leaves predictions and penalty unchanged when they are exactly parallel; the merged network is
-///   kept unless its L is higher;
-/// - value = L of the cloud; dual = the larger of the dual bounds D(r) at the cloud's residual
-///   r = grad R(F) and D(beta) at the program's multipliers beta of z = sum_k D_k X (v_k - w_k) (both
-///   valid lower bounds, see [`certify::dual_value`]).
+/// - parallel neurons of the same sign are merged by adding their v, which leaves predictions and
+///   penalty unchanged when they are exactly parallel (interior-point solutions split a neuron among the
+///   patterns whose cones share its direction, up to ~1e-6 in direction); the first tolerance of [`MERGE`]
+///   whose merged network has L within [`MERGE_SLACK`] of the unmerged one is kept;
+/// - the amplitudes |v| are polished by Newton's method with the directions fixed
+///   ([`polish_amplitudes`]), which makes F accurate where the solver leaves it to ~sqrt(tolerance);
+/// - value = L of the cloud; `dual` and `gap` are left NaN for [`certify_solution`].
 fn solve_program(
     data: &Dataset,
     loss: Loss,
     lambda: f64,
     patterns: &[Vec<bool>],
     rows: &[Vec<usize>],
-    seed: u64,
 ) -> Result<Optimum> {
-    let (n, d) = data.x.dim();
+    let d = data.d();
     let x = data.x.view();
     let y = data.y.view();
     let kk = patterns.len();
     let mut neurons: Vec<(f64, Array1<f64>)> = Vec::new();
-    let mut beta = None;
     if kk > 0 {
         let program = Program::build(x, y, loss, lambda, patterns, rows);
-        let (sol, multipliers) = program.solve()?;
+        let sol = program.solve()?;
         for (block, sign) in [(0, 1.0), (kk, -1.0)] {
             for k in 0..kk {
                 neurons.push((sign, Array1::from(sol[(block + k) * d..(block + k + 1) * d].to_vec())));
             }
         }
-        // Stationarity in z_i gives beta_i = -multiplier_i = l'(y_i, z_i) / n at the optimum.
-        beta = Some(Array1::from_iter(multipliers[..n].iter().enumerate().map(|(i, &m)| match loss {
-            Loss::Logistic => -(n as f64 * m * y[i]).clamp(0.0, 1.0) * y[i] / n as f64,
-            Loss::Squared => -m,
-        })));
     }
     let largest = neurons.iter().map(|(_, v)| v.dot(v).sqrt()).fold(0.0, f64::max);
     neurons.retain(|(_, v)| {
         let nv = v.dot(v).sqrt();
         nv > DROP * largest && nv > 0.0
     });
-    let separate = cloud(&neurons, d);
-    let merged = cloud(&merge_parallel(&neurons), d);
-    let (vs, fs) = cloud_objective(x, y, loss, lambda, separate.view());
-    let (vm, fm) = cloud_objective(x, y, loss, lambda, merged.view());
-    let (value, predictions, particles) =
-        if vm <= vs + 1e-14 * vs.abs().max(1.0) { (vm, fm, merged) } else { (vs, fs, separate) };
-    let neurons = if particles.iter().all(|&t| t == 0.0) { 0 } else { particles.nrows() };
-    let u = particles.slice(s![.., 1..]);
-    let residual = Array1::from(loss.risk_gradient(&y.to_vec(), &predictions.to_vec()));
-    let mut dual = certify::dual_value(loss, y, residual.view(), x, lambda, Some(u), SphereMethod::Auto, seed)?.dual;
-    if let Some(beta) = beta {
-        eprintln!("DEBUG beta-r max diff {:e}", (&beta - &residual).iter().fold(0.0f64, |a, b| a.max(b.abs())));
-        let db = certify::dual_value(loss, y, beta.view(), x, lambda, Some(u), SphereMethod::Auto, seed)?;
-        eprintln!("DEBUG D(r) {} D(beta) {} value {}", dual, db.dual, value);
-        dual = dual.max(db.dual);
+    let (value, _) = cloud_objective(x, y, loss, lambda, cloud(&neurons, d).view());
+    let slack = MERGE_SLACK * value.abs().max(1.0);
+    for tol in MERGE {
+        let merged = merge_parallel(&neurons, tol);
+        if merged.len() == neurons.len() {
+            break;
+        }
+        let (vm, _) = cloud_objective(x, y, loss, lambda, cloud(&merged, d).view());
+        if vm <= value + slack {
+            neurons = merged;
+            break;
+        }
     }
-    Ok(Optimum { value, dual, gap: value - dual, patterns: kk, exact: false, neurons, predictions, particles })
+    polish_amplitudes(x, y, loss, lambda, &mut neurons);
+    let particles = cloud(&neurons, d);
+    let (value, predictions) = cloud_objective(x, y, loss, lambda, particles.view());
+    let count = if particles.iter().all(|&t| t == 0.0) { 0 } else { particles.nrows() };
+    Ok(Optimum {
+        value,
+        dual: f64::NAN,
+        gap: f64::NAN,
+        patterns: kk,
+        exact: false,
+        neurons: count,
+        predictions,
+        particles,
+    })
 }
 
-/// Unit directions closer than this are merged as parallel neurons.
-const MERGE: f64 = 1e-7;
+/// Sets `exact`, dual = certify::dual_bound at the cloud's predictions (particle directions as starts) and
+/// gap = value - dual.
+fn certify_solution(
+    data: &Dataset,
+    loss: Loss,
+    lambda: f64,
+    mut opt: Optimum,
+    exact: bool,
+    seed: u64,
+) -> Result<Optimum> {
+    let (x, y) = (data.x.view(), data.y.view());
+    let u = opt.particles.slice(s![.., 1..]);
+    let db = certify::dual_bound(loss, y, opt.predictions.view(), x, lambda, Some(u), SphereMethod::Auto, seed)?;
+    opt.dual = db.dual;
+    opt.gap = opt.value - db.dual;
+    opt.exact = exact;
+    Ok(opt)
+}
 
-/// Adds up the v of neurons (sign, v) of the same sign whose unit directions are within [`MERGE`].
-fn merge_parallel(neurons: &[(f64, Array1<f64>)]) -> Vec<(f64, Array1<f64>)> {
+/// Most Newton iterations of [`polish_amplitudes`].
+const POLISH_ITERS: usize = 30;
+
+/// l''(y, z): logistic sigmoid(y z) sigmoid(-y z); squared 1.
+fn second_derivative(loss: Loss, y: f64, z: f64) -> f64 {
+    match loss {
+        Loss::Logistic => crate::loss::sigmoid(y * z) * crate::loss::sigmoid(-y * z),
+        Loss::Squared => 1.0,
+    }
+}
+
+/// Projected Newton's method on the amplitudes a_j = |v_j| of neurons (sign_j, v_j), directions e_j = v_j / |v_j|
+/// fixed: minimises J(a) = R(H a) + 2 lambda sum_j a_j over a >= 0, with H_ij = sign_j relu(x_i . e_j). The
+/// variables at 0 with a nonnegative gradient are held; the others take the Newton step
+/// (H' diag(l''/n) H) delta = -(H' r + 2 lambda) (r = l'/n), shortened to stay in a >= 0 and halved until J
+/// decreases. Neurons whose amplitude reaches 0 are removed.
+fn polish_amplitudes(
+    x: ArrayView2<f64>,
+    y: ArrayView1<f64>,
+    loss: Loss,
+    lambda: f64,
+    neurons: &mut Vec<(f64, Array1<f64>)>,
+) {
+    let m = neurons.len();
+    if m == 0 {
+        return;
+    }
+    let nf = x.nrows() as f64;
+    let mut a = Array1::from_iter(neurons.iter().map(|(_, v)| v.dot(v).sqrt()));
+    let units: Vec<Array1<f64>> = neurons.iter().zip(&a).map(|((_, v), &n)| v / n).collect();
+    let mut h = Array2::zeros((x.nrows(), m));
+    for (j, ((sign, _), e)) in neurons.iter().zip(&units).enumerate() {
+        h.column_mut(j).assign(&x.dot(e).mapv(|t| sign * t.max(0.0)));
+    }
+    let objective = |a: &Array1<f64>| {
+        let f = h.dot(a);
+        y.iter().zip(&f).map(|(&yi, &fi)| loss.value(yi, fi)).sum::<f64>() / nf + 2.0 * lambda * a.sum()
+    };
+    let mut current = objective(&a);
+    for _ in 0..POLISH_ITERS {
+        let f = h.dot(&a);
+        let r: Array1<f64> = y.iter().zip(&f).map(|(&yi, &fi)| loss.derivative(yi, fi) / nf).collect();
+        let w: Array1<f64> = y.iter().zip(&f).map(|(&yi, &fi)| second_derivative(loss, yi, fi) / nf).collect();
+        let g = h.t().dot(&r) + 2.0 * lambda;
+        let free: Vec<usize> = (0..m).filter(|&j| a[j] > 0.0 || g[j] < 0.0).collect();
+        if free.is_empty() {
+            break;
+        }
+        let hf = h.select(ndarray::Axis(1), &free);
+        let weighted = &hf * &w.view().insert_axis(ndarray::Axis(1));
+        let mut hess = hf.t().dot(&weighted);
+        let ridge = 1e-12 * hess.diag().iter().fold(0.0f64, |acc, &v| acc.max(v)).max(f64::MIN_POSITIVE);
+        hess.diag_mut().iter_mut().for_each(|v| *v += ridge);
+        let rhs: Array1<f64> = free.iter().map(|&j| -g[j]).collect();
+        let Some(delta) = solve_dense(hess, rhs) else { break };
+        let mut t_max: f64 = 1.0;
+        for (&j, &dj) in free.iter().zip(&delta) {
+            if dj < 0.0 {
+                t_max = t_max.min(a[j] / -dj);
+            }
+        }
+        let mut t = t_max;
+        let mut improved = false;
+        for _ in 0..40 {
+            let mut trial = a.clone();
+            for (&j, &dj) in free.iter().zip(&delta) {
+                trial[j] = (a[j] + t * dj).max(0.0);
+            }
+            let value = objective(&trial);
+            if value < current {
+                a = trial;
+                current = value;
+                improved = true;
+                break;
+            }
+            t /= 2.0;
+        }
+        if !improved {
+            break;
+        }
+    }
+    *neurons = neurons
+        .iter()
+        .zip(&units)
+        .zip(&a)
+        .filter(|(_, &aj)| aj > 0.0)
+        .map(|(((sign, _), e), &aj)| (*sign, e * aj))
+        .collect();
+}
+
+/// Solves A z = b by Gaussian elimination with partial pivoting; `None` if A is singular.
+fn solve_dense(mut a: Array2<f64>, mut b: Array1<f64>) -> Option<Array1<f64>> {
+    let m = b.len();
+    for col in 0..m {
+        let pivot = (col..m).max_by(|&i, &j| a[[i, col]].abs().total_cmp(&a[[j, col]].abs()))?;
+        if a[[pivot, col]] == 0.0 || !a[[pivot, col]].is_finite() {
+            return None;
+        }
+        if pivot != col {
+            for k in 0..m {
+                a.swap([pivot, k], [col, k]);
+            }
+            b.swap(pivot, col);
+        }
+        for row in col + 1..m {
+            let factor = a[[row, col]] / a[[col, col]];
+            if factor != 0.0 {
+                for k in col..m {
+                    a[[row, k]] -= factor * a[[col, k]];
+                }
+                b[row] -= factor * b[col];
+            }
+        }
+    }
+    let mut z = Array1::zeros(m);
+    for row in (0..m).rev() {
+        let sum: f64 = (row + 1..m).map(|k| a[[row, k]] * z[k]).sum();
+        z[row] = (b[row] - sum) / a[[row, row]];
+    }
+    z.iter().all(|v| v.is_finite()).then_some(z)
+}
+
+/// Distances between unit directions under which neurons are merged, tried in this order.
+const MERGE: [f64; 3] = [1e-5, 1e-7, 1e-9];
+/// A merge is kept if it raises L by at most this much (relative to max(1, L)).
+const MERGE_SLACK: f64 = 1e-9;
+
+/// Adds up the v of neurons (sign, v) of the same sign whose unit directions are within `tol` (each
+/// coordinate) of the first of their group.
+fn merge_parallel(neurons: &[(f64, Array1<f64>)], tol: f64) -> Vec<(f64, Array1<f64>)> {
     let mut out: Vec<(f64, Array1<f64>)> = Vec::new();
     for (sign, v) in neurons {
         let dir = v / v.dot(v).sqrt();
         let same = out.iter_mut().find(|(s, w)| {
-            let wd = &*w / w.dot(w).sqrt();
-            s == sign && (&wd - &dir).iter().all(|e| e.abs() <= MERGE)
+            let wd = w.mapv(|c| c / w.dot(w).sqrt());
+            s == sign && (&wd - &dir).iter().all(|e| e.abs() <= tol)
         });
         match same {
             Some((_, w)) => *w += v,
@@ -447,7 +645,7 @@ fn cloud(neurons: &[(f64, Array1<f64>)], d: usize) -> Array2<f64> {
     p
 }
 
-/// L[rho] = R(F) + lambda * mean_j (w_j^2 + |u_j|^2) of a cloud (rows (w, u)), and F_i = mean_j w_j relu(u_j . x_i).
+/// L\[rho\] = R(F) + lambda * mean_j (w_j^2 + |u_j|^2) of a cloud (rows (w, u)), and F_i = mean_j w_j relu(u_j . x_i).
 pub fn cloud_objective(
     x: ArrayView2<f64>,
     y: ArrayView1<f64>,
@@ -498,7 +696,8 @@ impl Triplets {
 }
 
 impl Program {
-    /// Variables: v_k (K d), w_k (K d), a_k (K), b_k (K), z (n), and for the logistic loss t, u1, u2 (n each).
+    /// Variables: v_k (K d), w_k (K d), a_k (K), b_k (K), z_p (one per distinct input), and for the logistic
+    /// loss t, u1, u2 (one each per distinct (input, label) pair).
     /// `rows[k]` lists the rows whose sign constraint is imposed for pattern k (all nonzero rows, or the facets).
     fn build(
         x: ArrayView2<f64>,
@@ -510,17 +709,34 @@ impl Program {
     ) -> Program {
         let (n, d) = x.dim();
         let kk = patterns.len();
+        // Identical inputs share one prediction z_p; identical (input, label) pairs share one loss term
+        // weighted by their count.
+        let mut points: Vec<usize> = Vec::new();
+        let mut point_of = vec![0; n];
+        let mut terms: Vec<(usize, f64, f64)> = Vec::new();
+        for i in 0..n {
+            let p = points.iter().position(|&j| x.row(j) == x.row(i)).unwrap_or_else(|| {
+                points.push(i);
+                points.len() - 1
+            });
+            point_of[i] = p;
+            match terms.iter_mut().find(|(q, yq, _)| *q == p && *yq == y[i]) {
+                Some(term) => term.2 += 1.0 / n as f64,
+                None => terms.push((p, y[i], 1.0 / n as f64)),
+            }
+        }
+        let (np, nt) = (points.len(), terms.len());
         let (iv, iw, ia, ib, iz) = (0, kk * d, 2 * kk * d, 2 * kk * d + kk, 2 * kk * d + 2 * kk);
-        let (it, iu1, iu2) = (iz + n, iz + 2 * n, iz + 3 * n);
-        let nvar = if loss == Loss::Logistic { iz + 4 * n } else { iz + n };
-        let nf = n as f64;
+        let (it, iu1, iu2) = (iz + np, iz + np + nt, iz + np + 2 * nt);
+        let nvar = if loss == Loss::Logistic { iz + np + 3 * nt } else { iz + np };
         let mut t = Triplets::default();
         let mut cones = Vec::new();
-        // z_i - sum_k D_k[i] x_i . (v_k - w_k) = 0.
-        for (i, xi) in x.outer_iter().enumerate() {
-            let mut e = vec![(iz + i, 1.0)];
-            for (k, p) in patterns.iter().enumerate() {
-                if p[i] {
+        // z_p - sum_k D_k[i] x_i . (v_k - w_k) = 0, for a representative row i of each distinct input.
+        for (p, &i) in points.iter().enumerate() {
+            let xi = x.row(i);
+            let mut e = vec![(iz + p, 1.0)];
+            for (k, pattern) in patterns.iter().enumerate() {
+                if pattern[i] {
                     for j in 0..d {
                         e.push((iv + k * d + j, -xi[j]));
                         e.push((iw + k * d + j, xi[j]));
@@ -529,7 +745,7 @@ impl Program {
             }
             t.row(e, 0.0);
         }
-        cones.push(SupportedConeT::ZeroConeT(n));
+        cones.push(SupportedConeT::ZeroConeT(np));
         // (2 D_k - I) X v_k >= 0 and the same for w_k.
         let mut nonneg = 0;
         for (k, (p, rows_k)) in patterns.iter().zip(rows).enumerate() {
@@ -543,10 +759,10 @@ impl Program {
             }
         }
         if loss == Loss::Logistic {
-            for i in 0..n {
-                t.row([(iu1 + i, 1.0), (iu2 + i, 1.0)], 1.0);
+            for m in 0..nt {
+                t.row([(iu1 + m, 1.0), (iu2 + m, 1.0)], 1.0);
             }
-            nonneg += n;
+            nonneg += nt;
         }
         cones.push(SupportedConeT::NonnegativeConeT(nonneg));
         // |v_k| <= a_k, |w_k| <= b_k.
@@ -563,66 +779,88 @@ impl Program {
         q[ia..iz].iter_mut().for_each(|c| *c = 2.0 * lambda);
         let p = match loss {
             Loss::Squared => {
-                for i in 0..n {
-                    q[iz + i] = -y[i] / nf;
+                // sum_terms c (z_p - y)^2 / 2 = z' diag(c) z / 2 - (c y)' z + constant.
+                let mut diag = vec![0.0; np];
+                for &(pt, yt, c) in &terms {
+                    diag[pt] += c;
+                    q[iz + pt] -= c * yt;
                 }
-                let idx: Vec<usize> = (iz..iz + n).collect();
-                CscMatrix::new_from_triplets(nvar, nvar, idx.clone(), idx, vec![1.0 / nf; n])
+                let idx: Vec<usize> = (iz..iz + np).collect();
+                CscMatrix::new_from_triplets(nvar, nvar, idx.clone(), idx, diag)
             }
             Loss::Logistic => {
-                for i in 0..n {
-                    q[it + i] = 1.0 / nf;
-                    // (-t_i, 1, u1_i) and (-y_i z_i - t_i, 1, u2_i) in K_exp.
-                    t.row([(it + i, 1.0)], 0.0);
+                for (m, &(pt, yt, c)) in terms.iter().enumerate() {
+                    q[it + m] = c;
+                    // (-t, 1, u1) and (-y z_p - t, 1, u2) in K_exp.
+                    t.row([(it + m, 1.0)], 0.0);
                     t.row([], 1.0);
-                    t.row([(iu1 + i, -1.0)], 0.0);
-                    t.row([(iz + i, y[i]), (it + i, 1.0)], 0.0);
+                    t.row([(iu1 + m, -1.0)], 0.0);
+                    t.row([(iz + pt, yt), (it + m, 1.0)], 0.0);
                     t.row([], 1.0);
-                    t.row([(iu2 + i, -1.0)], 0.0);
+                    t.row([(iu2 + m, -1.0)], 0.0);
                     cones.push(SupportedConeT::ExponentialConeT());
                     cones.push(SupportedConeT::ExponentialConeT());
                 }
                 CscMatrix::zeros((nvar, nvar))
             }
         };
-        let rows = t.b.len();
-        let a = CscMatrix::new_from_triplets(rows, nvar, t.rows, t.cols, t.vals);
+        let count = t.b.len();
+        let a = CscMatrix::new_from_triplets(count, nvar, t.rows, t.cols, t.vals);
         Program { p, q, a, b: t.b, cones }
     }
 
-    /// Solves the program; the primal solution and the multipliers of the constraints, or Error::Solver with
-    /// clarabel's status.
-    fn solve(&self) -> Result<(Vec<f64>, Vec<f64>)> {
-        let settings = DefaultSettings {
-            verbose: false,
-            tol_gap_abs: SOLVER_TOL,
-            tol_gap_rel: SOLVER_TOL,
-            tol_feas: SOLVER_TOL,
-            max_iter: 500,
-            ..DefaultSettings::default()
-        };
-        let mut solver = DefaultSolver::new(&self.p, &self.q, &self.a, &self.b, &self.cones, settings)
-            .map_err(|e| Error::Solver(format!("invalid conic program: {e}")))?;
-        solver.solve();
-        eprintln!(
-            "DEBUG clarabel {:?} iters {} obj {} rows {} vars {}",
-            solver.solution.status,
-            solver.solution.iterations,
-            solver.solution.obj_val,
-            self.b.len(),
-            self.q.len()
-        );
-        match solver.solution.status {
-            SolverStatus::Solved | SolverStatus::AlmostSolved => {
-                Ok((solver.solution.x.clone(), solver.solution.z.clone()))
+    /// Solves the program; the primal solution. The exponential cones sometimes stall clarabel's line search
+    /// (InsufficientProgress) or let it stop at reduced accuracy (AlmostSolved); the settings of [`RETRIES`]
+    /// are then tried in turn. The first `Solved` result is returned, else the `AlmostSolved` one with the
+    /// smallest max(relative gap, primal residual, dual residual), else Error::Solver listing every status.
+    fn solve(&self) -> Result<Vec<f64>> {
+        let mut statuses = Vec::new();
+        let mut fallback: Option<(f64, Vec<f64>)> = None;
+        for (name, adjust) in RETRIES {
+            let mut settings = DefaultSettings {
+                verbose: false,
+                tol_gap_abs: SOLVER_TOL,
+                tol_gap_rel: SOLVER_TOL,
+                tol_feas: SOLVER_TOL,
+                max_iter: 500,
+                ..DefaultSettings::default()
+            };
+            adjust(&mut settings);
+            let mut solver = DefaultSolver::new(&self.p, &self.q, &self.a, &self.b, &self.cones, settings)
+                .map_err(|e| Error::Solver(format!("invalid conic program: {e}")))?;
+            solver.solve();
+            let status = solver.solution.status;
+            statuses.push(format!("{status:?} after {} iterations ({name})", solver.solution.iterations));
+            match status {
+                SolverStatus::Solved => return Ok(solver.solution.x.clone()),
+                SolverStatus::AlmostSolved => {
+                    let info = &solver.info;
+                    let error = info.gap_rel.max(info.res_primal).max(info.res_dual);
+                    if fallback.as_ref().is_none_or(|(e, _)| error < *e) {
+                        fallback = Some((error, solver.solution.x.clone()));
+                    }
+                }
+                _ => {}
             }
-            status => Err(Error::Solver(format!(
-                "clarabel stopped with status {status:?} after {} iterations",
-                solver.solution.iterations
-            ))),
+        }
+        match fallback {
+            Some((_, x)) => Ok(x),
+            None => Err(Error::Solver(format!("clarabel did not converge: {}", statuses.join(", ")))),
         }
     }
 }
+
+/// Settings of the successive clarabel attempts: the defaults (with tight tolerances); a later switch to dual
+/// scaling and a later stop for the exponential cones' line search; shorter steps.
+#[allow(clippy::type_complexity)]
+const RETRIES: [(&str, fn(&mut DefaultSettings<f64>)); 3] = [
+    ("default steps", |_| {}),
+    ("min_switch_step_length 1e-3, min_terminate_step_length 1e-8", |s| {
+        s.min_switch_step_length = 1e-3;
+        s.min_terminate_step_length = 1e-8;
+    }),
+    ("max_step_fraction 0.8", |s| s.max_step_fraction = 0.8),
+];
 
 #[cfg(test)]
 mod tests {
@@ -631,7 +869,7 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    pub(super) fn gaussian_data(n: usize, d: usize, loss: Loss, seed: u64) -> Dataset {
+    fn gaussian_data(n: usize, d: usize, loss: Loss, seed: u64) -> Dataset {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let x = Array2::from_shape_fn((n, d), |_| StandardNormal.sample(&mut rng));
         let y = Array1::from_shape_fn(n, |_| match loss {
@@ -651,13 +889,26 @@ mod tests {
         OptimumOptions::default()
     }
 
-    /// The cloud reproduces `value` and `predictions`, and value >= dual >= value - 1e-6.
+    /// The cloud is balanced (w^2 = |u|^2 per particle) and reproduces `value` and `predictions`, value >= dual,
+    /// and when `exact`, the dual bound of certify at the predictions (no particle directions given) is exact
+    /// and within 1e-6 of the value.
     fn check_consistent(data: &Dataset, loss: Loss, lambda: f64, opt: &Optimum) {
+        for p in opt.particles.outer_iter() {
+            let u2 = p.slice(s![1..]).dot(&p.slice(s![1..]));
+            assert!((p[0] * p[0] - u2).abs() <= 1e-12 * u2.max(1e-300), "unbalanced particle {p}");
+        }
         let (value, f) = cloud_objective(data.x.view(), data.y.view(), loss, lambda, opt.particles.view());
         assert!((value - opt.value).abs() <= 1e-12 * value.abs().max(1.0));
         assert!((&f - &opt.predictions).iter().all(|e| e.abs() < 1e-12));
         assert!(opt.dual <= opt.value + 1e-12, "dual {} above value {}", opt.dual, opt.value);
         assert!((opt.gap - (opt.value - opt.dual)).abs() < 1e-15);
+        if opt.exact {
+            let (y, f, x) = (data.y.view(), opt.predictions.view(), data.x.view());
+            let db = certify::dual_bound(loss, y, f, x, lambda, None, SphereMethod::Auto, 0).unwrap();
+            assert!(db.exact);
+            let gap = opt.value - db.dual;
+            assert!((-1e-9..1e-6).contains(&gap), "gap of dual_bound at the solution: {gap}");
+        }
     }
 
     /// clarabel's exponential cone is {(x, y, z) : y exp(x / y) <= z}: max x subject to (x, 1, e^5) in K_exp is 5.
@@ -667,7 +918,7 @@ mod tests {
         let a = CscMatrix::new_from_triplets(3, 1, vec![0], vec![0], vec![-1.0]);
         let cones = [SupportedConeT::ExponentialConeT()];
         let program = Program { p, q: vec![-1.0], a, b: vec![0.0, 1.0, 5f64.exp()], cones: cones.to_vec() };
-        let (x, _) = program.solve().unwrap();
+        let x = program.solve().unwrap();
         assert!((x[0] - 5.0).abs() < 1e-7, "{}", x[0]);
     }
 
@@ -698,7 +949,7 @@ mod tests {
         let exact = (1.0 + (-a).exp()).ln() + lambda * a;
         let opt = solve(&data, Loss::Logistic, lambda, &opts()).unwrap();
         assert!((opt.value - exact).abs() < 1e-8, "{} vs {exact}", opt.value);
-        assert!((opt.predictions[0] - a).abs() < 1e-6);
+        assert!((opt.predictions[0] - a).abs() < 1e-8, "{} vs {a}", opt.predictions[0]);
         assert!(opt.gap.abs() < 1e-8 && opt.exact);
         check_consistent(&data, Loss::Logistic, lambda, &opt);
     }
@@ -858,7 +1109,7 @@ mod tests {
                 assert!(end >= opt.value - 1e-9, "{loss:?}: gd reached {end} below L* = {}", opt.value);
                 if back_to_optimum {
                     assert!(
-                        end - opt.value < 1e-5,
+                        end - opt.value < 1e-4 * opt.value,
                         "{loss:?}: gd from the perturbed optimum ends at {end} vs {}",
                         opt.value
                     );
@@ -914,6 +1165,21 @@ mod tests {
         }
     }
 
+    /// The same seed gives bit-identical optima with 1 and 3 threads (column generation included).
+    #[test]
+    fn results_do_not_depend_on_the_number_of_threads() {
+        let data = gaussian_data(15, 2, Loss::Logistic, 50).with_bias();
+        let small = OptimumOptions { max_patterns: 60, seed: 4, ..opts() };
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| solve(&data, Loss::Logistic, 0.02, &small).unwrap())
+        };
+        let (a, b) = (run(1), run(3));
+        assert_eq!(a.value.to_bits(), b.value.to_bits());
+        assert_eq!(a.dual.to_bits(), b.dual.to_bits());
+        assert_eq!(a.particles, b.particles);
+    }
+
     #[test]
     fn invalid_arguments_are_reported() {
         let data = Dataset::new(Array2::ones((2, 1)), Array1::from(vec![1.0, 0.5])).unwrap();
@@ -926,90 +1192,5 @@ mod tests {
         );
         let err = solve_with_patterns(&data, Loss::Squared, 0.1, &[vec![true]], 0).unwrap_err();
         assert_eq!(err.to_string(), "convex optimum: a pattern has length 1 but n = 2");
-    }
-}
-#[cfg(test)]
-mod debug {
-    use super::tests::*;
-    use super::*;
-    fn run(pr: &Program, f: impl Fn(&mut DefaultSettings<f64>), name: &str) {
-        let mut settings = DefaultSettings {
-            verbose: false,
-            tol_gap_abs: SOLVER_TOL,
-            tol_gap_rel: SOLVER_TOL,
-            tol_feas: SOLVER_TOL,
-            max_iter: 500,
-            ..DefaultSettings::default()
-        };
-        f(&mut settings);
-        let mut solver = DefaultSolver::new(&pr.p, &pr.q, &pr.a, &pr.b, &pr.cones, settings).unwrap();
-        let t = std::time::Instant::now();
-        solver.solve();
-        eprintln!(
-            "{name}: {:?} iters {} obj {:.12} time {:.2}",
-            solver.solution.status,
-            solver.solution.iterations,
-            solver.solution.obj_val,
-            t.elapsed().as_secs_f64()
-        );
-    }
-    #[test]
-    fn dbg3() {
-        let data = gaussian_data(25, 2, Loss::Logistic, 40).with_bias();
-        let pats = enumerate_patterns(data.x.view()).unwrap();
-        let rows: Vec<Vec<usize>> = cells(data.x.view()).unwrap().into_iter().map(|c| c.1).collect();
-        let pr = Program::build(data.x.view(), data.y.view(), Loss::Logistic, 0.02, &pats, &rows);
-        run(&pr, |_| {}, "tight");
-        run(
-            &pr,
-            |s| {
-                s.min_switch_step_length = 1e-3;
-            },
-            "switch 1e-3",
-        );
-        run(
-            &pr,
-            |s| {
-                s.min_terminate_step_length = 1e-8;
-            },
-            "terminate 1e-8",
-        );
-        run(
-            &pr,
-            |s| {
-                s.min_switch_step_length = 1e-3;
-                s.min_terminate_step_length = 1e-8;
-            },
-            "both",
-        );
-        run(
-            &pr,
-            |s| {
-                s.max_step_fraction = 0.9;
-            },
-            "step 0.9",
-        );
-        run(
-            &pr,
-            |s| {
-                s.equilibrate_max_iter = 2;
-            },
-            "equil 2",
-        );
-        run(
-            &pr,
-            |s| {
-                s.equilibrate_min_scaling = 1e-2;
-                s.equilibrate_max_scaling = 1e2;
-            },
-            "equil 1e2",
-        );
-        run(
-            &pr,
-            |s| {
-                s.linesearch_backtrack_step = 0.5;
-            },
-            "backtrack 0.5",
-        );
     }
 }

@@ -43,6 +43,20 @@ enum Command {
   meanfield optimum scenarios/quickstart.toml --json
   meanfield optimum --data train.csv --lambda 0.01 --loss logistic --bias --particles optimum.npy")]
     Optimum(OptimumArgs),
+    /// Compare finished runs on one figure: excess L - L* (or L) and gap against time.
+    #[command(after_help = "Example:
+  meanfield compare runs/gd runs/perturbed runs/langevin --out plots/certify-xor3")]
+    Compare(CompareArgs),
+}
+
+#[derive(Args, Debug)]
+struct CompareArgs {
+    /// Run folders (each with a metrics.csv); a folder's name labels its curve.
+    #[arg(required = true, num_args = 1..)]
+    runs: Vec<PathBuf>,
+    /// Output file stem: writes STEM.png and STEM.svg.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -177,6 +191,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => args.load().map(|s| print!("{}", s.to_toml())),
         Command::Bench(args) => bench(args),
         Command::Optimum(args) => optimum(args),
+        Command::Compare(args) => compare(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -313,4 +328,16 @@ fn optimum(args: &OptimumArgs) -> Result<(), Error> {
         );
     }
     Ok(())
+}
+
+fn compare(args: &CompareArgs) -> Result<(), Error> {
+    let runs = args
+        .runs
+        .iter()
+        .map(|dir| {
+            let label = dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+            Ok((label, meanfield::metrics::Metrics::read_csv(&dir.join("metrics.csv"))?))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    meanfield::report::compare_figure(&args.out, &runs)
 }

@@ -65,6 +65,16 @@ impl Metrics {
         "excess",
     ];
 
+    /// Reads the rows of a `metrics.csv` file.
+    pub fn read_csv(path: &std::path::Path) -> crate::Result<Vec<Metrics>> {
+        let mut reader = csv::Reader::from_path(path).map_err(|e| crate::Error::data(path, "open", e.to_string()))?;
+        reader
+            .deserialize()
+            .enumerate()
+            .map(|(k, row)| row.map_err(|e| crate::Error::data(path, k + 2, e.to_string())))
+            .collect()
+    }
+
     /// The rows as csv text with a header (shortest round-trip formatting of every number).
     pub fn to_csv(rows: &[Metrics]) -> crate::Result<Vec<u8>> {
         let mut writer = csv::Writer::from_writer(Vec::new());

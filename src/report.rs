@@ -84,6 +84,27 @@ pub fn convergence_figure(dir: &Path, rows: &[Metrics], optimum: Option<f64>) ->
     plot::figure(&dir.join("convergence"), &[bounds, gap])
 }
 
+/// `<stem>.{png,svg}`: several runs on one problem compared: L - L* (or L when L* is unknown) and
+/// the gap G against time, one curve per run, log axes.
+pub fn compare_figure(stem: &Path, runs: &[(String, Vec<Metrics>)]) -> Result<()> {
+    let has_excess = runs.iter().all(|(_, rows)| rows.iter().any(|r| r.excess.is_some()));
+    let mut first = if has_excess {
+        Panel::new("Excess over the exact optimum", "time t", "L - L*")
+    } else {
+        Panel::new("Objective", "time t", "L")
+    };
+    let mut gap = Panel::new("Optimality gap G = L - D", "time t", "gap");
+    for panel in [&mut first, &mut gap] {
+        panel.x_scale = Scale::Log;
+        panel.y_scale = Scale::Log;
+    }
+    for (label, rows) in runs {
+        first.series.push(series(label, rows, |r| if has_excess { r.excess } else { Some(r.loss) }));
+        gap.series.push(series(label, rows, |r| r.gap));
+    }
+    plot::figure(stem, &[first, gap])
+}
+
 /// The scatter of a cloud given as f64 particles (columns w, u1..ud).
 pub fn cloud_scatter(theta: ArrayView2<f64>, ideal: Ideal, title: &str) -> Scatter {
     let d = theta.ncols() - 1;

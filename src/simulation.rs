@@ -143,7 +143,7 @@ impl RunOptions {
 }
 
 /// Particle directions used as starts of the estimated sphere maximum, at most this many.
-const CERTIFY_DIRECTIONS: usize = 1024;
+const CERTIFY_DIRECTIONS: usize = 256;
 
 /// r_i = l'(y_i, F_i) / n for the n samples given.
 fn residuals(loss: Loss, y: &[f64], f: &[f64], r: &mut [f64]) {
