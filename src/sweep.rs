@@ -905,6 +905,13 @@ fn draw(sweep: &Sweep, config: &PlotConfig, rows: &[(&RunSpec, SummaryRow)], ste
             .collect()
     };
     let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len() as f64;
+    let shown = [
+        Some(config.x.as_str()),
+        config.group.as_deref(),
+        (config.kind == PlotKind::Heatmap).then_some(config.y.as_str()),
+    ];
+    let others: Vec<&str> = sweep.axes.iter().map(|a| a.key.as_str()).filter(|k| !shown.contains(&Some(*k))).collect();
+    let over = if others.is_empty() { String::new() } else { format!(": mean over {}", others.join(", ")) };
     match config.kind {
         PlotKind::Line => {
             let groups: Vec<Option<(usize, &toml::Value)>> = match &config.group {
@@ -917,10 +924,13 @@ fn draw(sweep: &Sweep, config: &PlotConfig, rows: &[(&RunSpec, SummaryRow)], ste
             let band = config.band.unwrap_or_default();
             let mut panel = Panel::new(
                 format!(
-                    "{} against {} (mean, band {})",
+                    "final {}{over}{}",
                     config.y,
-                    config.x,
-                    if band == Band::Std { "mean +- std" } else { "min..max" }
+                    match (others.is_empty(), band) {
+                        (true, _) => "",
+                        (false, Band::Std) => ", band +- std",
+                        (false, Band::Minmax) => ", band min..max",
+                    }
                 ),
                 &config.x,
                 &config.y,
@@ -985,7 +995,7 @@ fn draw(sweep: &Sweep, config: &PlotConfig, rows: &[(&RunSpec, SummaryRow)], ste
             plot::heatmap(
                 stem,
                 &Heatmap {
-                    title: format!("{value} (mean over the other axes)"),
+                    title: format!("final {value}{over}"),
                     x_label: config.x.clone(),
                     y_label: config.y.clone(),
                     value_label: value.to_string(),
