@@ -250,3 +250,19 @@ fn bad_sweep_files_give_precise_errors() {
     let shard = meanfield(&["sweep", "x.toml", "--shard", "4/3"]);
     assert_eq!(shard.status.code(), Some(2));
 }
+
+#[test]
+fn the_bundled_sweep_resolves_to_its_grid() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sweeps/noise-temperature.toml");
+    let tmp = tempfile::tempdir().unwrap();
+    let listing = String::from_utf8(ok(&["sweep", s(&file), "--dry-run", "--out", s(tmp.path())]).stdout).unwrap();
+    let lines: Vec<&str> = listing.lines().collect();
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(header, ["index", "run", "status", "dynamics.sigma", "dynamics.tau", "seed"]);
+    assert_eq!(lines.len(), 1 + 48 + 1);
+    let first: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!([first[0], first[2], first[3], first[4], first[5]], ["0", "pending", "0.0", "0.0", "1"]);
+    let last: Vec<&str> = lines[48].split_whitespace().collect();
+    assert_eq!([last[0], last[2], last[3], last[4], last[5]], ["47", "pending", "0.05", "0.0001", "3"]);
+    assert_eq!(lines[49], format!("48 of 48 runs; outputs in {}", tmp.path().display()));
+}
