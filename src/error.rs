@@ -25,6 +25,21 @@ pub enum Error {
     #[error("--set {arg}: {message}")]
     Override { arg: String, message: String },
 
+    /// A run of a sweep is invalid or failed; `overrides` are the run's overrides of the base
+    /// scenario.
+    #[error("{file}: run {index} ({overrides}): {source}")]
+    SweepRun { file: String, index: usize, overrides: String, source: Box<Error> },
+
+    /// Some runs of a sweep failed; the others finished and were written.
+    #[error("{failed} of {total} runs failed; the first: {first}")]
+    SweepFailed { failed: usize, total: usize, first: Box<Error> },
+
+    /// A sweep folder lacks the results of some runs (`collect` before every shard finished).
+    #[error(
+        "{dir}: {missing} of {total} runs have no summary.json (first: {first}); sweep.csv has the others; run the missing shards and collect again"
+    )]
+    SweepIncomplete { dir: PathBuf, missing: usize, total: usize, first: String },
+
     /// A data file (csv or npy) cannot be used.
     #[error("{file}:{location}: {message}")]
     Data { file: String, location: String, message: String },

@@ -48,5 +48,6 @@ pub mod rng;
 pub mod runner;
 pub mod scenario;
 pub mod simulation;
+pub mod sweep;
 
 pub use error::{Error, Result};

@@ -12,6 +12,7 @@ use meanfield::data::Dataset;
 use meanfield::loss::Loss;
 use meanfield::runner::{self, RunControl, Verbosity};
 use meanfield::scenario::{DynamicsConfig, Precision, ValidScenario};
+use meanfield::sweep::{self, Shard, Sweep, SweepOptions};
 use meanfield::Error;
 
 const EXAMPLES: &str = "\
@@ -47,6 +48,17 @@ enum Command {
     #[command(after_help = "Example:
   meanfield compare runs/gd runs/perturbed runs/langevin --out plots/certify-xor3")]
     Compare(CompareArgs),
+    /// Run a parameter sweep (resumable, parallel, shardable) or collect a sharded one.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        subcommand_negates_reqs = true,
+        after_help = "Examples:
+  meanfield sweep scenarios/sweeps/noise-temperature.toml --jobs 2
+  meanfield sweep scenarios/sweeps/noise-temperature.toml --dry-run
+  meanfield sweep scenarios/sweeps/noise-temperature.toml --out runs/nt --shard 2/3
+  meanfield sweep collect runs/nt"
+    )]
+    Sweep(SweepArgs),
 }
 
 #[derive(Args, Debug)]
@@ -57,6 +69,46 @@ struct CompareArgs {
     /// Output file stem: writes STEM.png and STEM.svg.
     #[arg(long)]
     out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct SweepArgs {
+    #[command(subcommand)]
+    command: Option<SweepCommand>,
+    /// The sweep file (TOML).
+    #[arg(required = true)]
+    file: Option<PathBuf>,
+    /// Output folder (default: runs/sweeps/<sweep name>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Threads shared by the runs and their kernels (default: all cores, or RAYON_NUM_THREADS).
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    /// Run only part I of N (1-based, e.g. 2/3); default from SLURM_ARRAY_TASK_ID (minus
+    /// SLURM_ARRAY_TASK_MIN, else counted from 0) and SLURM_ARRAY_TASK_COUNT.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// Redo complete runs.
+    #[arg(long)]
+    force: bool,
+    /// List the resolved runs and whether they are complete; run nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// No progress bar or messages on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum SweepCommand {
+    /// Merge the run folders of DIR (every shard) into sweep.csv and the figures.
+    Collect {
+        /// The sweep's output folder (with its sweep.toml).
+        dir: PathBuf,
+        /// No messages on stderr.
+        #[arg(long, short)]
+        quiet: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -179,7 +231,9 @@ fn exit_code(error: &Error) -> u8 {
     match error {
         Error::Interrupted { .. } => 130,
         Error::Diverged { .. } => 3,
-        Error::Io { .. } | Error::Plot { .. } | Error::Solver(_) => 1,
+        Error::Io { .. } | Error::Plot { .. } | Error::Solver(_) | Error::SweepIncomplete { .. } => 1,
+        Error::SweepFailed { first, .. } => exit_code(first),
+        Error::SweepRun { source, .. } => exit_code(source),
         _ => 2,
     }
 }
@@ -192,6 +246,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench(args),
         Command::Optimum(args) => optimum(args),
         Command::Compare(args) => compare(args),
+        Command::Sweep(args) => sweep(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -227,6 +282,56 @@ fn run(args: &RunArgs) -> Result<(), Error> {
             last.loss,
             last.data_fit,
             last.penalty,
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+fn sweep(args: &SweepArgs) -> Result<(), Error> {
+    let (file, quiet) = match (&args.command, &args.file) {
+        (Some(SweepCommand::Collect { dir, quiet }), _) => {
+            let results = sweep::collect(dir)?;
+            if !quiet {
+                eprintln!(
+                    "{} runs; sweep.csv and {} figures in {}",
+                    results.total,
+                    results.figures.len(),
+                    dir.display()
+                );
+            }
+            return Ok(());
+        }
+        (None, Some(file)) => (file, args.quiet),
+        (None, None) => unreachable!("clap requires FILE without a subcommand"),
+    };
+    let shard = match &args.shard {
+        Some(text) => Some(Shard::parse(text)?),
+        None => Shard::from_slurm(|name| std::env::var(name).ok())?,
+    };
+    let (plan, scenarios) = Sweep::load(file)?;
+    let out = args.out.clone().unwrap_or_else(|| plan.default_out_dir());
+    if args.dry_run {
+        print!("{}", plan.describe(&out, shard));
+        return Ok(());
+    }
+    let options = SweepOptions {
+        jobs: args.jobs,
+        shard,
+        force: args.force,
+        verbosity: if quiet { Verbosity::Quiet } else { Verbosity::Normal },
+    };
+    let report = sweep::run_sweep(&plan, &scenarios, &out, &options)?;
+    if !quiet {
+        let part = shard.map(|s| format!(" (shard {}/{})", s.index, s.count)).unwrap_or_default();
+        let results = if report.collected { "sweep.csv" } else { "run folders; `meanfield sweep collect` merges them" };
+        eprintln!(
+            "{}{part}: {} runs, {} complete before, {} run in {:.1} s; {results} in {}",
+            plan.name,
+            report.selected,
+            report.skipped,
+            report.ran,
+            report.seconds,
             out.display()
         );
     }
