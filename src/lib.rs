@@ -36,6 +36,7 @@ pub mod convex;
 pub mod data;
 pub mod dynamics;
 pub mod error;
+pub mod figures;
 pub mod linalg;
 pub mod loss;
 pub mod metrics;

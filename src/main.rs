@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use meanfield::bench::BenchConfig;
 use meanfield::convex::{self, OptimumOptions};
 use meanfield::data::Dataset;
+use meanfield::figures::{self, FigureOptions};
 use meanfield::loss::Loss;
 use meanfield::runner::{self, RunControl, Verbosity};
 use meanfield::scenario::{DynamicsConfig, Precision, ValidScenario};
@@ -59,6 +60,33 @@ enum Command {
   meanfield sweep collect runs/nt"
     )]
     Sweep(SweepArgs),
+    /// Regenerate one of the paper's figures into plots/paper (see `meanfield figure --list`).
+    #[command(after_help = "Examples:
+  meanfield figure --list
+  meanfield figure sample-complexity --quick")]
+    Figure(FigureArgs),
+}
+
+#[derive(Args, Debug)]
+struct FigureArgs {
+    /// The figure's name.
+    #[arg(required_unless_present = "list")]
+    name: Option<String>,
+    /// List the figures.
+    #[arg(long)]
+    list: bool,
+    /// The fast variant (the `[quick]` settings of its parameter file).
+    #[arg(long)]
+    quick: bool,
+    /// Output folder.
+    #[arg(long, default_value = "plots/paper")]
+    out: PathBuf,
+    /// Parameter file (default scenarios/paper/NAME.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// No progress messages.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(Args, Debug)]
@@ -247,6 +275,7 @@ fn main() -> ExitCode {
         Command::Optimum(args) => optimum(args),
         Command::Compare(args) => compare(args),
         Command::Sweep(args) => sweep(args),
+        Command::Figure(args) => figure(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -445,4 +474,26 @@ fn compare(args: &CompareArgs) -> Result<(), Error> {
         })
         .collect::<Result<Vec<_>, Error>>()?;
     meanfield::report::compare_figure(&args.out, &runs)
+}
+
+fn figure(args: &FigureArgs) -> Result<(), Error> {
+    if args.list {
+        for f in figures::all() {
+            println!("{:<22} {}", f.name(), f.about());
+        }
+        return Ok(());
+    }
+    let figure = figures::find(args.name.as_deref().expect("clap requires NAME without --list"))?;
+    let options = FigureOptions {
+        quick: args.quick,
+        out: args.out.clone(),
+        config: args.config.clone(),
+        verbosity: if args.quiet { Verbosity::Quiet } else { Verbosity::Normal },
+    };
+    let report = figure.run(&options)?;
+    let json = serde_json::to_string_pretty(&report).expect("a report always serialises");
+    let stem = if args.quick { format!("{}-quick", report.name) } else { report.name.clone() };
+    meanfield::output::write_atomic(&args.out.join(format!("{stem}.json")), json.as_bytes())?;
+    println!("{json}");
+    Ok(())
 }
