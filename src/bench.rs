@@ -107,3 +107,61 @@ fn bench_in<F: Real>(config: &BenchConfig) -> Result<BenchReport> {
         peak_rss_bytes: peak_rss_bytes(),
     })
 }
+
+/// Which size a scaling series varies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScalingAxis {
+    /// The number of particles m.
+    M,
+    /// The number of samples n.
+    N,
+}
+
+/// Times the step for each value of `axis` (the other sizes from `base`), once with one thread and
+/// once with every thread of the current pool; returns the reports in that order.
+pub fn scaling(base: &BenchConfig, axis: ScalingAxis, values: &[usize]) -> Result<Vec<BenchReport>> {
+    let mut thread_counts = vec![1, rayon::current_num_threads()];
+    thread_counts.dedup();
+    let mut reports = Vec::new();
+    for &threads in &thread_counts {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| Error::Invalid(format!("bench: cannot start {threads} threads: {e}")))?;
+        for &v in values {
+            let config = match axis {
+                ScalingAxis::M => BenchConfig { m: v, ..base.clone() },
+                ScalingAxis::N => BenchConfig { n: v, ..base.clone() },
+            };
+            reports.push(pool.install(|| bench(&config))?);
+        }
+    }
+    Ok(reports)
+}
+
+/// `<stem>.{png,svg}`: seconds per step against the varied size, one curve per thread count, log-log.
+pub fn scaling_figure(stem: &std::path::Path, axis: ScalingAxis, reports: &[BenchReport]) -> Result<()> {
+    use crate::plot::{figure, Mark, Panel, Scale, Series};
+    let name = match axis {
+        ScalingAxis::M => "particles m",
+        ScalingAxis::N => "samples n",
+    };
+    let first = reports.first().ok_or_else(|| Error::Invalid("bench: no measurements to plot".into()))?;
+    let title = format!("Step time ({}, {}, d = {})", first.dtype, first.dynamics, first.d);
+    let mut panel = Panel::new(title, name, "seconds per step");
+    panel.x_scale = Scale::Log;
+    panel.y_scale = Scale::Log;
+    let mut threads: Vec<usize> = reports.iter().map(|r| r.threads).collect();
+    threads.dedup();
+    for t in threads {
+        let (x, y): (Vec<f64>, Vec<f64>) = reports
+            .iter()
+            .filter(|r| r.threads == t)
+            .map(|r| (if axis == ScalingAxis::M { r.m } else { r.n } as f64, r.seconds_per_step))
+            .unzip();
+        let mut series = Series::new(format!("{t} thread{}", if t == 1 { "" } else { "s" }), x, y);
+        series.mark = Mark::LinePoints;
+        panel.series.push(series);
+    }
+    figure(stem, &[panel])
+}

@@ -61,9 +61,9 @@ pub const EXACT_BUDGET: f64 = 1e8;
 /// Number of random Gaussian start directions of the estimate.
 const RANDOM_STARTS: usize = 256;
 /// Number of local ascents per sign of the objective.
-const ASCENTS: usize = 8;
+const ASCENTS: usize = 4;
 /// Maximum number of ascent iterations.
-const ASCENT_ITERS: usize = 200;
+const ASCENT_ITERS: usize = 100;
 /// Relative slack of the cell search: a cell with |g_P| <= (1 + SLACK) * best is not examined.
 const SLACK: f64 = 1e-12;
 
@@ -337,7 +337,8 @@ fn phi_many(x: ArrayView2<f64>, r: ArrayView1<f64>, dirs: &[Vec<f64>]) -> Vec<f6
 
 /// Ascent of h = sign * phi on the sphere from the unit vector v, where h(v) = `h`: on the current cell phi is
 /// linear, g = sign * sum_{x_i . v > 0} r_i x_i; first try the cell's maximiser g/|g|, otherwise a
-/// geodesic step along the tangent gradient g - (g . v) v with step halving. Returns (phi(v), v).
+/// geodesic step along the tangent gradient g - (g . v) v with step halving, until a step gains less than
+/// 1e-12 relative. Returns (phi(v), v).
 fn ascend(x: ArrayView2<f64>, r: ArrayView1<f64>, sign: f64, mut v: Vec<f64>, mut h: f64) -> (f64, Vec<f64>) {
     let d = x.ncols();
     let mut step = std::f64::consts::FRAC_PI_8;
@@ -373,10 +374,10 @@ fn ascend(x: ArrayView2<f64>, r: ArrayView1<f64>, sign: f64, mut v: Vec<f64>, mu
             let w: Vec<f64> = w.iter().map(|c| c / nw).collect();
             let hw = sign * phi(x, r, &w);
             if hw > h {
+                moved = hw - h > 1e-12 * h.abs();
                 v = w;
                 h = hw;
                 step = (2.0 * step).min(std::f64::consts::FRAC_PI_4);
-                moved = true;
                 break;
             }
             step /= 2.0;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
-use meanfield::bench::BenchConfig;
+use meanfield::bench::{BenchConfig, ScalingAxis};
 use meanfield::convex::{self, OptimumOptions};
 use meanfield::data::Dataset;
 use meanfield::figures::{self, FigureOptions};
@@ -205,6 +205,19 @@ struct BenchArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+    /// Time a series over m (1e3..1e6) or n (200..20000) with 1 and all threads, print JSON lines
+    /// and draw STEM.png/svg (see --plot).
+    #[arg(long, value_enum)]
+    scaling: Option<Scaling>,
+    /// Figure stem of --scaling.
+    #[arg(long, default_value = "plots/performance/scaling")]
+    plot: PathBuf,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum Scaling {
+    M,
+    N,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -389,6 +402,18 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
         dynamics: dynamics.check("meanfield bench")?,
         steps: args.steps,
     };
+    if let Some(scaling) = args.scaling {
+        let (axis, values, suffix) = match scaling {
+            Scaling::M => (ScalingAxis::M, vec![1_000, 10_000, 100_000, 1_000_000], "m"),
+            Scaling::N => (ScalingAxis::N, vec![200, 2_000, 20_000], "n"),
+        };
+        let reports = meanfield::bench::scaling(&config, axis, &values)?;
+        for r in &reports {
+            println!("{}", serde_json::to_string(r).expect("a report always serialises"));
+        }
+        let stem = PathBuf::from(format!("{}-{suffix}", args.plot.display()));
+        return meanfield::bench::scaling_figure(&stem, axis, &reports);
+    }
     let report = meanfield::bench::bench(&config)?;
     if args.json {
         println!("{}", serde_json::to_string(&report).expect("a report always serialises"));

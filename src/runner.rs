@@ -111,6 +111,8 @@ pub struct Timings {
     pub steps: u64,
     /// m * steps / run_seconds.
     pub particle_steps_per_sec: f64,
+    /// Seconds of `run_seconds` spent on the dual bound (the certificate).
+    pub certify_seconds: f64,
 }
 
 /// A progress bar with the current loss and ETA, hidden when quiet or when stderr is not a terminal.
@@ -281,6 +283,7 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
             run_seconds,
             steps: sim.options.steps,
             particle_steps_per_sec: m as f64 * sim.options.steps as f64 / run_seconds.max(1e-12),
+            certify_seconds: sim.certify_seconds(),
         },
         optimum,
         time_to_gap: rows.iter().find(|r| r.gap.is_some_and(|g| g <= run.gap_eps)).map(|r| r.time),

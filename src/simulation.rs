@@ -143,7 +143,7 @@ impl RunOptions {
 }
 
 /// Particle directions used as starts of the estimated sphere maximum, at most this many.
-const CERTIFY_DIRECTIONS: usize = 256;
+const CERTIFY_DIRECTIONS: usize = 128;
 
 /// r_i = l'(y_i, F_i) / n for the n samples given.
 fn residuals(loss: Loss, y: &[f64], f: &[f64], r: &mut [f64]) {
@@ -179,6 +179,7 @@ pub struct Simulation<F: Real> {
     optimum: Option<f64>,
     batch: Option<MiniBatch<F>>,
     history: Vec<Metrics>,
+    certify_seconds: f64,
     checkpoints: Option<Checkpointing>,
     interrupt: Option<Arc<AtomicBool>>,
 }
@@ -267,6 +268,7 @@ impl<F: Real> Simulation<F> {
             optimum: None,
             batch,
             history: Vec::new(),
+            certify_seconds: 0.0,
             checkpoints: None,
             interrupt: None,
         };
@@ -300,6 +302,11 @@ impl<F: Real> Simulation<F> {
             self.options.certificate,
             self.options.seed,
         )
+    }
+
+    /// Wall-clock seconds spent computing dual bounds so far (in this process).
+    pub fn certify_seconds(&self) -> f64 {
+        self.certify_seconds
     }
 
     /// The metrics logged so far.
@@ -431,7 +438,9 @@ impl<F: Real> Simulation<F> {
     pub fn metrics(&mut self, state: &State<F>) -> Result<Metrics> {
         let every = self.options.certify_every;
         let due = every > 0 && (state.step % every == 0 || state.step == self.options.steps);
+        let certifying = Instant::now();
         let bound = if due { Some(self.dual_bound(state)?) } else { None };
+        self.certify_seconds += certifying.elapsed().as_secs_f64();
         let problem = &self.problem;
         let second_moment = state.cloud.second_moment();
         let f = state.predictions.as_slice().expect("contiguous");
