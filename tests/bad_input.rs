@@ -110,3 +110,25 @@ fn command_line_mistakes_exit_two_without_a_panic() {
         assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
     }
 }
+
+#[test]
+fn a_run_too_large_for_the_machine_is_refused_before_allocating() {
+    let out = Command::new(env!("CARGO_BIN_EXE_meanfield"))
+        .args(["validate", "scenarios/quickstart.toml", "--set", "model.m=100000000000"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "validate checks values, not the machine");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_meanfield"))
+        .args(["run", "scenarios/quickstart.toml", "--quiet", "--set", "model.m=100000000000", "--out"])
+        .arg(tmp.path().join("big"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.starts_with("error: scenarios/quickstart.toml: the run needs about "), "{stderr}");
+    assert!(stderr.contains("(m = 100000000000, n = 20, test_n = 10000, d = 2) but only "), "{stderr}");
+    assert!(stderr.ends_with(" are available; reduce model.m, data.n or data.test_n, or use precision = \"f32\"\n"));
+}
