@@ -4,21 +4,31 @@
 use std::path::Path;
 use std::process::Command;
 
-/// Runs a scenario that reads `train.csv` (and optionally `test.csv`, `init.npy`) from `dir`;
-/// returns (exit code, stderr).
-fn run(dir: &Path, extra: &str) -> (i32, String) {
-    let scenario = dir.join("s.toml");
-    let text = format!(
-        "lambda = 0.01\n[data]\nkind = \"csv\"\npath = \"train.csv\"\n{extra}\n[model]\nm = 10\n\
-         [dynamics]\nkind = \"gd\"\neta = 0.1\n[run]\nsteps = 2\nplots = false\n"
-    );
+/// Runs the scenario `body` (written to `dir/<name>.toml`, outputs in `dir/<name>`) with a short
+/// gd schedule appended; returns (exit code, stderr).
+fn run_scenario(dir: &Path, name: &str, body: &str) -> (i32, String) {
+    let scenario = dir.join(format!("{name}.toml"));
+    let text =
+        format!("lambda = 0.01\n{body}\n[dynamics]\nkind = \"gd\"\neta = 0.1\n[run]\nsteps = 2\nplots = false\n");
     std::fs::write(&scenario, text).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_meanfield"))
-        .args(["run", scenario.to_str().unwrap(), "--quiet", "--out"])
-        .arg(dir.join("out"))
+        .args(["run", scenario.to_str().unwrap(), "--quiet", "--force", "--out"])
+        .arg(dir.join(name))
         .output()
         .unwrap();
     (out.status.code().unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+/// Runs a scenario that reads `train.csv` (and what `extra` names) from `dir`.
+fn run(dir: &Path, extra: &str) -> (i32, String) {
+    run_scenario(dir, "s", &format!("[data]\nkind = \"csv\"\npath = \"train.csv\"\n{extra}\n[model]\nm = 10"))
+}
+
+/// Like [`run`], with the initial cloud read from `npy`.
+fn run_with_init(dir: &Path, npy: &Path) -> (i32, String) {
+    let body =
+        format!("[data]\nkind = \"csv\"\npath = \"train.csv\"\n[model]\ninit = {{ file = \"{}\" }}", npy.display());
+    run_scenario(dir, "init", &body)
 }
 
 fn csv_error(train: &str) -> String {
@@ -74,23 +84,6 @@ fn missing_and_mismatched_files_are_named() {
         stderr.contains("init.npy:npy: ") && stderr.ends_with("expected a 2-d float64 array (C order)\n"),
         "{stderr}"
     );
-}
-
-/// Like [`run`], with the initial cloud read from `npy`.
-fn run_with_init(dir: &Path, npy: &Path) -> (i32, String) {
-    let scenario = dir.join("init.toml");
-    let text = format!(
-        "lambda = 0.01\n[data]\nkind = \"csv\"\npath = \"train.csv\"\n[model]\ninit = {{ file = \"{}\" }}\n\
-         [dynamics]\nkind = \"gd\"\neta = 0.1\n[run]\nsteps = 2\nplots = false\n",
-        npy.display()
-    );
-    std::fs::write(&scenario, text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_meanfield"))
-        .args(["run", scenario.to_str().unwrap(), "--quiet", "--force", "--out"])
-        .arg(dir.join("out-init"))
-        .output()
-        .unwrap();
-    (out.status.code().unwrap(), String::from_utf8(out.stderr).unwrap())
 }
 
 #[test]
