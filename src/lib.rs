@@ -41,6 +41,7 @@ pub mod linalg;
 pub mod loss;
 pub mod metrics;
 pub mod model;
+pub mod ntk;
 pub mod output;
 pub mod plot;
 pub mod report;

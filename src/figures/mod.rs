@@ -11,6 +11,8 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::runner::Verbosity;
 
+pub mod sample_complexity;
+
 /// How a figure is regenerated.
 #[derive(Clone, Debug)]
 pub struct FigureOptions {
@@ -49,7 +51,7 @@ pub trait Figure: Sync {
 
 /// Every figure, in the README's order.
 pub fn all() -> Vec<&'static dyn Figure> {
-    vec![]
+    vec![&sample_complexity::SampleComplexity]
 }
 
 /// The figure called `name`.
