@@ -1350,16 +1350,6 @@ mod tests {
         assert_eq!(a.particles, b.particles);
     }
 
-    /// A 4-particle cloud of the net |x_1| - |x_2| (w~ = +-1, u~ = +-e_1, +-e_2, particles sqrt(4) times those).
-    fn paper_net(d: usize) -> Array2<f64> {
-        let mut p = Array2::zeros((4, d + 1));
-        for (j, (w, k, sign)) in [(1.0, 1, 1.0), (1.0, 1, -1.0), (-1.0, 2, 1.0), (-1.0, 2, -1.0)].iter().enumerate() {
-            p[[j, 0]] = 2.0 * w;
-            p[[j, *k]] = 2.0 * sign;
-        }
-        p
-    }
-
     /// Hand-solved margins: one point at distance r has gamma* = r / 2 (F = r |v| >= 1 with penalty 2 |v|);
     /// e_1 (+1) and e_2 (-1) need a neuron each, |v| = |w| = 1: gamma* = 1/4; e_1 and e_2 both +1 share one neuron
     /// along (1, 1), |v| = sqrt 2: gamma* = 1 / (2 sqrt 2).
@@ -1385,7 +1375,7 @@ mod tests {
     fn max_margin_on_paper_data_is_at_least_one_eighth() {
         for (d, n, seed) in [(2, 12, 1), (3, 30, 2)] {
             let data = Distribution::Paper { d }.sample(n, seed, Purpose::TrainData).unwrap();
-            let net = cloud_margin(data.x.view(), data.y.view(), paper_net(d).view());
+            let net = cloud_margin(data.x.view(), data.y.view(), crate::data::paper_network(d).view());
             assert!((net - 0.125).abs() < 1e-15, "{net}");
             let mm = max_margin(&data, 400).unwrap();
             assert!(mm.gamma >= 0.125 - 1e-9 && mm.upper >= mm.gamma - 1e-12, "d = {d}: {mm:?}");
