@@ -1,8 +1,8 @@
-//! `margin`: weak regularisation gives the maximum normalised margin (the paper's Theorem 4.1, MATH.md
-//! section 5). On small separable data the normalised margin gamma = min_i y_i F_i / integral |theta|^2 d rho of
-//! (a) the cloud trained by gradient descent and (b) the exact regularised optimum ([`convex::solve`]) is drawn
-//! against lambda, with the exact maximum gamma* ([`convex::max_margin`]) as a horizontal line: as lambda -> 0,
-//! gamma rises to gamma* and never exceeds it.
+//! `margin`: weak regularisation gives the maximum normalised margin (MATH.md section 5). On small separable
+//! data the normalised margin gamma = min_i y_i F_i / integral |theta|^2 d rho of (a) the cloud trained by
+//! gradient descent and (b) the exact regularised optimum ([`convex::solve`]) is drawn against lambda, with the
+//! exact maximum gamma* ([`convex::max_margin`]) as a horizontal line: as lambda -> 0, gamma rises to gamma*
+//! and never exceeds it.
 
 use std::time::Instant;
 
@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{check_scenario, figure_files, say, simulate, stem, Figure, FigureOptions, FigureReport};
+use super::{check_scenario, say, simulate, stem, Figure, FigureOptions, FigureReport};
 use crate::convex::{self, OptimumOptions};
 use crate::data::{paper_network, Distribution};
 use crate::error::{Error, Result};
@@ -121,12 +121,7 @@ impl Figure for Margin {
             "trained_excess_over_optimum": points.iter().map(|p| p.excess).collect::<Vec<f64>>(),
             "largest_trained_minus_gamma_star": trained.iter().map(|g| g - star.gamma).fold(f64::NEG_INFINITY, f64::max),
         });
-        Ok(FigureReport {
-            name: self.name().into(),
-            files: figure_files(&stem),
-            seconds: started.elapsed().as_secs_f64(),
-            findings,
-        })
+        Ok(FigureReport::new(self.name(), &stem, started, findings))
     }
 }
 
