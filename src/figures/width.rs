@@ -41,6 +41,9 @@ impl Figure for Width {
     fn run(&self, options: &FigureOptions) -> Result<FigureReport> {
         let started = Instant::now();
         let config: Config = super::load_config(self.name(), options)?;
+        if config.widths.is_empty() {
+            return Err(Error::Invalid("width: widths is empty; give at least one number of particles".into()));
+        }
         let variants: Vec<Scenario> = config
             .widths
             .iter()
