@@ -31,6 +31,10 @@
 //! Newton's method with the directions fixed, which makes F accurate beyond the solver's ~sqrt(tolerance).
 //! `value` is always L of the returned cloud, so value >= L*, and `dual` <= L* when the sphere maximum is
 //! exact.
+//!
+//! [`max_margin`] solves the hard-margin limit lambda -> 0 over the same patterns: the maximum normalised
+//! margin gamma* = 1 / (2 min sum_k (|v_k| + |w_k|)) subject to y_i (sum_k D_k X (v_k - w_k))_i >= 1 (derived
+//! there), with a dual upper bound.
 
 use std::collections::HashSet;
 
@@ -400,6 +404,103 @@ pub fn solve_with_patterns(
     certify_solution(data, loss, lambda, solved, false, seed)
 }
 
+/// The maximum normalised margin over clouds on separable classification data, with a network that attains it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MaxMargin {
+    /// gamma = min_i y_i F_i / integral |theta|^2 d rho of `particles`: gamma* up to the solver's tolerance
+    /// (a margin that is attained, so gamma <= gamma*).
+    pub gamma: f64,
+    /// An upper bound on gamma* from the dual solution: gamma <= gamma* <= upper (see [`max_margin`]).
+    pub upper: f64,
+    /// Number of activation patterns (all cells of the arrangement).
+    pub patterns: usize,
+    /// Neurons of the returned network.
+    pub neurons: usize,
+    /// Predictions F of `particles` (min_i y_i F_i = 1 up to the solver's tolerance).
+    pub predictions: Array1<f64>,
+    /// The max-margin network as a mean-field cloud, m x (d+1), columns w, u_1..u_d (balanced neurons).
+    pub particles: Array2<f64>,
+}
+
+/// The maximum normalised margin gamma* = sup over clouds of min_i y_i F_i / integral |theta|^2 d rho
+/// (MATH.md section 5), exactly, by a convex program over all activation patterns.
+///
+/// Derivation. A cloud is a finite-width net sum_j w~_j relu(u~_j . x) with penalty
+/// sum_j (w~_j^2 + |u~_j|^2) >= 2 sum_j |w~_j| |u~_j|, with equality for balanced neurons (w~^2 = |u~|^2).
+/// Its predictions depend only on v_j = |w~_j| u~_j and the sign of w~_j. Neurons of one sign whose
+/// directions lie in one closed cell of the arrangement add up to one neuron of that cell with the same
+/// predictions and no larger sum of |v_j|, so with activation patterns D_k (one per cell)
+///
+/// ```text
+/// gamma* = max  min_i y_i (sum_k D_k X (v_k - w_k))_i / (2 sum_k (|v_k|_2 + |w_k|_2))
+/// ```
+///
+/// over (2 D_k - I) X v_k >= 0, (2 D_k - I) X w_k >= 0. Numerator and denominator are both 1-homogeneous in
+/// (v, w); fixing min_i y_i F_i = 1 gives gamma* = 1 / (2 M) with the second-order cone program
+///
+/// ```text
+/// M = min sum_k (|v_k|_2 + |w_k|_2)  s.t.  y_i (sum_k D_k X (v_k - w_k))_i >= 1,  the cone constraints.
+/// ```
+///
+/// For example the 4-neuron net |x_1| - |x_2| (v = +-e_1, w = +-e_2) on `paper` data has min_i y_i F_i = 1 and
+/// sum |v| + |w| = 4: gamma = 1/8.
+///
+/// Dual bound. For alpha >= 0 let S = sup_{|v|=1} |sum_i alpha_i y_i relu(v . x_i)|; any feasible network has
+/// sum_i alpha_i <= sum_i alpha_i y_i F_i = sum_k (phi(v_k) - phi(w_k)) <= S sum_k (|v_k| + |w_k|), so
+/// M >= sum_i alpha_i / S and gamma* <= S / (2 sum_i alpha_i). `upper` is this bound with alpha the solver's
+/// dual variables of the margin rows and S computed exactly ([`certify::sphere_max`]).
+///
+/// # Errors
+/// Labels other than -1 and +1; a zero input; more than `max_patterns` cells (the exact program is meant for
+/// small problems: the cell count grows like n^(d-1)); data that no network separates (two samples on one
+/// ray from the origin with different labels), which the solver reports as infeasible.
+pub fn max_margin(data: &Dataset, max_patterns: usize) -> Result<MaxMargin> {
+    data.check_labels(Loss::Logistic, "max margin")?;
+    let (x, y, d) = (data.x.view(), data.y.view(), data.d());
+    if let Some(i) = x.outer_iter().position(|xi| xi.iter().all(|&c| c == 0.0)) {
+        return Err(Error::Invalid(format!(
+            "max margin: sample {} is the zero input, where every network predicts 0; the data are not separable",
+            i + 1
+        )));
+    }
+    let bound = cell_count_bound(Directions::new(x).len(), d);
+    let all = if bound <= max_patterns as f64 { cells(x)? } else { Vec::new() };
+    if all.is_empty() || all.len() > max_patterns {
+        return Err(Error::Invalid(format!(
+            "max margin: the {} inputs in d = {d} have up to {bound} activation patterns, more than max_patterns = \
+             {max_patterns}; the exact max margin is for small problems",
+            data.n()
+        )));
+    }
+    let (patterns, rows): (Vec<Vec<bool>>, Vec<Vec<usize>>) = all.into_iter().unzip();
+    let kk = patterns.len();
+    let program = Program::build(x, y, Goal::Margin, &patterns, &rows);
+    let solution = program.solve().map_err(|e| match e {
+        Error::Solver(m) => Error::Solver(format!(
+            "max margin: {m}; are the data separable (no two samples on one ray from the origin with different \
+             labels)?"
+        )),
+        other => other,
+    })?;
+    let margin = |n: &[(f64, Array1<f64>)]| -cloud_margin(x, y, cloud(n, d).view());
+    let neurons = merge_if_harmless(read_neurons(&solution.x, kk, d), &MARGIN_MERGE, margin);
+    let particles = cloud(&neurons, d);
+    let (predictions, _) = cloud_predictions(x, particles.view());
+    let gamma = cloud_margin(x, y, particles.view());
+    let start = program.margin_rows;
+    let alpha = Array1::from_iter(solution.z[start..start + data.n()].iter().map(|a| a.max(0.0)));
+    let directions = particles.slice(s![.., 1..]);
+    let sphere = certify::sphere_max(x, (&alpha * &y).view(), Some(directions), SphereMethod::Exact, 0)?;
+    Ok(MaxMargin {
+        gamma,
+        upper: sphere.value / (2.0 * alpha.sum()),
+        patterns: kk,
+        neurons: neurons.len(),
+        predictions,
+        particles,
+    })
+}
+
 /// Solves the program with sign constraints on `rows[k]` for pattern k, and reads the network back:
 /// - neurons (w~, u~) = (+-sqrt|v|, v / sqrt|v|), dropping those with |v| below [`DROP`] times the largest;
 /// - parallel neurons of the same sign are merged by adding their v, which leaves predictions and
@@ -420,34 +521,13 @@ fn solve_program(
     let x = data.x.view();
     let y = data.y.view();
     let kk = patterns.len();
-    let mut neurons: Vec<(f64, Array1<f64>)> = Vec::new();
-    if kk > 0 {
-        let program = Program::build(x, y, loss, lambda, patterns, rows);
-        let sol = program.solve()?;
-        for (block, sign) in [(0, 1.0), (kk, -1.0)] {
-            for k in 0..kk {
-                neurons.push((sign, Array1::from(sol[(block + k) * d..(block + k + 1) * d].to_vec())));
-            }
-        }
-    }
-    let largest = neurons.iter().map(|(_, v)| v.dot(v).sqrt()).fold(0.0, f64::max);
-    neurons.retain(|(_, v)| {
-        let nv = v.dot(v).sqrt();
-        nv > DROP * largest && nv > 0.0
-    });
-    let (value, _) = cloud_objective(x, y, loss, lambda, cloud(&neurons, d).view());
-    let slack = MERGE_SLACK * value.abs().max(1.0);
-    for tol in MERGE {
-        let merged = merge_parallel(&neurons, tol);
-        if merged.len() == neurons.len() {
-            break;
-        }
-        let (vm, _) = cloud_objective(x, y, loss, lambda, cloud(&merged, d).view());
-        if vm <= value + slack {
-            neurons = merged;
-            break;
-        }
-    }
+    let mut neurons = if kk > 0 {
+        let program = Program::build(x, y, Goal::Fit { loss, lambda }, patterns, rows);
+        read_neurons(&program.solve()?.x, kk, d)
+    } else {
+        Vec::new()
+    };
+    neurons = merge_if_harmless(neurons, &MERGE, |n| cloud_objective(x, y, loss, lambda, cloud(n, d).view()).0);
     polish_amplitudes(x, y, loss, lambda, &mut neurons);
     let particles = cloud(&neurons, d);
     let (value, predictions) = cloud_objective(x, y, loss, lambda, particles.view());
@@ -462,6 +542,45 @@ fn solve_program(
         predictions,
         particles,
     })
+}
+
+/// The neurons (sign, v) of a solution vector of [`Program`] with `kk` patterns in dimension d: (+1, v_k) and
+/// (-1, w_k), dropping those with |v| below [`DROP`] times the largest (and zeros).
+fn read_neurons(sol: &[f64], kk: usize, d: usize) -> Vec<(f64, Array1<f64>)> {
+    let mut neurons: Vec<(f64, Array1<f64>)> = Vec::new();
+    for (block, sign) in [(0, 1.0), (kk, -1.0)] {
+        for k in 0..kk {
+            neurons.push((sign, Array1::from(sol[(block + k) * d..(block + k + 1) * d].to_vec())));
+        }
+    }
+    let largest = neurons.iter().map(|(_, v)| v.dot(v).sqrt()).fold(0.0, f64::max);
+    neurons.retain(|(_, v)| {
+        let nv = v.dot(v).sqrt();
+        nv > DROP * largest && nv > 0.0
+    });
+    neurons
+}
+
+/// Merges parallel neurons of the same sign ([`merge_parallel`]) at the first of the `tolerances` whose
+/// merged network's `score` (lower is better) is within [`MERGE_SLACK`] (relative to max(1, |score|)) of the
+/// unmerged one's; the neurons unchanged if none is.
+fn merge_if_harmless(
+    neurons: Vec<(f64, Array1<f64>)>,
+    tolerances: &[f64],
+    score: impl Fn(&[(f64, Array1<f64>)]) -> f64,
+) -> Vec<(f64, Array1<f64>)> {
+    let before = score(&neurons);
+    let slack = MERGE_SLACK * before.abs().max(1.0);
+    for &tol in tolerances {
+        let merged = merge_parallel(&neurons, tol);
+        if merged.len() == neurons.len() {
+            break;
+        }
+        if score(&merged) <= before + slack {
+            return merged;
+        }
+    }
+    neurons
 }
 
 /// Sets `exact`, dual = certify::dual_bound at the cloud's predictions (particle directions as starts) and
@@ -607,6 +726,10 @@ fn solve_dense(mut a: Array2<f64>, mut b: Array1<f64>) -> Option<Array1<f64>> {
 
 /// Distances between unit directions under which neurons are merged, tried in this order.
 const MERGE: [f64; 3] = [1e-5, 1e-7, 1e-9];
+/// Merge tolerances of [`max_margin`]: its solution has no amplitude polish, so neurons split among the cells
+/// that share a direction stay ~sqrt(solver tolerance) apart; merging them never lowers the margin when they
+/// are split copies, and a merge that does is refused.
+const MARGIN_MERGE: [f64; 4] = [1e-3, 1e-5, 1e-7, 1e-9];
 /// A merge is kept if it raises L by at most this much (relative to max(1, L)).
 const MERGE_SLACK: f64 = 1e-9;
 
@@ -645,6 +768,15 @@ fn cloud(neurons: &[(f64, Array1<f64>)], d: usize) -> Array2<f64> {
     p
 }
 
+/// F_i = mean_j w_j relu(u_j . x_i) and the second moment mean_j (w_j^2 + |u_j|^2) of a cloud (rows (w, u)).
+pub fn cloud_predictions(x: ArrayView2<f64>, particles: ArrayView2<f64>) -> (Array1<f64>, f64) {
+    let m = particles.nrows() as f64;
+    let w = particles.column(0);
+    let u = particles.slice(s![.., 1..]);
+    let f = x.dot(&u.t()).mapv(|t| t.max(0.0)).dot(&w) / m;
+    (f, particles.iter().map(|t| t * t).sum::<f64>() / m)
+}
+
 /// L\[rho\] = R(F) + lambda * mean_j (w_j^2 + |u_j|^2) of a cloud (rows (w, u)), and F_i = mean_j w_j relu(u_j . x_i).
 pub fn cloud_objective(
     x: ArrayView2<f64>,
@@ -653,13 +785,16 @@ pub fn cloud_objective(
     lambda: f64,
     particles: ArrayView2<f64>,
 ) -> (f64, Array1<f64>) {
-    let m = particles.nrows() as f64;
-    let w = particles.column(0);
-    let u = particles.slice(s![.., 1..]);
-    let f = x.dot(&u.t()).mapv(|t| t.max(0.0)).dot(&w) / m;
-    let penalty = particles.iter().map(|t| t * t).sum::<f64>() / m;
+    let (f, penalty) = cloud_predictions(x, particles);
     let risk = y.iter().zip(&f).map(|(&yi, &fi)| loss.value(yi, fi)).sum::<f64>() / y.len() as f64;
     (risk + lambda * penalty, f)
+}
+
+/// The normalised margin gamma = min_i y_i F_i / integral |theta|^2 d rho of a cloud (MATH.md section 5); by
+/// 2-homogeneity it is the margin of the cloud rescaled to integral |theta|^2 = 1. NaN for the zero cloud.
+pub fn cloud_margin(x: ArrayView2<f64>, y: ArrayView1<f64>, particles: ArrayView2<f64>) -> f64 {
+    let (f, second_moment) = cloud_predictions(x, particles);
+    y.iter().zip(&f).map(|(&yi, &fi)| yi * fi).fold(f64::INFINITY, f64::min) / second_moment
 }
 
 /// The conic program in clarabel's form: min x'Px/2 + q'x subject to A x + s = b, s in the cones.
@@ -669,6 +804,23 @@ struct Program {
     a: CscMatrix<f64>,
     b: Vec<f64>,
     cones: Vec<SupportedConeT<f64>>,
+    /// For [`Goal::Margin`], the index of the first margin row y_i z_p >= 1 (one per sample, in order).
+    margin_rows: usize,
+}
+
+/// What the program minimises over the cone-constrained v_k, w_k.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Goal {
+    /// R(sum_k D_k X (v_k - w_k)) + 2 lambda sum_k (|v_k| + |w_k|).
+    Fit { loss: Loss, lambda: f64 },
+    /// sum_k (|v_k| + |w_k|) subject to y_i (sum_k D_k X (v_k - w_k))_i >= 1 for every sample.
+    Margin,
+}
+
+/// A primal-dual solution: x the variables, z the dual variables of the rows of A (in row order).
+struct Solution {
+    x: Vec<f64>,
+    z: Vec<f64>,
 }
 
 /// Triplets of a sparse matrix under construction, with a running row count.
@@ -697,16 +849,17 @@ impl Triplets {
 
 impl Program {
     /// Variables: v_k (K d), w_k (K d), a_k (K), b_k (K), z_p (one per distinct input), and for the logistic
-    /// loss t, u1, u2 (one each per distinct (input, label) pair).
+    /// loss t, u1, u2 (one each per distinct (input, label) pair). [`Goal::Margin`] has no loss variables and
+    /// one nonnegative row y_i z_p - 1 >= 0 per sample after the pattern rows.
     /// `rows[k]` lists the rows whose sign constraint is imposed for pattern k (all nonzero rows, or the facets).
     fn build(
         x: ArrayView2<f64>,
         y: ArrayView1<f64>,
-        loss: Loss,
-        lambda: f64,
+        goal: Goal,
         patterns: &[Vec<bool>],
         rows: &[Vec<usize>],
     ) -> Program {
+        let logistic = matches!(goal, Goal::Fit { loss: Loss::Logistic, .. });
         let (n, d) = x.dim();
         let kk = patterns.len();
         // Identical inputs share one prediction z_p; identical (input, label) pairs share one loss term
@@ -728,7 +881,7 @@ impl Program {
         let (np, nt) = (points.len(), terms.len());
         let (iv, iw, ia, ib, iz) = (0, kk * d, 2 * kk * d, 2 * kk * d + kk, 2 * kk * d + 2 * kk);
         let (it, iu1, iu2) = (iz + np, iz + np + nt, iz + np + 2 * nt);
-        let nvar = if loss == Loss::Logistic { iz + np + 3 * nt } else { iz + np };
+        let nvar = if logistic { iz + np + 3 * nt } else { iz + np };
         let mut t = Triplets::default();
         let mut cones = Vec::new();
         // z_p - sum_k D_k[i] x_i . (v_k - w_k) = 0, for a representative row i of each distinct input.
@@ -758,11 +911,19 @@ impl Program {
                 }
             }
         }
-        if loss == Loss::Logistic {
+        let margin_rows = t.b.len();
+        if logistic {
             for m in 0..nt {
                 t.row([(iu1 + m, 1.0), (iu2 + m, 1.0)], 1.0);
             }
             nonneg += nt;
+        }
+        if goal == Goal::Margin {
+            // s = y_i z_p - 1 >= 0.
+            for i in 0..n {
+                t.row([(iz + point_of[i], -y[i])], -1.0);
+            }
+            nonneg += n;
         }
         cones.push(SupportedConeT::NonnegativeConeT(nonneg));
         // |v_k| <= a_k, |w_k| <= b_k.
@@ -776,9 +937,14 @@ impl Program {
             }
         }
         let mut q = vec![0.0; nvar];
-        q[ia..iz].iter_mut().for_each(|c| *c = 2.0 * lambda);
-        let p = match loss {
-            Loss::Squared => {
+        let weight = match goal {
+            Goal::Fit { lambda, .. } => 2.0 * lambda,
+            Goal::Margin => 1.0,
+        };
+        q[ia..iz].iter_mut().for_each(|c| *c = weight);
+        let p = match goal {
+            Goal::Margin => CscMatrix::zeros((nvar, nvar)),
+            Goal::Fit { loss: Loss::Squared, .. } => {
                 // sum_terms c (z_p - y)^2 / 2 = z' diag(c) z / 2 - (c y)' z + constant.
                 let mut diag = vec![0.0; np];
                 for &(pt, yt, c) in &terms {
@@ -788,7 +954,7 @@ impl Program {
                 let idx: Vec<usize> = (iz..iz + np).collect();
                 CscMatrix::new_from_triplets(nvar, nvar, idx.clone(), idx, diag)
             }
-            Loss::Logistic => {
+            Goal::Fit { loss: Loss::Logistic, .. } => {
                 for (m, &(pt, yt, c)) in terms.iter().enumerate() {
                     q[it + m] = c;
                     // (-t, 1, u1) and (-y z_p - t, 1, u2) in K_exp.
@@ -806,16 +972,16 @@ impl Program {
         };
         let count = t.b.len();
         let a = CscMatrix::new_from_triplets(count, nvar, t.rows, t.cols, t.vals);
-        Program { p, q, a, b: t.b, cones }
+        Program { p, q, a, b: t.b, cones, margin_rows }
     }
 
     /// Solves the program; the primal solution. The exponential cones sometimes stall clarabel's line search
     /// (InsufficientProgress) or let it stop at reduced accuracy (AlmostSolved); the settings of [`RETRIES`]
     /// are then tried in turn. The first `Solved` result is returned, else the `AlmostSolved` one with the
     /// smallest max(relative gap, primal residual, dual residual), else Error::Solver listing every status.
-    fn solve(&self) -> Result<Vec<f64>> {
+    fn solve(&self) -> Result<Solution> {
         let mut statuses = Vec::new();
-        let mut fallback: Option<(f64, Vec<f64>)> = None;
+        let mut fallback: Option<(f64, Solution)> = None;
         for (name, adjust) in RETRIES {
             let mut settings = DefaultSettings {
                 verbose: false,
@@ -832,12 +998,15 @@ impl Program {
             let status = solver.solution.status;
             statuses.push(format!("{status:?} after {} iterations ({name})", solver.solution.iterations));
             match status {
-                SolverStatus::Solved => return Ok(solver.solution.x.clone()),
+                SolverStatus::Solved => {
+                    return Ok(Solution { x: solver.solution.x.clone(), z: solver.solution.z.clone() })
+                }
                 SolverStatus::AlmostSolved => {
                     let info = &solver.info;
                     let error = info.gap_rel.max(info.res_primal).max(info.res_dual);
                     if fallback.as_ref().is_none_or(|(e, _)| error < *e) {
-                        fallback = Some((error, solver.solution.x.clone()));
+                        let solution = Solution { x: solver.solution.x.clone(), z: solver.solution.z.clone() };
+                        fallback = Some((error, solution));
                     }
                 }
                 _ => {}
@@ -917,8 +1086,9 @@ mod tests {
         let p = CscMatrix::zeros((1, 1));
         let a = CscMatrix::new_from_triplets(3, 1, vec![0], vec![0], vec![-1.0]);
         let cones = [SupportedConeT::ExponentialConeT()];
-        let program = Program { p, q: vec![-1.0], a, b: vec![0.0, 1.0, 5f64.exp()], cones: cones.to_vec() };
-        let x = program.solve().unwrap();
+        let b = vec![0.0, 1.0, 5f64.exp()];
+        let program = Program { p, q: vec![-1.0], a, b, cones: cones.to_vec(), margin_rows: 0 };
+        let x = program.solve().unwrap().x;
         assert!((x[0] - 5.0).abs() < 1e-7, "{}", x[0]);
     }
 
@@ -1178,6 +1348,82 @@ mod tests {
         assert_eq!(a.value.to_bits(), b.value.to_bits());
         assert_eq!(a.dual.to_bits(), b.dual.to_bits());
         assert_eq!(a.particles, b.particles);
+    }
+
+    /// Hand-solved margins: one point at distance r has gamma* = r / 2 (F = r |v| >= 1 with penalty 2 |v|);
+    /// e_1 (+1) and e_2 (-1) need a neuron each, |v| = |w| = 1: gamma* = 1/4; e_1 and e_2 both +1 share one neuron
+    /// along (1, 1), |v| = sqrt 2: gamma* = 1 / (2 sqrt 2).
+    #[test]
+    fn max_margin_matches_hand_solutions() {
+        let one = Dataset::new(Array2::from_elem((1, 1), 3.0), Array1::from(vec![-1.0])).unwrap();
+        let e = Array2::from_shape_vec((2, 2), vec![1.0, 0.0, 0.0, 1.0]).unwrap();
+        let opposite = Dataset::new(e.clone(), Array1::from(vec![1.0, -1.0])).unwrap();
+        let same = Dataset::new(e, Array1::from(vec![1.0, 1.0])).unwrap();
+        for (data, exact, neurons) in [(one, 1.5, 1), (opposite, 0.25, 2), (same, 1.0 / 8f64.sqrt(), 1)] {
+            let mm = max_margin(&data, 100).unwrap();
+            assert!((mm.gamma - exact).abs() < 1e-8, "{} vs {exact}", mm.gamma);
+            assert!(mm.gamma <= mm.upper + 1e-12 && mm.upper - exact < 1e-7, "upper {} vs {exact}", mm.upper);
+            assert_eq!(mm.neurons, neurons, "{}", mm.particles);
+            let min = data.y.iter().zip(&mm.predictions).map(|(y, f)| y * f).fold(f64::INFINITY, f64::min);
+            assert!((min - 1.0).abs() < 1e-7, "min y F = {min}");
+            assert!((cloud_margin(data.x.view(), data.y.view(), mm.particles.view()) - mm.gamma).abs() < 1e-15);
+        }
+    }
+
+    /// On `paper` data the net |x_1| - |x_2| has normalised margin exactly 1/8, so gamma* >= 1/8.
+    #[test]
+    fn max_margin_on_paper_data_is_at_least_one_eighth() {
+        for (d, n, seed) in [(2, 12, 1), (3, 30, 2)] {
+            let data = Distribution::Paper { d }.sample(n, seed, Purpose::TrainData).unwrap();
+            let net = cloud_margin(data.x.view(), data.y.view(), crate::data::paper_network(d).view());
+            assert!((net - 0.125).abs() < 1e-15, "{net}");
+            let mm = max_margin(&data, 400).unwrap();
+            assert!(mm.gamma >= 0.125 - 1e-9 && mm.upper >= mm.gamma - 1e-12, "d = {d}: {mm:?}");
+            assert!(mm.upper - mm.gamma < 1e-6 * mm.gamma, "d = {d}: gamma {} upper {}", mm.gamma, mm.upper);
+        }
+    }
+
+    /// The normalised margin of the exact regularised optimum (logistic loss) increases to gamma* as lambda -> 0
+    /// (on `paper` data, d = 3: 0.0023, 0.104, 0.1155, 0.1186, 0.1202, 0.1211 for lambda = 1e-1 .. 1e-6, against
+    /// gamma* = 1/8), never exceeding it.
+    #[test]
+    fn regularised_optimum_margin_approaches_the_max_margin() {
+        let data = Distribution::Paper { d: 3 }.sample(30, 2, Purpose::TrainData).unwrap();
+        let star = max_margin(&data, 400).unwrap().gamma;
+        assert!((star - 0.125).abs() < 1e-9, "{star}");
+        let gammas: Vec<f64> = [1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6]
+            .iter()
+            .map(|&lambda| {
+                let opt = solve(&data, Loss::Logistic, lambda, &opts()).unwrap();
+                cloud_margin(data.x.view(), data.y.view(), opt.particles.view())
+            })
+            .collect();
+        assert!(gammas.windows(2).all(|w| w[1] > w[0]), "{gammas:?}");
+        assert!(gammas.iter().all(|&g| g <= star + 1e-9), "{gammas:?}");
+        let last = gammas[gammas.len() - 1];
+        assert!(star - last < 0.25 * (star - gammas[1]) && last > 0.96 * star, "{gammas:?}");
+    }
+
+    #[test]
+    fn max_margin_refuses_inseparable_and_large_problems() {
+        let ray = Array2::from_shape_vec((2, 2), vec![1.0, 1.0, 2.0, 2.0]).unwrap();
+        let data = Dataset::new(ray, Array1::from(vec![1.0, -1.0])).unwrap();
+        let err = max_margin(&data, 100).unwrap_err().to_string();
+        assert!(err.starts_with("convex solver: max margin: clarabel did not converge"), "{err}");
+        assert!(
+            err.ends_with("are the data separable (no two samples on one ray from the origin with different labels)?")
+        );
+        let zero = Dataset::new(Array2::zeros((1, 2)), Array1::from(vec![1.0])).unwrap();
+        assert_eq!(
+            max_margin(&zero, 100).unwrap_err().to_string(),
+            "max margin: sample 1 is the zero input, where every network predicts 0; the data are not separable"
+        );
+        let big = gaussian_data(30, 3, Loss::Logistic, 9);
+        assert_eq!(
+            max_margin(&big, 100).unwrap_err().to_string(),
+            "max margin: the 30 inputs in d = 3 have up to 872 activation patterns, more than max_patterns = 100; \
+             the exact max margin is for small problems"
+        );
     }
 
     #[test]

@@ -280,6 +280,18 @@ impl Distribution {
     }
 }
 
+/// The paper's 4-neuron network |x_1| - |x_2| = relu(x_1) + relu(-x_1) - relu(x_2) - relu(-x_2) in input dimension
+/// d >= 2, as a mean-field cloud of 4 balanced particles (rows (w, u) = sqrt(4) (w~, u~), w~ = +-1, u~ = +-e_1 or
+/// +-e_2). On `paper` data min_i y_i F_i = 1 and integral |theta|^2 d rho = 8: normalised margin 1/8.
+pub fn paper_network(d: usize) -> Array2<f64> {
+    let mut p = Array2::zeros((4, d + 1));
+    for (j, (w, k, sign)) in [(1.0, 1, 1.0), (1.0, 1, -1.0), (-1.0, 2, 1.0), (-1.0, 2, -1.0)].into_iter().enumerate() {
+        p[[j, 0]] = 2.0 * w;
+        p[[j, k]] = 2.0 * sign;
+    }
+    p
+}
+
 /// Fraction of samples with y_i F_i <= 0 (a prediction of exactly 0 counts as an error).
 pub fn classification_error(y: ArrayView1<f64>, f: ArrayView1<f64>) -> f64 {
     let wrong = y.iter().zip(f).filter(|(&y, &f)| y * f <= 0.0).count();

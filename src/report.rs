@@ -127,9 +127,17 @@ pub fn cloud_scatter(theta: ArrayView2<f64>, ideal: Ideal, title: &str) -> Scatt
     Scatter { title: title.into(), x_label: x_label.into(), y_label: y_label.into(), points, marks, bounds: None }
 }
 
+/// The title of a cloud figure of particles with d input weights.
+pub fn cloud_title(d: usize) -> &'static str {
+    if d == 2 {
+        "Particles at |w| u (red: w > 0, blue: w < 0)"
+    } else {
+        "Particles projected on (u1, u2)"
+    }
+}
+
 /// `cloud.{png,svg}`: the final particles.
 pub fn cloud_figure(dir: &Path, theta: ArrayView2<f64>, ideal: Ideal) -> Result<()> {
-    let d = theta.ncols() - 1;
-    let title = if d == 2 { "Particles at |w| u (red: w > 0, blue: w < 0)" } else { "Particles projected on (u1, u2)" };
+    let title = cloud_title(theta.ncols() - 1);
     plot::scatter(&dir.join("cloud"), &cloud_scatter(theta, ideal, title))
 }

@@ -1,8 +1,9 @@
 //! Running a checked scenario end to end: build the simulation in the scenario's precision, step
 //! it with a progress bar, and write every output file into one folder.
 //!
-//! Files: `scenario.toml` first, `metrics.csv`, `particles.npy`, the plots, and `summary.json`
-//! last (its presence marks the run complete); `checkpoint.bin` while the run is incomplete.
+//! Files: `scenario.toml` first, `metrics.csv`, `particles.npy`, `cloud.gif` (with `run.movie`), the plots,
+//! and `summary.json` last (its presence marks the run complete); `checkpoint.bin` while the run is
+//! incomplete.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ndarray::s;
 use serde::Serialize;
 
 use crate::checkpoint::Checkpoint;
@@ -20,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::linalg::Real;
 use crate::metrics::Metrics;
 use crate::output::{write_atomic, write_npy};
+use crate::plot::{Animation, Scatter};
 use crate::report::{self, Ideal};
 use crate::resources::human_bytes;
 use crate::scenario::{DataSource, Precision, Scenario, ValidScenario};
@@ -146,6 +149,58 @@ impl<F: Real> Observer<F> for Progress {
     }
 }
 
+/// Particles drawn in a movie frame, at most this many (every k-th particle of larger clouds).
+const MOVIE_PARTICLES: usize = 2000;
+/// Size in pixels and frame duration in milliseconds of `cloud.gif`.
+const MOVIE_SIZE: (u32, u32, u32) = (640, 560, 80);
+
+/// Records the cloud for `cloud.gif` at step 0, every `every` steps and at step `last`; the frames are drawn
+/// at the end, all on the axes of the widest frame, so that the axes stay still.
+struct Movie {
+    every: u64,
+    last: u64,
+    ideal: Ideal,
+    frames: Vec<Scatter>,
+}
+
+impl Movie {
+    fn record<F: Real>(&mut self, state: &State<F>) {
+        let theta = &state.cloud.theta;
+        let stride = theta.nrows().div_ceil(MOVIE_PARTICLES).max(1);
+        let shown = theta.slice(s![..;stride, ..]).mapv(Real::f64);
+        let title = format!("{}, t = {:.4e}", report::cloud_title(shown.ncols() - 1), state.time);
+        self.frames.push(report::cloud_scatter(shown.view(), self.ideal, &title));
+    }
+
+    /// Draws the frames into `path`.
+    fn write(self, path: &Path) -> Result<()> {
+        let points =
+            self.frames.iter().flat_map(|f| f.points.iter().map(|p| (p.x, p.y)).chain(f.marks.iter().copied()));
+        let reach = 1.05 * points.fold(0.0, |r: f64, (x, y)| r.max(x.abs()).max(y.abs())).max(1e-12);
+        let (width, height, delay) = MOVIE_SIZE;
+        let mut animation = Animation::new(path, width, height, delay)?;
+        for frame in self.frames {
+            animation.frame(&Scatter { bounds: Some((-reach, reach, -reach, reach)), ..frame })?;
+        }
+        animation.finish()
+    }
+}
+
+impl<F: Real> Observer<F> for Movie {
+    fn observe(&mut self, state: &State<F>, _metrics: &Metrics) -> Result<()> {
+        if state.step == 0 {
+            self.record(state);
+        }
+        Ok(())
+    }
+
+    fn tick(&mut self, state: &State<F>) {
+        if state.step % self.every == 0 || state.step == self.last {
+            self.record(state);
+        }
+    }
+}
+
 /// The reference neurons of the scenario's distribution, marked on the cloud figure.
 fn ideal(scenario: &ValidScenario) -> Ideal {
     match &scenario.data {
@@ -251,14 +306,27 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
     }
     let mut progress = Progress::new(sim.options.steps, control.verbosity);
     progress.bar.set_position(state.step);
+    let mut movie = run.movie.then(|| Movie {
+        every: run.movie_every.unwrap_or_else(|| sim.options.steps.div_ceil(100).max(1)),
+        last: sim.options.steps,
+        ideal: ideal(scenario),
+        frames: Vec::new(),
+    });
     let looped = Instant::now();
-    let result = sim.run(state, &mut [&mut progress]);
+    let mut observers: Vec<&mut dyn Observer<F>> = vec![&mut progress];
+    if let Some(movie) = movie.as_mut() {
+        observers.push(movie);
+    }
+    let result = sim.run(state, &mut observers);
     progress.bar.finish_and_clear();
     let run_seconds = looped.elapsed().as_secs_f64();
     let rows = sim.history();
     write_atomic(&out.join("metrics.csv"), &Metrics::to_csv(rows)?)?;
     let state = result?;
     write_npy(&out.join("particles.npy"), &state.cloud.to_f64())?;
+    if let Some(movie) = movie {
+        movie.write(&out.join("cloud.gif"))?;
+    }
     if run.plots {
         let particles = state.cloud.to_f64();
         report::loss_figure(out, rows)?;

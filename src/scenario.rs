@@ -192,6 +192,13 @@ pub struct RunConfig {
     /// and certificates always use every sample.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<usize>,
+    /// Write `cloud.gif`, a movie of the particles (the cloud figure's view: |w| u for d = 2, the projection on
+    /// (u1, u2) otherwise) at step 0, every `movie_every` steps and at the last step, on fixed axes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub movie: bool,
+    /// Steps between movie frames (default: steps / 100 rounded up, about 100 frames); only with `movie`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub movie_every: Option<u64>,
 }
 
 fn default_steps() -> u64 {
@@ -219,6 +226,8 @@ impl Default for RunConfig {
             gap_eps: default_gap_eps(),
             checkpoint_every: 0,
             batch: None,
+            movie: false,
+            movie_every: None,
         }
     }
 }
@@ -383,6 +392,12 @@ impl Scenario {
                     return Err(v.value("run.batch", batch, &format!("must be at most data.n = {n}")));
                 }
             }
+        }
+        match self.run.movie_every {
+            Some(every) if self.run.movie => {
+                v.positive_int("run.movie_every", every)?;
+            }
+            _ => v.absent("run.movie_every", &self.run.movie_every, "with run.movie = true")?,
         }
         let name = match &self.name {
             Some(name) => {

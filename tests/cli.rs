@@ -158,3 +158,38 @@ fn outputs_are_identical_for_one_and_two_threads() {
         assert!(one.1 == two.1, "{scenario}: particles.npy differs");
     }
 }
+
+/// The frames of a GIF file.
+fn gif_frames(path: &Path) -> usize {
+    let mut decoder = gif::DecodeOptions::new().read_info(std::fs::File::open(path).unwrap()).unwrap();
+    let mut frames = 0;
+    while decoder.read_next_frame().unwrap().is_some() {
+        frames += 1;
+    }
+    frames
+}
+
+/// `run.movie` writes cloud.gif with a frame at step 0, every `movie_every` steps and at the last step, for d = 2
+/// (|w| u) and for the `paper` projection (d = 20); `movie_every` without `movie` is refused.
+#[test]
+fn movie_writes_one_frame_per_recorded_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        ("scenarios/quickstart.toml", ["run.steps=250", "run.movie_every=100", "model.m=300"], 4),
+        ("scenarios/paper-d.toml", ["run.steps=20", "run.movie_every=10", "model.m=200"], 3),
+    ];
+    for (k, (scenario, sets, frames)) in cases.into_iter().enumerate() {
+        let out = tmp.path().join(format!("movie{k}"));
+        let mut args = vec!["run", scenario, "--out", out.to_str().unwrap(), "--quiet", "--set", "run.movie=true"];
+        args.extend(sets.iter().flat_map(|s| ["--set", s]));
+        args.extend(["--set", "run.reference=false", "--set", "data.test_n=100"]);
+        ok(&args);
+        assert_eq!(gif_frames(&out.join("cloud.gif")), frames, "{scenario}");
+    }
+    let out = meanfield(&["validate", "scenarios/quickstart.toml", "--set", "run.movie_every=10"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "error: scenarios/quickstart.toml: field `run.movie_every` = 10: only applies with run.movie = true; remove it\n"
+    );
+}

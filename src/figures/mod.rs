@@ -3,15 +3,25 @@
 //! `meanfield figure <name> [--quick]`. A `[quick]` table in the file overrides the full settings
 //! for a version that runs in seconds (used by the tests).
 
+pub mod dynamics;
+pub mod margin;
+pub mod regime;
+pub mod sample_complexity;
+pub mod width;
+
 use std::path::{Path, PathBuf};
 
+use ndarray::Array2;
+use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::linalg::Real;
+use crate::metrics::Metrics;
+use crate::plot::Series;
 use crate::runner::Verbosity;
-
-pub mod sample_complexity;
+use crate::scenario::{Precision, Scenario, ValidScenario};
 
 /// How a figure is regenerated.
 #[derive(Clone, Debug)]
@@ -39,6 +49,18 @@ pub struct FigureReport {
     pub findings: serde_json::Value,
 }
 
+impl FigureReport {
+    /// The report of figure `name` drawn into `<stem>.png` and `<stem>.svg`, started at `started`.
+    pub fn new(name: &str, stem: &Path, started: std::time::Instant, findings: serde_json::Value) -> Self {
+        FigureReport {
+            name: name.into(),
+            files: vec![stem.with_extension("png"), stem.with_extension("svg")],
+            seconds: started.elapsed().as_secs_f64(),
+            findings,
+        }
+    }
+}
+
 /// One of the paper's experiments.
 pub trait Figure: Sync {
     /// The name used on the command line and for files.
@@ -51,7 +73,13 @@ pub trait Figure: Sync {
 
 /// Every figure, in the README's order.
 pub fn all() -> Vec<&'static dyn Figure> {
-    vec![&sample_complexity::SampleComplexity]
+    vec![
+        &sample_complexity::SampleComplexity,
+        &margin::Margin,
+        &width::Width,
+        &regime::Regime,
+        &dynamics::DynamicsFigure,
+    ]
 }
 
 /// The figure called `name`.
@@ -88,6 +116,98 @@ pub fn load_config<T: DeserializeOwned>(name: &str, options: &FigureOptions) -> 
         field: e.path().to_string(),
         message: e.into_inner().message().trim().to_string(),
     })
+}
+
+/// Checks a scenario written inline in a figure's parameter file (a `[scenario]` table with the keys of
+/// `scenarios/*.toml`); errors name the parameter file, and relative paths are relative to its folder.
+pub fn check_scenario(scenario: Scenario, name: &str, options: &FigureOptions) -> Result<ValidScenario> {
+    scenario.check(&config_path(name, options))
+}
+
+/// Runs a checked scenario in its precision without writing files, with the exact minimum L* declared when given
+/// (so that metrics carry the excess L - L*): the logged metrics and the final cloud (columns w, u).
+pub fn simulate(scenario: &ValidScenario, optimum: Option<f64>) -> Result<(Vec<Metrics>, Array2<f64>)> {
+    match scenario.scenario.precision {
+        Precision::F64 => simulate_in::<f64>(scenario, optimum),
+        Precision::F32 => simulate_in::<f32>(scenario, optimum),
+    }
+}
+
+fn simulate_in<F: Real>(scenario: &ValidScenario, optimum: Option<f64>) -> Result<(Vec<Metrics>, Array2<f64>)> {
+    let (mut sim, state) = scenario.simulation::<F>()?;
+    if let Some(value) = optimum {
+        sim.set_optimum(value);
+    }
+    let state = sim.run(state, &mut [])?;
+    Ok((sim.history().to_vec(), state.cloud.to_f64()))
+}
+
+/// Runs each of `variants` (scenarios of the figure's parameter file) with `seeds` seeds: the variant's seed s,
+/// then s + 1, ... (the seed fixes data, initial cloud and noise). All runs go in parallel; the logged metrics
+/// of each run, grouped by variant (outer) and seed (inner).
+pub fn over_seeds(
+    variants: &[Scenario],
+    seeds: u64,
+    name: &str,
+    options: &FigureOptions,
+) -> Result<Vec<Vec<Vec<Metrics>>>> {
+    if seeds == 0 {
+        return Err(Error::Invalid(format!("{name}: seeds = 0; need at least 1")));
+    }
+    let jobs: Vec<(usize, u64)> = (0..variants.len()).flat_map(|v| (0..seeds).map(move |k| (v, k))).collect();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let rows = jobs
+        .par_iter()
+        .map(|&(v, k)| {
+            let mut scenario = variants[v].clone();
+            scenario.seed += k;
+            let (rows, _) = simulate(&check_scenario(scenario, name, options)?, None)?;
+            let count = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            say(options, format!("{name}: {count}/{} runs done", jobs.len()));
+            Ok(rows)
+        })
+        .collect::<Result<Vec<Vec<Metrics>>>>()?;
+    let mut grouped = vec![Vec::new(); variants.len()];
+    for (&(v, _), r) in jobs.iter().zip(rows) {
+        grouped[v].push(r);
+    }
+    Ok(grouped)
+}
+
+/// A progress message on stderr unless quiet.
+pub fn say(options: &FigureOptions, message: impl std::fmt::Display) {
+    if options.verbosity == Verbosity::Normal {
+        eprintln!("{message}");
+    }
+}
+
+/// Mean and sample standard deviation (0 for one value) of each column of `runs` (one row per seed, all of one
+/// length).
+pub fn mean_sd(runs: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
+    let k = runs.first().map_or(0, Vec::len);
+    let count = runs.len() as f64;
+    (0..k)
+        .map(|j| {
+            let mean = runs.iter().map(|r| r[j]).sum::<f64>() / count;
+            let var = runs.iter().map(|r| (r[j] - mean).powi(2)).sum::<f64>() / (count - 1.0).max(1.0);
+            (mean, var.sqrt())
+        })
+        .unzip()
+}
+
+/// A curve of the mean over seeds against `x` with a band of one standard deviation either side (`runs`: one
+/// row per seed, one value per x).
+pub fn band_series(label: &str, x: Vec<f64>, runs: &[Vec<f64>]) -> Series {
+    let (mean, sd) = mean_sd(runs);
+    let lower = mean.iter().zip(&sd).map(|(m, s)| m - s).collect();
+    let upper = mean.iter().zip(&sd).map(|(m, s)| m + s).collect();
+    Series { band: Some((lower, upper)), ..Series::new(label, x, mean) }
+}
+
+/// Where a figure's files go: `<out>/<name>`, or `<out>/<name>-quick` for the quick version (as the json of
+/// `meanfield figure`), so that a quick run never replaces the full figure.
+pub fn stem(name: &str, options: &FigureOptions) -> PathBuf {
+    options.out.join(if options.quick { format!("{name}-quick") } else { name.to_string() })
 }
 
 /// Lays `top` over `base`, table by table.

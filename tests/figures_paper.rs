@@ -1,0 +1,99 @@
+//! The paper's figures in their `--quick` versions, through the binary: every file is written and the findings
+//! are finite and say what the figure claims.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Runs `meanfield figure NAME --quick --out DIR --quiet`; the report (also written to DIR/NAME-quick.json).
+fn quick(name: &str, out: &Path) -> Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_meanfield"))
+        .args(["figure", name, "--quick", "--quiet", "--out", out.to_str().unwrap()])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs");
+    assert!(output.status.success(), "{name}: {}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join(format!("{name}-quick.json"))).unwrap()).unwrap();
+    assert_eq!(report, written);
+    for ext in ["png", "svg"] {
+        let file = out.join(format!("{name}-quick.{ext}"));
+        assert!(std::fs::metadata(&file).unwrap().len() > 1000, "{} is missing or empty", file.display());
+    }
+    report["findings"].clone()
+}
+
+fn numbers(v: &Value) -> Vec<f64> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+}
+
+#[test]
+fn margin_rises_to_the_exact_max_margin() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = quick("margin", dir.path());
+    let star = f["gamma_star"].as_f64().unwrap();
+    assert!((star - 0.125).abs() < 1e-9, "gamma* = {star} on the paper's data, where |x1| - |x2| is optimal");
+    assert_eq!(f["paper_network_margin"].as_f64(), Some(0.125));
+    let upper = f["gamma_star_upper_bound"].as_f64().unwrap();
+    assert!(upper >= star && upper - star < 1e-8, "dual bound {upper}");
+    let (trained, exact) = (numbers(&f["gamma_trained"]), numbers(&f["gamma_exact_optimum"]));
+    assert_eq!((trained.len(), exact.len()), (2, 2));
+    assert!(trained.iter().chain(&exact).all(|g| g.is_finite() && *g <= star + 1e-6), "{trained:?} {exact:?}");
+    assert!(exact[0] < exact[1] && star - exact[1] < 0.4 * (star - exact[0]), "lambda 1e-2 -> 1e-4: {exact:?}");
+    assert!(trained.iter().zip(&exact).all(|(t, e)| t > &0.0 && (t - e).abs() < 0.005), "{trained:?} {exact:?}");
+}
+
+#[test]
+fn width_reports_margin_and_test_error_per_width() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = quick("width", dir.path());
+    assert_eq!(f["widths"], serde_json::json!([16, 64]));
+    for key in ["margin", "test_error", "train_error"] {
+        let (mean, sd) = (numbers(&f[key]["mean"]), numbers(&f[key]["sd"]));
+        assert_eq!((mean.len(), sd.len()), (2, 2), "{key}");
+        assert!(mean.iter().chain(&sd).all(|v| v.is_finite()) && sd.iter().all(|s| *s >= 0.0), "{key}");
+    }
+    let test = numbers(&f["test_error"]["mean"]);
+    assert!(test.iter().all(|e| (0.0..0.5).contains(e)), "test errors {test:?}: better than chance");
+}
+
+#[test]
+fn regime_tracks_error_margin_and_pattern_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = quick("regime", dir.path());
+    let finals = f["final"].as_array().unwrap();
+    assert_eq!(finals.len(), 2);
+    assert_eq!((finals[0]["lambda"].as_f64(), finals[1]["lambda"].as_f64()), (Some(0.0), Some(5e-4)));
+    for run in finals {
+        let value = |key: &str| run[key]["mean"].as_f64().unwrap();
+        assert!((0.0..0.5).contains(&value("test_error")), "{run}");
+        assert!(value("pattern_change") > 0.0 && value("pattern_change") < 1.0, "{run}");
+        assert!(value("margin").is_finite());
+    }
+}
+
+#[test]
+fn dynamics_stay_above_the_optimum_and_gd_closes_the_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = quick("dynamics", dir.path());
+    assert_eq!(f["optimum_exact"], Value::Bool(true));
+    let runs = f["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    for run in runs {
+        let (excess, gap) = (run["excess"].as_f64().unwrap(), run["gap"].as_f64().unwrap());
+        assert!(excess >= -1e-9 && gap >= -1e-9 && gap >= excess - 1e-9, "{run}: L* <= L and D <= L*");
+    }
+    assert_eq!(runs[0]["label"], "gd");
+    assert!(runs[0]["gap"].as_f64().unwrap() < 1e-3, "{}", runs[0]);
+}
+
+#[test]
+fn the_figures_are_listed() {
+    let output = Command::new(env!("CARGO_BIN_EXE_meanfield")).args(["figure", "--list"]).output().unwrap();
+    let list = String::from_utf8(output.stdout).unwrap();
+    for name in ["margin", "width", "regime", "dynamics"] {
+        assert!(list.lines().any(|l| l.starts_with(name)), "{name} missing from {list}");
+    }
+}
