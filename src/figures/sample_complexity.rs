@@ -32,13 +32,12 @@ use serde_json::json;
 use crate::data::{classification_error, Distribution};
 use crate::dynamics::Gd;
 use crate::error::{Error, Result};
-use crate::figures::{load_config, Figure, FigureOptions, FigureReport};
+use crate::figures::{load_config, say, Figure, FigureOptions, FigureReport};
 use crate::loss::Loss;
 use crate::model::{Cloud, Init};
 use crate::ntk::{self, Ntk};
 use crate::plot::{self, Mark, Panel, Scale, Series};
 use crate::rng::Purpose;
-use crate::runner::Verbosity;
 use crate::simulation::{Problem, RunOptions, Simulation};
 
 /// The figure `sample-complexity`.
@@ -235,17 +234,18 @@ impl Figure for SampleComplexity {
                             .map(|v| v.into_iter().fold(0.0, f64::max)),
                     });
                 }
-                if options.verbosity == Verbosity::Normal {
-                    let errors: Vec<String> = curves[curves.len() - active.len()..]
-                        .iter()
-                        .map(|c| format!("{} {:.3}", c.method, c.mean_error))
-                        .collect();
-                    eprintln!(
+                let errors: Vec<String> = curves[curves.len() - active.len()..]
+                    .iter()
+                    .map(|c| format!("{} {:.3}", c.method, c.mean_error))
+                    .collect();
+                say(
+                    options,
+                    format!(
                         "d = {d}, n = {n}: mean test error {} ({:.0} s)",
                         errors.join(", "),
                         started.elapsed().as_secs_f64()
-                    );
-                }
+                    ),
+                );
                 let done = |m: &Method| {
                     curves.iter().any(|c| c.d == d && c.n == n && c.method == m.key() && c.mean_error <= params.eps)
                 };
