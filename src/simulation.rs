@@ -394,7 +394,7 @@ impl<F: Real> Simulation<F> {
                 residuals(loss, y.as_slice().expect("contiguous"), f.as_slice().expect("contiguous"), &mut self.r);
                 let out = state.predictions.as_slice_mut().expect("contiguous");
                 self.kernel.step(theta, self.problem.x.view(), &self.r, lambda, ctx.eta, &post, out);
-                &state.predictions.as_slice().expect("contiguous")[..]
+                state.predictions.as_slice().expect("contiguous")
             }
             Some(b) => {
                 let mut rng = rng::stream(self.options.seed, Purpose::Batch, 0, state.step);
@@ -410,7 +410,8 @@ impl<F: Real> Simulation<F> {
                 &b.f[..]
             }
         };
-        let bad = new_predictions.iter().find(|f| !(f.abs() <= EXPLODING)).copied();
+        // NaN fails every comparison, so `is_nan` is checked explicitly.
+        let bad = new_predictions.iter().find(|f| f.is_nan() || f.abs() > EXPLODING).copied();
         state.step += 1;
         state.time = self.options.schedule.time_after(self.options.eta, state.step, state.time, ctx.eta);
         if let Some(bad) = bad {
