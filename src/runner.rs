@@ -123,18 +123,20 @@ struct Progress {
     bar: ProgressBar,
 }
 
+/// A progress bar over `len` items drawn with `template` (indicatif syntax) on stderr, hidden when
+/// quiet or when stderr is not a terminal.
+pub fn progress_bar(len: u64, template: &str, verbosity: Verbosity) -> ProgressBar {
+    let visible = verbosity == Verbosity::Normal && std::io::stderr().is_terminal();
+    let target = if visible { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+    let bar = ProgressBar::with_draw_target(Some(len), target);
+    bar.set_style(ProgressStyle::with_template(template).expect("the template is valid"));
+    bar
+}
+
 impl Progress {
     fn new(steps: u64, verbosity: Verbosity) -> Self {
-        let visible = verbosity == Verbosity::Normal && std::io::stderr().is_terminal();
-        let bar = ProgressBar::with_draw_target(
-            Some(steps),
-            if visible { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
-        );
-        bar.set_style(
-            ProgressStyle::with_template("{bar:30} {pos}/{len} steps  loss {msg}  [{elapsed_precise} < {eta_precise}]")
-                .expect("the template is valid"),
-        );
-        Progress { bar }
+        let template = "{bar:30} {pos}/{len} steps  loss {msg}  [{elapsed_precise} < {eta_precise}]";
+        Progress { bar: progress_bar(steps, template, verbosity) }
     }
 }
 

@@ -428,19 +428,25 @@ fn location(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     .unwrap_or_default()
 }
 
-/// Builds the errors of one scenario file.
-struct Checker<'a> {
-    file: &'a str,
+/// Builds the errors of one input file (a scenario or a sweep), naming its fields by dotted path.
+pub(crate) struct Checker<'a> {
+    pub(crate) file: &'a str,
 }
 
 impl Checker<'_> {
-    fn value(&self, field: &str, value: impl ToString, allowed: &str) -> Error {
+    /// `FILE: field `FIELD` = VALUE: ALLOWED`.
+    pub(crate) fn value(&self, field: impl Into<String>, value: impl ToString, allowed: impl Into<String>) -> Error {
         Error::ScenarioValue {
             file: self.file.to_string(),
             field: field.into(),
             value: value.to_string(),
             allowed: allowed.into(),
         }
+    }
+
+    /// `FILE: field `FIELD`: MESSAGE`.
+    pub(crate) fn field(&self, field: impl Into<String>, message: impl Into<String>) -> Error {
+        Error::ScenarioField { file: self.file.to_string(), field: field.into(), message: message.into() }
     }
 
     fn finite_at_least(&self, field: &str, x: f64, min: f64) -> Result<f64> {
@@ -468,11 +474,7 @@ impl Checker<'_> {
     }
 
     fn required<T>(&self, field: &str, x: Option<T>, context: &str) -> Result<T> {
-        x.ok_or_else(|| Error::ScenarioField {
-            file: self.file.to_string(),
-            field: field.into(),
-            message: format!("missing; required {context}"),
-        })
+        x.ok_or_else(|| self.field(field, format!("missing; required {context}")))
     }
 
     /// An error if a field that does not apply is set.

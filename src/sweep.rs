@@ -13,11 +13,9 @@
 //!   scenario never reuses another's results;
 //! - `sweep.csv` and the figures, rebuilt from the run folders.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -25,8 +23,8 @@ use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::output::write_atomic;
 use crate::plot::{self, Heatmap, Mark, Panel, Scale, Series};
-use crate::runner::{self, Verbosity};
-use crate::scenario::{Scenario, ValidScenario};
+use crate::runner::{self, progress_bar, Verbosity};
+use crate::scenario::{Checker, Scenario, ValidScenario};
 
 /// The metric columns of `sweep.csv` after the axis columns and `run`, in order.
 pub const METRICS: [&str; 10] = [
@@ -284,26 +282,6 @@ fn number(v: &toml::Value) -> Option<f64> {
     }
 }
 
-/// Builds the errors of one sweep file.
-struct Checker<'a> {
-    file: &'a str,
-}
-
-impl Checker<'_> {
-    fn value(&self, field: impl Into<String>, value: impl ToString, allowed: impl Into<String>) -> Error {
-        Error::ScenarioValue {
-            file: self.file.to_string(),
-            field: field.into(),
-            value: value.to_string(),
-            allowed: allowed.into(),
-        }
-    }
-
-    fn missing(&self, field: impl Into<String>, message: impl Into<String>) -> Error {
-        Error::ScenarioField { file: self.file.to_string(), field: field.into(), message: message.into() }
-    }
-}
-
 impl Spacing {
     fn values(&self, log: bool) -> Vec<toml::Value> {
         let (a, b) = if log { (self.start.log10(), self.stop.log10()) } else { (self.start, self.stop) };
@@ -323,7 +301,7 @@ impl AxisConfig {
         let field = |name: &str| format!("axis[{i}].{name}");
         let given = [self.values.is_some(), self.linspace.is_some(), self.logspace.is_some()];
         if given.iter().filter(|g| **g).count() != 1 {
-            return Err(v.missing(
+            return Err(v.field(
                 format!("axis[{i}]"),
                 format!("axis `{}` needs exactly one of `values`, `linspace`, `logspace`", self.key),
             ));
@@ -384,7 +362,7 @@ impl PlotConfig {
         };
         let only = |name: &str, set: bool, kind: &str| -> Result<()> {
             if set {
-                Err(v.missing(field(name), format!("only applies to kind = \"{kind}\"; remove it")))
+                Err(v.field(field(name), format!("only applies to kind = \"{kind}\"; remove it")))
             } else {
                 Ok(())
             }
@@ -412,7 +390,7 @@ impl PlotConfig {
                 if self.y == self.x {
                     return Err(v.value(field("y"), format!("{:?}", self.y), "must differ from x"));
                 }
-                let value = self.value.as_deref().ok_or_else(|| v.missing(field("value"), "missing: the metric"))?;
+                let value = self.value.as_deref().ok_or_else(|| v.field(field("value"), "missing: the metric"))?;
                 metric("value", value)?;
                 self.name.get_or_insert_with(|| stem(format!("{value}-over-{}-{}", self.x, self.y)));
             }
@@ -518,7 +496,7 @@ impl SweepFile {
             match &self.base {
                 Base::File(path) => ValidScenario::load(&dir.join(path), overrides),
                 Base::Inline(table) => {
-                    let text = toml::to_string(table).map_err(|e| v.missing("base", e.to_string()))?;
+                    let text = toml::to_string(table).map_err(|e| v.field("base", e.to_string()))?;
                     Scenario::parse(&text, &source, overrides)?.check(file)
                 }
             }
@@ -730,15 +708,8 @@ pub fn run_sweep(
             todo.push((*run, &scenarios[run.index], dir));
         }
     }
-    let visible = options.verbosity == Verbosity::Normal && std::io::stderr().is_terminal();
-    let bar = ProgressBar::with_draw_target(
-        Some(todo.len() as u64),
-        if visible { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
-    );
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} runs  [{elapsed_precise} < {eta_precise}]")
-            .expect("the template is valid"),
-    );
+    let template = "{bar:30} {pos}/{len} runs  [{elapsed_precise} < {eta_precise}]";
+    let bar = progress_bar(todo.len() as u64, template, options.verbosity);
     let mut builder = rayon::ThreadPoolBuilder::new();
     if let Some(jobs) = options.jobs {
         builder = builder.num_threads(jobs);
