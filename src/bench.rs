@@ -1,17 +1,22 @@
 //! Throughput measurement of the full step (`meanfield bench`), used to size runs.
 //!
 //! Useful work per step is 4 n m d flops (the forward and the backward GEMM-shaped products); the
-//! recomputation of the pre-activations costs 2 n m d more but is not counted.
+//! recomputation of the pre-activations costs 2 n m d more but is not counted. Under MPI
+//! ([`bench_on`]) the cloud is sharded over the processes and the report adds the cost of the one
+//! allreduce of the n predictions per step.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::comm::{Communicator, Shard, Single};
 use crate::data::{Distribution, XorNoise};
 use crate::error::{Error, Result};
+use crate::exact::Fixed;
 use crate::linalg::Real;
 use crate::loss::Loss;
-use crate::model::{Cloud, Init};
+use crate::model::{Cloud, Init, Layout};
 use crate::resources::peak_rss_bytes;
 use crate::rng::Purpose;
 use crate::scenario::{DynamicsSpec, Precision};
@@ -47,8 +52,12 @@ pub struct BenchReport {
     pub dtype: String,
     /// Dynamics name.
     pub dynamics: String,
-    /// rayon threads.
+    /// rayon threads (per process).
     pub threads: usize,
+    /// Processes sharing the cloud (MPI ranks).
+    pub processes: usize,
+    /// Wall time of one allreduce of the n predictions (4 n i64), included in `seconds_per_step`.
+    pub allreduce_seconds: f64,
     /// Timed steps.
     pub steps: u64,
     /// Mean wall time of one step.
@@ -63,6 +72,12 @@ pub struct BenchReport {
 
 /// Times `config.steps` steps on `xor` data with Gaussian padding, after one warm-up step.
 pub fn bench(config: &BenchConfig) -> Result<BenchReport> {
+    bench_on(config, Arc::new(Single))
+}
+
+/// [`bench`] with the cloud sharded over the processes of `comm` (every process calls it and
+/// gets the same report).
+pub fn bench_on(config: &BenchConfig, comm: Arc<dyn Communicator>) -> Result<BenchReport> {
     if config.m == 0 || config.n == 0 || config.d < 2 || config.steps == 0 {
         return Err(Error::Invalid(format!(
             "bench: m = {}, n = {}, d = {}, steps = {}: need m, n, steps >= 1 and d >= 2",
@@ -70,28 +85,40 @@ pub fn bench(config: &BenchConfig) -> Result<BenchReport> {
         )));
     }
     match config.precision {
-        Precision::F64 => bench_in::<f64>(config),
-        Precision::F32 => bench_in::<f32>(config),
+        Precision::F64 => bench_in::<f64>(config, comm),
+        Precision::F32 => bench_in::<f32>(config, comm),
     }
 }
 
-fn bench_in<F: Real>(config: &BenchConfig) -> Result<BenchReport> {
+/// Allreduces timed to measure one.
+const ALLREDUCE_REPEATS: u32 = 100;
+
+fn bench_in<F: Real>(config: &BenchConfig, comm: Arc<dyn Communicator>) -> Result<BenchReport> {
     let data = Distribution::Xor { d: config.d, noise: XorNoise::Gaussian }.sample(config.n, 0, Purpose::TrainData)?;
     let problem = Problem::<F>::new(data, None, Loss::Logistic, 1e-3)?;
-    let cloud = Cloud::<F>::sample(config.m, config.d, &Init::Gaussian { s_w: 1.0, s_u: 1.0 }, 0);
+    let shard = Shard::of(config.m, Layout::group_size(config.m), comm.rank(), comm.size())?;
+    let cloud = Cloud::<F>::sample_shard(shard, config.d, &Init::Gaussian { s_w: 1.0, s_u: 1.0 }, 0);
     let options = RunOptions {
         schedule: config.dynamics.schedule,
         ..RunOptions::new(config.dynamics.eta, config.steps + 1, u64::MAX, 0)
     };
     let dynamics = config.dynamics.build::<F>();
     let name = dynamics.name();
-    let (mut sim, state) = Simulation::new(problem, dynamics, options, cloud)?;
+    let (mut sim, state) = Simulation::sharded(problem, dynamics, options, cloud, shard, comm.clone())?;
     let mut state = sim.step(state)?;
+    comm.barrier();
     let start = Instant::now();
     for _ in 0..config.steps {
         state = sim.step(state)?;
     }
+    comm.barrier();
     let seconds_per_step = start.elapsed().as_secs_f64() / config.steps as f64;
+    let mut sums = vec![Fixed::of(1.0); config.n];
+    let start = Instant::now();
+    for _ in 0..ALLREDUCE_REPEATS {
+        comm.sum(&mut sums);
+    }
+    let allreduce_seconds = start.elapsed().as_secs_f64() / f64::from(ALLREDUCE_REPEATS);
     let work = 4.0 * config.n as f64 * config.m as f64 * config.d as f64;
     Ok(BenchReport {
         m: config.m,
@@ -100,6 +127,8 @@ fn bench_in<F: Real>(config: &BenchConfig) -> Result<BenchReport> {
         dtype: F::NAME.to_string(),
         dynamics: name,
         threads: rayon::current_num_threads(),
+        processes: comm.size(),
+        allreduce_seconds,
         steps: config.steps,
         seconds_per_step,
         particle_steps_per_sec: config.m as f64 / seconds_per_step,

@@ -32,10 +32,12 @@
 pub mod bench;
 pub mod certify;
 pub mod checkpoint;
+pub mod comm;
 pub mod convex;
 pub mod data;
 pub mod dynamics;
 pub mod error;
+pub mod exact;
 pub mod figures;
 pub mod linalg;
 pub mod loss;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use meanfield::bench::{BenchConfig, ScalingAxis};
+use meanfield::comm::Communicator;
 use meanfield::convex::{self, OptimumOptions};
 use meanfield::data::Dataset;
 use meanfield::figures::{self, FigureOptions};
@@ -279,15 +280,49 @@ fn exit_code(error: &Error) -> u8 {
     }
 }
 
+/// The processes of this job: MPI's world (feature `mpi`; one process when not started by
+/// `mpirun`), or this one process.
+struct Processes {
+    #[cfg(feature = "mpi")]
+    universe: mpi::environment::Universe,
+    comm: Arc<dyn Communicator>,
+}
+
+impl Processes {
+    #[cfg(feature = "mpi")]
+    fn start() -> Result<Processes, Error> {
+        let (universe, _) = mpi::initialize_with_threading(mpi::Threading::Funneled)
+            .ok_or_else(|| Error::Invalid("MPI is already initialised".into()))?;
+        Ok(Processes { universe: universe, comm: Arc::new(meanfield::comm::Mpi) })
+    }
+
+    #[cfg(not(feature = "mpi"))]
+    fn start() -> Result<Processes, Error> {
+        Ok(Processes { comm: Arc::new(meanfield::comm::Single) })
+    }
+
+    /// Ends the whole job after an error of this process (others may wait in a collective).
+    #[cfg(feature = "mpi")]
+    fn abort(&self, code: u8) {
+        use mpi::traits::Communicator as _;
+        if self.comm.size() > 1 {
+            self.universe.world().abort(i32::from(code));
+        }
+    }
+
+    #[cfg(not(feature = "mpi"))]
+    fn abort(&self, _code: u8) {}
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Run(args) => run(args),
+        Command::Run(args) => Processes::start().and_then(|p| run(args, &p)),
         Command::Validate(args) => args.load().map(|s| print!("{}", s.to_toml())),
-        Command::Bench(args) => bench(args),
+        Command::Bench(args) => Processes::start().and_then(|p| bench(args, p.comm)),
         Command::Optimum(args) => optimum(args),
         Command::Compare(args) => compare(args),
-        Command::Sweep(args) => sweep(args),
+        Command::Sweep(args) => Processes::start().and_then(|p| sweep(args, p.comm.as_ref())),
         Command::Figure(args) => figure(args),
     };
     match result {
@@ -299,7 +334,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: &RunArgs) -> Result<(), Error> {
+/// `meanfield run`, on every process of the job; an error on one process ends them all.
+fn run(args: &RunArgs, processes: &Processes) -> Result<(), Error> {
+    let result = run_on(args, processes.comm.clone());
+    if let Err(error) = &result {
+        if processes.comm.size() > 1 {
+            eprintln!("error (rank {}): {error}", processes.comm.rank());
+            processes.abort(exit_code(error));
+        }
+    }
+    result
+}
+
+fn run_on(args: &RunArgs, comm: Arc<dyn Communicator>) -> Result<(), Error> {
     let scenario = args.scenario.load()?;
     let out = args.out.clone().unwrap_or_else(|| runner::default_out_dir(&scenario));
     let interrupt = Arc::new(AtomicBool::new(false));
@@ -311,9 +358,10 @@ fn run(args: &RunArgs) -> Result<(), Error> {
         resume: args.resume,
         force: args.force,
         interrupt: Some(interrupt),
+        comm: Some(comm.clone()),
     };
     let summary = runner::run_with(&scenario, &out, &control)?;
-    if !args.quiet {
+    if !args.quiet && comm.is_root() {
         let last = &summary.last;
         eprintln!(
             "{}: {} steps of m = {} particles in {:.1} s; loss {:.6e} (data fit {:.6e}, penalty {:.6e}); outputs in {}",
@@ -330,7 +378,7 @@ fn run(args: &RunArgs) -> Result<(), Error> {
     Ok(())
 }
 
-fn sweep(args: &SweepArgs) -> Result<(), Error> {
+fn sweep(args: &SweepArgs, comm: &dyn Communicator) -> Result<(), Error> {
     let (file, quiet) = match (&args.command, &args.file) {
         (Some(SweepCommand::Collect { dir, quiet }), _) => {
             let results = sweep::collect(dir)?;
@@ -363,9 +411,13 @@ fn sweep(args: &SweepArgs) -> Result<(), Error> {
         force: args.force,
         verbosity: if quiet { Verbosity::Quiet } else { Verbosity::Normal },
     };
-    let report = sweep::run_sweep(&plan, &scenarios, &out, &options)?;
+    let report = sweep::run_sweep_across(&plan, &scenarios, &out, &options, comm)?;
     if !quiet {
-        let part = shard.map(|s| format!(" (shard {}/{})", s.index, s.count)).unwrap_or_default();
+        let part = match shard {
+            Some(s) => format!(" (shard {}/{})", s.index, s.count),
+            None if comm.size() > 1 => format!(" (process {} of {})", comm.rank() + 1, comm.size()),
+            None => String::new(),
+        };
         let results = if report.collected { "sweep.csv" } else { "run folders; `meanfield sweep collect` merges them" };
         eprintln!(
             "{}{part}: {} runs, {} complete before, {} run in {:.1} s; {results} in {}",
@@ -380,7 +432,7 @@ fn sweep(args: &SweepArgs) -> Result<(), Error> {
     Ok(())
 }
 
-fn bench(args: &BenchArgs) -> Result<(), Error> {
+fn bench(args: &BenchArgs, comm: Arc<dyn Communicator>) -> Result<(), Error> {
     let uses = |name: &str| args.dynamics.split('+').any(|p| p.trim() == name);
     let mut dynamics = DynamicsConfig {
         kind: args.dynamics.clone(),
@@ -414,23 +466,30 @@ fn bench(args: &BenchArgs) -> Result<(), Error> {
         let stem = PathBuf::from(format!("{}-{suffix}", args.plot.display()));
         return meanfield::bench::scaling_figure(&stem, axis, &reports);
     }
-    let report = meanfield::bench::bench(&config)?;
+    let root = comm.is_root();
+    let report = meanfield::bench::bench_on(&config, comm)?;
+    if !root {
+        return Ok(());
+    }
     if args.json {
         println!("{}", serde_json::to_string(&report).expect("a report always serialises"));
     } else {
         println!(
-            "m = {}, n = {}, d = {}, {}, {}, {} threads, {} steps\n\
-             particle_steps_per_sec  {:.4e}\ngflops                  {:.2}\nseconds_per_step        {:.4e}\npeak_rss_bytes          {}",
+            "m = {}, n = {}, d = {}, {}, {}, {} threads x {} processes, {} steps\n\
+             particle_steps_per_sec  {:.4e}\ngflops                  {:.2}\nseconds_per_step        {:.4e}\n\
+             allreduce_seconds       {:.4e}\npeak_rss_bytes          {}",
             report.m,
             report.n,
             report.d,
             report.dtype,
             report.dynamics,
             report.threads,
+            report.processes,
             report.steps,
             report.particle_steps_per_sec,
             report.gflops,
             report.seconds_per_step,
+            report.allreduce_seconds,
             report.peak_rss_bytes.map_or("unknown".to_string(), |b| b.to_string())
         );
     }

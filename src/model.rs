@@ -3,17 +3,20 @@
 //! A cloud of m particles theta_j = (w_j, u_j) in R^{1+d} stands for rho_m = (1/m) sum_j delta_{theta_j},
 //! with predictions f(x) = (1/m) sum_j w_j relu(u_j . x). The kernels never form the n x m matrix of
 //! pre-activations: they run over fixed blocks of particles (rayon over groups of blocks) and tiles
-//! of samples, with one single-threaded GEMM per (block, tile). Partial sums are reduced in group
-//! order, so every result is identical for any number of threads.
+//! of samples, with one single-threaded GEMM per (block, tile). The per-group partial sums are
+//! added exactly ([`Fixed`]), so every result is identical for any number of threads, and for any
+//! number of processes when the cloud is sharded across them ([`crate::comm`]).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
 use rand::Rng;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
+use crate::comm::{Communicator, Shard, Single};
 use crate::error::{Error, Result};
+use crate::exact::Fixed;
 use crate::linalg::{gemm, vectorised, Real};
 use crate::rng::{self, Purpose, CHUNK};
 
@@ -72,9 +75,17 @@ impl<F: Real> Cloud<F> {
     /// m particles in dimension d drawn by `init`, reproducibly from `seed` (one random stream per
     /// chunk of particles).
     pub fn sample(m: usize, d: usize, init: &Init, seed: u64) -> Self {
-        let mut theta = Array2::zeros((m, d + 1));
+        Cloud::sample_shard(Shard::whole(m), d, init, seed)
+    }
+
+    /// The particles of `shard` (which starts on a chunk boundary) of the cloud [`Cloud::sample`]
+    /// draws with `shard.total` particles.
+    pub fn sample_shard(shard: Shard, d: usize, init: &Init, seed: u64) -> Self {
+        debug_assert_eq!(shard.start % CHUNK, 0, "shards start on a chunk boundary");
+        let mut theta = Array2::zeros((shard.len, d + 1));
+        let first = shard.start / CHUNK;
         theta.axis_chunks_iter_mut(Axis(0), CHUNK).into_par_iter().enumerate().for_each(|(c, mut chunk)| {
-            let mut rng = rng::stream(seed, Purpose::Init, c as u64, 0);
+            let mut rng = rng::stream(seed, Purpose::Init, (first + c) as u64, 0);
             for mut row in chunk.outer_iter_mut() {
                 match *init {
                     Init::Gaussian { s_w, s_u } => {
@@ -117,13 +128,19 @@ impl<F: Real> Cloud<F> {
 
     /// The second moment integral |theta|^2 d rho = (1/m) sum_j (w_j^2 + |u_j|^2), in f64.
     pub fn second_moment(&self) -> f64 {
-        let partial: Vec<f64> = self
-            .theta
+        self.squared_norms().to_f64() / self.m() as f64
+    }
+
+    /// sum_j (w_j^2 + |u_j|^2): f64 sums over chunks of [`CHUNK`] particles, added exactly, so
+    /// that the sums of the shards of a cloud add up to the sum of the whole.
+    pub fn squared_norms(&self) -> Fixed {
+        self.theta
             .axis_chunks_iter(Axis(0), CHUNK)
             .into_par_iter()
-            .map(|chunk| chunk.iter().map(|v| v.f64() * v.f64()).sum::<f64>())
-            .collect();
-        partial.iter().sum::<f64>() / self.m() as f64
+            .map(|chunk| Fixed::of(chunk.iter().map(|v| v.f64() * v.f64()).sum::<f64>()))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .sum()
     }
 
     /// Predictions F_i = (1/m) sum_j w_j relu(u_j . x_i) for the rows x_i of `x`.
@@ -156,8 +173,10 @@ pub fn first_variation(theta: ArrayView1<f64>, x: ArrayView2<f64>, r: ArrayView1
 
 /// Target size of one (block x tile) pre-activation tile: half of a 512 KiB L2.
 const TILE_BYTES: usize = 256 * 1024;
-/// At most this many groups, whose partial predictions are reduced in order.
+/// At most this many groups, whose partial predictions are added exactly.
 const MAX_GROUPS: usize = 256;
+/// Groups hold a multiple of this many particles, a multiple of every block size.
+const GROUP_UNIT: usize = 8 * CHUNK;
 /// Samples per panel of the direct kernels (two 256-bit registers of f32, for two independent
 /// chains of additions).
 const LANES: usize = 16;
@@ -166,12 +185,14 @@ const LANES: usize = 16;
 pub const DIRECT_MAX_D: usize = 8;
 
 /// How the particles and samples are cut for the kernels. A function of (m, n, element size) only,
-/// never of the thread count, so results do not depend on the thread count.
+/// never of the thread count, so results do not depend on the thread count; the groups depend on m
+/// only, so that the kernels for different sample sets cut a cloud at the same places.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layout {
-    /// Particles per block (one GEMM per block and sample tile); a multiple of [`CHUNK`].
+    /// Particles per block (one GEMM per block and sample tile): [`CHUNK`] times 2, 4 or 8.
     pub block: usize,
-    /// Particles per group (a multiple of `block`): the unit of parallel work and of reduction.
+    /// Particles per group ([`Layout::group_size`], a multiple of `block`): the unit of parallel
+    /// work and of reduction.
     pub group: usize,
     /// Samples per tile.
     pub tile: usize,
@@ -180,11 +201,15 @@ pub struct Layout {
 impl Layout {
     /// The layout for m particles, n samples and elements of `bytes` bytes.
     pub fn new(m: usize, n: usize, bytes: usize) -> Layout {
-        let by_cache = TILE_BYTES / (n.max(1) * bytes);
-        let block = (by_cache / CHUNK * CHUNK).clamp(2 * CHUNK, 8 * CHUNK);
+        let by_cache = (TILE_BYTES / (n.max(1) * bytes) / CHUNK).max(1);
+        let block = CHUNK * (1 << by_cache.ilog2()).clamp(2, 8);
         let tile = n.clamp(1, (TILE_BYTES / (block * bytes)).max(64));
-        let per_group = m.div_ceil(MAX_GROUPS).div_ceil(block) * block;
-        Layout { block, group: per_group.max(block), tile }
+        Layout { block, group: Layout::group_size(m), tile }
+    }
+
+    /// Particles per group for a cloud of m: ceil(m / 256) rounded up to a multiple of 512.
+    pub fn group_size(m: usize) -> usize {
+        m.div_ceil(MAX_GROUPS).div_ceil(GROUP_UNIT).max(1) * GROUP_UNIT
     }
 }
 
@@ -211,16 +236,19 @@ struct Samples<'a, F> {
     panels: &'a [F],
 }
 
-/// The parallel kernels for a cloud of m particles on n samples in dimension d, with all the
-/// memory they need allocated once: O(m d + n (d + groups + threads * block)).
+/// The parallel kernels for a cloud of m particles (or a shard of one) on n samples in dimension
+/// d, with all the memory they need allocated once: O(m d + n (d + groups + threads * block)).
 #[derive(Debug)]
 pub struct Kernel<F: Real> {
     layout: Layout,
-    m: usize,
+    shard: Shard,
+    comm: Arc<dyn Communicator>,
     n: usize,
     scratch: Vec<Mutex<Scratch<F>>>,
-    /// Partial predictions, one row of n per group.
+    /// Partial predictions, one row of n per group of the shard.
     partials: Array2<f64>,
+    /// The exact sums of the partial predictions over the groups.
+    sums: Vec<Fixed>,
     /// r_i in the particle precision, zero-padded to whole panels.
     r: Vec<F>,
     /// The packed inputs of [`Samples`] (direct kernels only).
@@ -229,20 +257,30 @@ pub struct Kernel<F: Real> {
 
 impl<F: Real> Kernel<F> {
     /// The bytes [`Kernel::new`] allocates for (m, n, d) with `threads` scratch slots: the group
-    /// partial predictions, r, the packed inputs and the per-thread tiles.
+    /// partial predictions and their exact sums, r, the packed inputs and the per-thread tiles.
     pub fn bytes(m: usize, n: usize, d: usize, threads: usize) -> usize {
         let layout = Layout::new(m, n, std::mem::size_of::<F>());
         let padded = n.div_ceil(LANES) * LANES;
         let direct = d <= DIRECT_MAX_D;
         let per_thread = 2 * layout.block * layout.tile + layout.block * d + if direct { padded } else { layout.tile };
         let elements = padded + if direct { padded * d } else { 0 } + threads * per_thread;
-        m.div_ceil(layout.group) * n * std::mem::size_of::<f64>() + elements * std::mem::size_of::<F>()
+        m.div_ceil(layout.group) * n * std::mem::size_of::<f64>()
+            + n * std::mem::size_of::<Fixed>()
+            + elements * std::mem::size_of::<F>()
     }
 
     /// Kernels for m particles, n samples and d inputs, with scratch for the current rayon pool.
     pub fn new(m: usize, n: usize, d: usize) -> Self {
-        let layout = Layout::new(m, n, std::mem::size_of::<F>());
-        let groups = m.div_ceil(layout.group);
+        Kernel::on(Shard::whole(m), Arc::new(Single), n, d)
+    }
+
+    /// Kernels for the particles of `shard` (which starts on a group boundary), whose partial
+    /// predictions are summed over the processes of `comm`: the results are those of the whole
+    /// cloud.
+    pub fn on(shard: Shard, comm: Arc<dyn Communicator>, n: usize, d: usize) -> Self {
+        let layout = Layout::new(shard.total, n, std::mem::size_of::<F>());
+        debug_assert_eq!(shard.start % layout.group, 0, "shards start on a group boundary");
+        let groups = shard.len.div_ceil(layout.group);
         let padded = n.div_ceil(LANES) * LANES;
         let direct = d <= DIRECT_MAX_D;
         let scratch = (0..rayon::current_num_threads())
@@ -256,7 +294,17 @@ impl<F: Real> Kernel<F> {
             })
             .collect();
         let panels = if direct { vec![F::zero(); padded * d] } else { Vec::new() };
-        Kernel { layout, m, n, scratch, partials: Array2::zeros((groups, n)), r: vec![F::zero(); padded], panels }
+        Kernel {
+            layout,
+            shard,
+            comm,
+            n,
+            scratch,
+            partials: Array2::zeros((groups, n)),
+            sums: vec![Fixed::ZERO; n],
+            r: vec![F::zero(); padded],
+            panels,
+        }
     }
 
     /// The layout in use.
@@ -266,7 +314,7 @@ impl<F: Real> Kernel<F> {
 
     /// Checks the shapes (theta in standard layout) and packs the panels of `x`.
     fn prepare(&mut self, theta: &ArrayView2<F>, x: &ArrayView2<F>) {
-        assert_eq!(theta.nrows(), self.m, "kernel built for {} particles", self.m);
+        assert_eq!(theta.nrows(), self.shard.len, "kernel built for {} particles", self.shard.len);
         assert_eq!(x.nrows(), self.n, "kernel built for {} samples", self.n);
         assert_eq!(theta.ncols(), x.ncols() + 1, "particles and inputs differ in dimension");
         assert!(theta.is_standard_layout(), "particles must be in standard (row-major) layout");
@@ -302,7 +350,7 @@ impl<F: Real> Kernel<F> {
                 );
             }
         });
-        reduce_groups(&self.partials, self.m, out);
+        self.reduce(out);
     }
 
     /// The velocity field at every particle (see [`Cloud::velocity`]), written to `v`.
@@ -355,7 +403,7 @@ impl<F: Real> Kernel<F> {
         let (layout, scratch, rf) = (self.layout, &self.scratch, &self.r[..]);
         let samples = Samples { x, panels: &self.panels };
         let (eta_f, shrink) = (F::of(eta), F::of(1.0 - 2.0 * lambda * eta));
-        let width = theta.ncols();
+        let (width, first) = (theta.ncols(), self.shard.start);
         let data = theta.as_slice_mut().expect("a cloud is in standard layout");
         data.par_chunks_mut(layout.group * width).zip(self.partials.axis_iter_mut(Axis(0))).enumerate().for_each(
             |(g, (chunk, mut acc))| {
@@ -377,7 +425,7 @@ impl<F: Real> Kernel<F> {
                             tj[k] = shrink * tj[k] - coef * gj[k - 1];
                         }
                     }
-                    post(tb.view_mut(), g * layout.group + b * layout.block);
+                    post(tb.view_mut(), first + g * layout.group + b * layout.block);
                     vectorised(
                         #[inline(always)]
                         || accumulate_predictions(&layout, tb.view(), samples, &mut s, acc),
@@ -385,16 +433,27 @@ impl<F: Real> Kernel<F> {
                 }
             },
         );
-        reduce_groups(&self.partials, self.m, out);
+        self.reduce(out);
+    }
+
+    /// out_i = (1/m) sum_g partials[g, i] over the groups of every process, added exactly.
+    fn reduce(&mut self, out: &mut [f64]) {
+        self.sums.fill(Fixed::ZERO);
+        for row in self.partials.outer_iter() {
+            self.sums.iter_mut().zip(row).for_each(|(s, &p)| *s = *s + Fixed::of(p));
+        }
+        self.comm.sum(&mut self.sums);
+        let inv = 1.0 / self.shard.total as f64;
+        out.iter_mut().zip(&self.sums).for_each(|(o, s)| *o = s.to_f64() * inv);
     }
 
     /// The fraction of (particle, sample) pairs whose activation 1[u_j . x_i > 0] differs between
-    /// the clouds `theta` and `theta0` (same m).
+    /// the clouds `theta` and `theta0` (same m), over every process's shard.
     pub fn pattern_change(&mut self, theta: ArrayView2<F>, theta0: ArrayView2<F>, x: ArrayView2<F>) -> f64 {
         self.prepare(&theta0, &x);
         self.prepare(&theta, &x);
         let (layout, scratch) = (self.layout, &self.scratch);
-        let changed: u64 = (0..self.m.div_ceil(layout.block))
+        let changed: u64 = (0..self.shard.len.div_ceil(layout.block))
             .into_par_iter()
             .map(|b| {
                 let rows = b * layout.block..((b + 1) * layout.block).min(theta.nrows());
@@ -421,7 +480,9 @@ impl<F: Real> Kernel<F> {
                 count
             })
             .sum();
-        changed as f64 / (self.m as f64 * self.n as f64)
+        let mut total = [Fixed::of(changed as f64)];
+        self.comm.sum(&mut total);
+        total[0].to_f64() / (self.shard.total as f64 * self.n as f64)
     }
 }
 
@@ -434,16 +495,6 @@ fn group_rows(layout: &Layout, g: usize, m: usize) -> std::ops::Range<usize> {
 fn lock<F>(scratch: &[Mutex<Scratch<F>>]) -> std::sync::MutexGuard<'_, Scratch<F>> {
     let slot = rayon::current_thread_index().unwrap_or(0) % scratch.len();
     scratch[slot].lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// out_i = (1/m) sum_g partials[g, i], in group order.
-fn reduce_groups(partials: &Array2<f64>, m: usize, out: &mut [f64]) {
-    out.iter_mut().for_each(|o| *o = 0.0);
-    for row in partials.outer_iter() {
-        out.iter_mut().zip(row).for_each(|(o, p)| *o += p);
-    }
-    let inv = 1.0 / m as f64;
-    out.iter_mut().for_each(|o| *o *= inv);
 }
 
 /// relu(z) = max(z, 0), branch-free.

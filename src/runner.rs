@@ -3,7 +3,7 @@
 //!
 //! Files: `scenario.toml` first, `metrics.csv`, `particles.npy`, `cloud.gif` (with `run.movie`), the plots,
 //! and `summary.json` last (its presence marks the run complete); `checkpoint.bin` while the run is
-//! incomplete.
+//! incomplete. When several processes share the cloud ([`RunControl::comm`]), rank 0 writes them.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -16,6 +16,7 @@ use ndarray::s;
 use serde::Serialize;
 
 use crate::checkpoint::Checkpoint;
+use crate::comm::{Communicator, Single};
 use crate::convex::{self, Optimum, OptimumOptions};
 use crate::data::Distribution;
 use crate::error::{Error, Result};
@@ -26,7 +27,7 @@ use crate::plot::{Animation, Scatter};
 use crate::report::{self, Ideal};
 use crate::resources::human_bytes;
 use crate::scenario::{DataSource, Precision, Scenario, ValidScenario};
-use crate::simulation::{Observer, State};
+use crate::simulation::{Observer, Simulation, State};
 
 /// How a run reports progress.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -233,6 +234,9 @@ pub struct RunControl {
     pub force: bool,
     /// Set by a Ctrl-C handler: stop after the current step with a checkpoint.
     pub interrupt: Option<Arc<AtomicBool>>,
+    /// The processes that share the cloud (one process if `None`). Every process calls
+    /// [`run_with`]; rank 0 writes the outputs.
+    pub comm: Option<Arc<dyn Communicator>>,
 }
 
 /// The checkpoint file of a run folder.
@@ -281,21 +285,40 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
     } else {
         None
     };
-    claim(out, &toml, control.force)?;
-    let (mut sim, mut state) = scenario.simulation::<F>()?;
-    let (m, n, d) = (state.cloud.m(), sim.problem.train.n(), state.cloud.d());
+    let comm = control.comm.clone().unwrap_or_else(|| Arc::new(Single));
+    let (root, processes) = (comm.is_root(), comm.size());
     let run = &scenario.scenario.run;
-    if control.verbosity == Verbosity::Normal {
+    if run.movie && processes > 1 {
+        return Err(Error::Invalid(format!(
+            "{}: run.movie draws the whole cloud at every frame; run it in one process, not {processes}",
+            scenario.source
+        )));
+    }
+    if root {
+        claim(out, &toml, control.force)?;
+    }
+    let (mut sim, mut state) = scenario.simulation_on::<F>(comm.clone())?;
+    let (m, n, d) = (sim.shard().total, sim.problem.train.n(), state.cloud.d());
+    let verbosity = if root { control.verbosity } else { Verbosity::Quiet };
+    if verbosity == Verbosity::Normal {
         let n_test = sim.problem.test.as_ref().map_or(0, |t| t.n());
-        let bytes = scenario.memory_estimate(n, n_test, d)?;
-        eprintln!("{}: m = {m}, n = {n}, d = {d}, memory estimate {}", scenario.name, human_bytes(bytes as u64));
+        let bytes = scenario.memory_per_process(n, n_test, d, processes)?;
+        let per = if processes > 1 { format!(" per process ({processes} processes)") } else { String::new() };
+        eprintln!("{}: m = {m}, n = {n}, d = {d}, memory estimate {}{per}", scenario.name, human_bytes(bytes as u64));
     }
     let optimum = if run.reference {
         let solving = Instant::now();
-        let options = OptimumOptions { seed: scenario.seed(), ..OptimumOptions::default() };
-        let optimum = convex::solve(&sim.problem.train, sim.problem.loss, sim.problem.lambda, &options)?;
-        sim.set_optimum(optimum.value);
-        Some(OptimumSummary::new(&optimum, solving.elapsed().as_secs_f64()))
+        let mut value = [f64::NAN];
+        let mut solved = None;
+        if root {
+            let options = OptimumOptions { seed: scenario.seed(), ..OptimumOptions::default() };
+            let optimum = convex::solve(&sim.problem.train, sim.problem.loss, sim.problem.lambda, &options)?;
+            value[0] = optimum.value;
+            solved = Some(OptimumSummary::new(&optimum, solving.elapsed().as_secs_f64()));
+        }
+        comm.broadcast(&mut value);
+        sim.set_optimum(value[0]);
+        solved
     } else {
         None
     };
@@ -306,7 +329,7 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
     if let Some(flag) = &control.interrupt {
         sim.set_interrupt(flag.clone());
     }
-    let mut progress = Progress::new(sim.options.steps, control.verbosity);
+    let mut progress = Progress::new(sim.options.steps, verbosity);
     progress.bar.set_position(state.step);
     let mut movie = run.movie.then(|| Movie {
         every: run.movie_every.unwrap_or_else(|| sim.options.steps.div_ceil(100).max(1)),
@@ -323,14 +346,20 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
     progress.bar.finish_and_clear();
     let run_seconds = looped.elapsed().as_secs_f64();
     let rows = sim.history();
-    write_atomic(&out.join("metrics.csv"), &Metrics::to_csv(rows)?)?;
+    if root {
+        write_atomic(&out.join("metrics.csv"), &Metrics::to_csv(rows)?)?;
+    }
     let state = result?;
-    write_npy(&out.join("particles.npy"), &state.cloud.to_f64())?;
+    let last = rows.last().cloned().expect("a run logs its last step");
+    let Some(cloud) = sim.gather(&state.cloud) else {
+        return Ok(summary(scenario, m, n, d, last, &sim, started, run_seconds, optimum));
+    };
+    let particles = cloud.to_f64();
+    write_npy(&out.join("particles.npy"), &particles)?;
     if let Some(movie) = movie {
         movie.write(&out.join("cloud.gif"))?;
     }
     if run.plots {
-        let particles = state.cloud.to_f64();
         report::loss_figure(out, rows)?;
         report::errors_figure(out, rows)?;
         report::cloud_figure(out, particles.view(), ideal(scenario))?;
@@ -338,8 +367,32 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
             report::convergence_figure(out, rows, sim.optimum())?;
         }
     }
-    let last = rows.last().cloned().expect("a run logs its last step");
-    let summary = Summary {
+    let summary = summary(scenario, m, n, d, last, &sim, started, run_seconds, optimum);
+    let json = serde_json::to_vec_pretty(&summary).expect("a summary always serialises");
+    write_atomic(&out.join("summary.json"), &json)?;
+    let checkpoint = checkpoint_path(out);
+    if checkpoint.exists() {
+        std::fs::remove_file(&checkpoint).map_err(|e| Error::io(&checkpoint, e))?;
+    }
+    Ok(summary)
+}
+
+/// The summary of a finished run of m particles on n samples in dimension d.
+#[allow(clippy::too_many_arguments)]
+fn summary<F: Real>(
+    scenario: &ValidScenario,
+    m: usize,
+    n: usize,
+    d: usize,
+    last: Metrics,
+    sim: &Simulation<F>,
+    started: Instant,
+    run_seconds: f64,
+    optimum: Option<OptimumSummary>,
+) -> Summary {
+    let run = &scenario.scenario.run;
+    let rows = sim.history();
+    Summary {
         name: scenario.name.clone(),
         seed: scenario.seed(),
         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -359,12 +412,5 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
         time_to_gap: rows.iter().find(|r| r.gap.is_some_and(|g| g <= run.gap_eps)).map(|r| r.time),
         gap_eps: run.gap_eps,
         scenario: scenario.scenario.clone(),
-    };
-    let json = serde_json::to_vec_pretty(&summary).expect("a summary always serialises");
-    write_atomic(&out.join("summary.json"), &json)?;
-    let checkpoint = checkpoint_path(out);
-    if checkpoint.exists() {
-        std::fs::remove_file(&checkpoint).map_err(|e| Error::io(&checkpoint, e))?;
     }
-    Ok(summary)
 }

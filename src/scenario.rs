@@ -6,16 +6,18 @@
 //! numerics. Relative paths in a scenario are relative to the scenario file's folder.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::certify::SphereMethod;
+use crate::comm::{Communicator, Shard, Single};
 use crate::data::{Dataset, Distribution, Task, XorNoise};
 use crate::dynamics::{Combined, Dynamics, Gd, Langevin, Perturbed, Schedule};
 use crate::error::{Error, Result};
 use crate::linalg::Real;
 use crate::loss::Loss;
-use crate::model::{Cloud, Init};
+use crate::model::{Cloud, Init, Layout};
 use crate::output::read_npy;
 use crate::resources::{available_memory_bytes, human_bytes};
 use crate::rng::Purpose;
@@ -389,7 +391,7 @@ impl Scenario {
             v.positive_int("run.batch", batch)?;
             if let DataSource::Synthetic { n, .. } = data {
                 if batch > n {
-                    return Err(v.value("run.batch", batch, &format!("must be at most data.n = {n}")));
+                    return Err(v.value("run.batch", batch, format!("must be at most data.n = {n}")));
                 }
             }
         }
@@ -453,7 +455,7 @@ impl Checker<'_> {
         if x.is_finite() && x >= min {
             Ok(x)
         } else {
-            Err(self.value(field, x, &format!("must be a finite number >= {min}")))
+            Err(self.value(field, x, format!("must be a finite number >= {min}")))
         }
     }
 
@@ -481,7 +483,7 @@ impl Checker<'_> {
     fn absent<T: Serialize>(&self, field: &str, x: &Option<T>, context: &str) -> Result<()> {
         match x {
             None => Ok(()),
-            Some(v) => Err(self.value(field, toml_text(v), &format!("only applies {context}; remove it"))),
+            Some(v) => Err(self.value(field, toml_text(v), format!("only applies {context}; remove it"))),
         }
     }
 
@@ -540,7 +542,7 @@ fn check_data(v: &Checker, data: &mut DataConfig, base: &Path, loss: Loss) -> Re
     let d = v.required("data.d", data.d, &context)?;
     let min_d = if kind == DataKind::Teacher { 1 } else { 2 };
     if d < min_d {
-        return Err(v.value("data.d", d, &format!("must be at least {min_d} for data.kind = \"{name}\"")));
+        return Err(v.value("data.d", d, format!("must be at least {min_d} for data.kind = \"{name}\"")));
     }
     let test_n = *data.test_n.get_or_insert(10_000);
     let distribution = match kind {
@@ -584,7 +586,7 @@ fn check_init(v: &Checker, model: &mut ModelConfig, base: &Path) -> Result<InitS
             return Err(v.value(
                 "model.init.file",
                 toml_text(&init.file),
-                &format!("only applies to model.init.kind = \"file\", not {}", toml_text(&kind)),
+                format!("only applies to model.init.kind = \"file\", not {}", toml_text(&kind)),
             ))
         }
         (Some(kind), None) => kind,
@@ -633,7 +635,7 @@ fn check_dynamics(v: &Checker, dynamics: &mut DynamicsConfig) -> Result<Dynamics
         || (parts.contains(&"gd") && parts.len() > 1)
         || (1..parts.len()).any(|i| parts[..i].contains(&parts[i]))
     {
-        return Err(v.value("dynamics.kind", format!("{:?}", dynamics.kind), &format!("must be {ALLOWED}")));
+        return Err(v.value("dynamics.kind", format!("{:?}", dynamics.kind), format!("must be {ALLOWED}")));
     }
     let eta = v.finite_positive("dynamics.eta", dynamics.eta)?;
     let langevin = if parts.contains(&"langevin") {
@@ -728,8 +730,20 @@ impl ValidScenario {
 
     /// The initial cloud for inputs of dimension d (including the bias coordinate).
     pub fn initial_cloud<F: Real>(&self, d: usize) -> Result<Cloud<F>> {
+        self.initial_shard(d, &Single).map(|(cloud, _)| cloud)
+    }
+
+    /// This process's shard of [`ValidScenario::initial_cloud`] shared by the processes of `comm`.
+    fn initial_shard<F: Real>(&self, d: usize, comm: &dyn Communicator) -> Result<(Cloud<F>, Shard)> {
+        let shard_of = |m: usize| {
+            Shard::of(m, Layout::group_size(m), comm.rank(), comm.size())
+                .map_err(|e| Error::Invalid(format!("{}: {e}", self.source)))
+        };
         match &self.init {
-            InitSource::Sampled { m, init } => Ok(Cloud::sample(*m, d, init, self.seed())),
+            InitSource::Sampled { m, init } => {
+                let shard = shard_of(*m)?;
+                Ok((Cloud::sample_shard(shard, d, init, self.seed()), shard))
+            }
             InitSource::File { path, m } => {
                 let theta = read_npy(path)?;
                 if theta.ncols() != d + 1 {
@@ -748,7 +762,9 @@ impl ValidScenario {
                         ));
                     }
                 }
-                Cloud::new(theta.mapv(F::of)).map_err(|e| Error::data(path, "values", e.to_string()))
+                let shard = shard_of(theta.nrows())?;
+                let rows = theta.slice(ndarray::s![shard.rows(), ..]).mapv(F::of);
+                Ok((Cloud::new(rows).map_err(|e| Error::data(path, "values", e.to_string()))?, shard))
             }
         }
     }
@@ -767,7 +783,12 @@ impl ValidScenario {
     /// The bytes a run of this scenario allocates (estimate), for data of n training and
     /// `n_test` test samples in dimension d.
     pub fn memory_estimate(&self, n: usize, n_test: usize, d: usize) -> Result<usize> {
-        let m = self.particles(d)?;
+        self.memory_per_process(n, n_test, d, 1)
+    }
+
+    /// [`ValidScenario::memory_estimate`] of one of `processes` processes sharing the cloud.
+    pub fn memory_per_process(&self, n: usize, n_test: usize, d: usize, processes: usize) -> Result<usize> {
+        let m = self.particles(d)?.div_ceil(processes.max(1));
         let batch = self.scenario.run.batch;
         Ok(match self.scenario.precision {
             Precision::F64 => memory_estimate::<f64>(m, n, n_test, d, batch),
@@ -778,9 +799,16 @@ impl ValidScenario {
     /// The simulation and its initial state. Refuses, before allocating the cloud, a scenario that
     /// needs more memory than the machine has available.
     pub fn simulation<F: Real>(&self) -> Result<(Simulation<F>, State<F>)> {
+        self.simulation_on(Arc::new(Single))
+    }
+
+    /// The simulation of this process's shard of the cloud shared by the processes of `comm`
+    /// (every process generates the same data from the seed, or reads the same files), and its
+    /// initial state.
+    pub fn simulation_on<F: Real>(&self, comm: Arc<dyn Communicator>) -> Result<(Simulation<F>, State<F>)> {
         let (train, test) = self.datasets()?;
         let n_test = test.as_ref().map_or(0, Dataset::n);
-        let needed = self.memory_estimate(train.n(), n_test, train.d())?;
+        let needed = self.memory_per_process(train.n(), n_test, train.d(), comm.size())?;
         if let Some(available) = available_memory_bytes() {
             if needed as u64 > available {
                 return Err(Error::Invalid(format!(
@@ -795,7 +823,7 @@ impl ValidScenario {
                 )));
             }
         }
-        let cloud = self.initial_cloud::<F>(train.d())?;
+        let (cloud, shard) = self.initial_shard::<F>(train.d(), comm.as_ref())?;
         let problem = Problem::new(train, test, self.scenario.loss, self.scenario.lambda)?;
         let run = &self.scenario.run;
         let options = RunOptions {
@@ -808,6 +836,6 @@ impl ValidScenario {
             certificate: run.certificate,
             batch: run.batch,
         };
-        Simulation::new(problem, self.dynamics.build(), options, cloud)
+        Simulation::sharded(problem, self.dynamics.build(), options, cloud, shard, comm)
     }
 }

@@ -3,6 +3,11 @@
 //! A [`Simulation`] owns the problem, the dynamics and the schedule; the [`State`] (cloud, step,
 //! time, predictions) moves through [`Simulation::step`] by value. Logging, progress bars and
 //! output files are [`Observer`]s, outside the numerical core.
+//!
+//! A simulation may hold one [`Shard`] of a cloud shared by several processes ([`Communicator`]):
+//! every process runs the same loop on its particles, the kernels sum the predictions over the
+//! processes, the metrics are reduced exactly, and the results are those of one process holding the
+//! whole cloud.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +18,7 @@ use ndarray::{s, Array1, Array2};
 
 use crate::certify::{self, DualBound, SphereMethod};
 use crate::checkpoint::Checkpoint;
+use crate::comm::{Communicator, Shard, Single};
 use crate::data::{classification_error, Dataset};
 use crate::dynamics::{Dynamics, Schedule, StepContext};
 use crate::error::{Error, Result};
@@ -171,6 +177,8 @@ pub struct Simulation<F: Real> {
     /// Step size, schedule, length, logging and seed.
     pub options: RunOptions,
     initial: Cloud<F>,
+    shard: Shard,
+    comm: Arc<dyn Communicator>,
     kernel: Kernel<F>,
     test_kernel: Option<Kernel<F>>,
     r: Vec<f64>,
@@ -226,6 +234,31 @@ impl<F: Real> Simulation<F> {
         options: RunOptions,
         cloud: Cloud<F>,
     ) -> Result<(Self, State<F>)> {
+        let shard = Shard::whole(cloud.m());
+        Simulation::sharded(problem, dynamics, options, cloud, shard, Arc::new(Single))
+    }
+
+    /// A simulation of the particles `cloud` of `shard` (from [`Shard::of`] with the groups of
+    /// [`crate::model::Layout::group_size`]), run together with the other processes of `comm`,
+    /// which hold the other shards; returns it with the initial state (step 0).
+    pub fn sharded(
+        problem: Problem<F>,
+        dynamics: Box<dyn Dynamics<F>>,
+        options: RunOptions,
+        cloud: Cloud<F>,
+        shard: Shard,
+        comm: Arc<dyn Communicator>,
+    ) -> Result<(Self, State<F>)> {
+        if cloud.m() != shard.len {
+            return Err(Error::Invalid(format!(
+                "the cloud has {} particles but its shard {}..{} of m = {} has {}",
+                cloud.m(),
+                shard.start,
+                shard.start + shard.len,
+                shard.total,
+                shard.len
+            )));
+        }
         if cloud.d() != problem.train.d() {
             return Err(Error::Invalid(format!(
                 "the cloud has d = {} input weights but the data have d = {} inputs",
@@ -236,15 +269,16 @@ impl<F: Real> Simulation<F> {
         if !(options.eta > 0.0 && options.eta.is_finite()) {
             return Err(Error::Invalid(format!("eta = {}: must be a finite number > 0", options.eta)));
         }
-        let (m, n, d) = (cloud.m(), problem.train.n(), cloud.d());
-        let mut kernel = Kernel::new(m, n, d);
-        let test_kernel = problem.test.as_ref().map(|t| Kernel::new(m, t.n(), d));
+        let (n, d) = (problem.train.n(), cloud.d());
+        let kernel_for = |samples: usize| Kernel::on(shard, comm.clone(), samples, d);
+        let mut kernel = kernel_for(n);
+        let test_kernel = problem.test.as_ref().map(|t| kernel_for(t.n()));
         let batch = match options.batch {
             Some(b) if b == 0 || b > n => {
                 return Err(Error::Invalid(format!("batch = {b}: must be between 1 and the n = {n} training samples")))
             }
             Some(b) => Some(MiniBatch {
-                kernel: Kernel::new(m, b, d),
+                kernel: kernel_for(b),
                 x: Array2::zeros((b, d)),
                 y: vec![0.0; b],
                 f: vec![0.0; b],
@@ -260,6 +294,8 @@ impl<F: Real> Simulation<F> {
             dynamics,
             options,
             initial: cloud,
+            shard,
+            comm,
             kernel,
             test_kernel,
             r: vec![0.0; n],
@@ -285,23 +321,60 @@ impl<F: Real> Simulation<F> {
         self.optimum
     }
 
-    /// The dual bound D <= L* at `state` (MATH.md section 5), with the particle directions as
-    /// starts when the sphere maximum is estimated.
+    /// The dual bound D <= L* at `state` (MATH.md section 5), with every k-th particle direction
+    /// of the cloud (at most 128) as starts when the sphere maximum is estimated. Computed on rank 0
+    /// and sent to the other processes.
     pub fn dual_bound(&self, state: &State<F>) -> Result<DualBound> {
         let u = state.cloud.u();
-        let stride = u.nrows().div_ceil(CERTIFY_DIRECTIONS).max(1);
-        let directions = u.slice(s![..;stride, ..]).mapv(Real::f64);
-        let train = &self.problem.train;
-        certify::dual_bound(
-            self.problem.loss,
-            train.y.view(),
-            state.predictions.view(),
-            train.x.view(),
-            self.problem.lambda,
-            Some(directions.view()),
-            self.options.certificate,
-            self.options.seed,
-        )
+        let stride = self.shard.total.div_ceil(CERTIFY_DIRECTIONS).max(1);
+        let first = (stride - self.shard.start % stride) % stride;
+        let local = u.slice(s![first.min(u.nrows())..;stride, ..]).mapv(Real::f64);
+        let gathered = self.comm.gather(local.as_slice().expect("fresh array is contiguous"));
+        let mut bound = [f64::NAN; 4];
+        if let Some(all) = gathered {
+            let directions =
+                Array2::from_shape_vec((all.len() / u.ncols(), u.ncols()), all).expect("gathered whole directions");
+            let train = &self.problem.train;
+            let b = certify::dual_bound(
+                self.problem.loss,
+                train.y.view(),
+                state.predictions.view(),
+                train.x.view(),
+                self.problem.lambda,
+                Some(directions.view()),
+                self.options.certificate,
+                self.options.seed,
+            )?;
+            bound = [b.dual, b.s, b.c, f64::from(u8::from(b.exact))];
+        }
+        self.comm.broadcast(&mut bound);
+        Ok(DualBound { dual: bound[0], s: bound[1], c: bound[2], exact: bound[3] == 1.0 })
+    }
+
+    /// The shard of the cloud this simulation moves.
+    pub fn shard(&self) -> Shard {
+        self.shard
+    }
+
+    /// The processes sharing the cloud.
+    pub fn comm(&self) -> &Arc<dyn Communicator> {
+        &self.comm
+    }
+
+    /// The whole cloud on rank 0 (`None` on the other ranks), from every process's shard `local`.
+    /// Every process must call it.
+    pub fn gather(&self, local: &Cloud<F>) -> Option<Cloud<F>> {
+        let rows = local.to_f64();
+        let all = self.comm.gather(rows.as_slice().expect("fresh array is contiguous"))?;
+        let theta = Array2::from_shape_vec((self.shard.total, rows.ncols()), all).expect("gathered whole particles");
+        Some(Cloud { theta: theta.mapv(F::of) })
+    }
+
+    /// The second moment integral |theta|^2 d rho of the whole cloud, from every shard.
+    fn second_moment(&self, cloud: &Cloud<F>) -> f64 {
+        let mut sum = [cloud.squared_norms()];
+        self.comm.sum(&mut sum);
+        sum[0].to_f64() / self.shard.total as f64
     }
 
     /// Wall-clock seconds spent computing dual bounds so far (in this process).
@@ -326,21 +399,25 @@ impl<F: Real> Simulation<F> {
         self.interrupt = Some(flag);
     }
 
-    /// The checkpoint of `state`, tagged with `scenario`.
-    pub fn checkpoint(&self, state: &State<F>, scenario: &str) -> Checkpoint<F> {
-        Checkpoint {
+    /// The checkpoint of `state` (of the whole cloud), tagged with `scenario`: on rank 0, `None` on
+    /// the other ranks. Every process must call it.
+    pub fn checkpoint(&self, state: &State<F>, scenario: &str) -> Option<Checkpoint<F>> {
+        let cloud = self.gather(&state.cloud);
+        let initial = self.gather(&self.initial);
+        Some(Checkpoint {
             scenario: scenario.to_string(),
-            state: state.clone(),
-            initial: self.initial.clone(),
+            state: State { cloud: cloud?, ..state.clone() },
+            initial: initial?,
             history: self.history.clone(),
             optimum: self.optimum,
             wall_seconds: self.wall_seconds(),
-        }
+        })
     }
 
-    /// Continues from a checkpoint of this simulation: returns its state.
+    /// Continues from a checkpoint of this simulation (of the whole cloud): returns its state,
+    /// holding this process's shard.
     pub fn resume(&mut self, checkpoint: Checkpoint<F>) -> Result<State<F>> {
-        let (m, width) = self.initial.theta.dim();
+        let (m, width) = (self.shard.total, self.initial.theta.ncols());
         let n = self.problem.train.n();
         if checkpoint.state.cloud.theta.dim() != (m, width) || checkpoint.state.predictions.len() != n {
             return Err(Error::Invalid(format!(
@@ -351,11 +428,13 @@ impl<F: Real> Simulation<F> {
                 width - 1
             )));
         }
-        self.initial = checkpoint.initial;
+        let rows = self.shard.rows();
+        let shard = |cloud: Cloud<F>| Cloud { theta: cloud.theta.slice(s![rows.clone(), ..]).to_owned() };
+        self.initial = shard(checkpoint.initial);
         self.history = checkpoint.history;
         self.optimum = checkpoint.optimum;
         self.wall_before = checkpoint.wall_seconds;
-        Ok(checkpoint.state)
+        Ok(State { cloud: shard(checkpoint.state.cloud), ..checkpoint.state })
     }
 
     fn wall_seconds(&self) -> f64 {
@@ -364,12 +443,12 @@ impl<F: Real> Simulation<F> {
 
     fn write_checkpoint(&self, state: &State<F>) -> Result<()> {
         match &self.checkpoints {
-            Some(c) => self.checkpoint(state, &c.scenario).write(&c.path),
+            Some(c) => self.checkpoint(state, &c.scenario).map_or(Ok(()), |k| k.write(&c.path)),
             None => Ok(()),
         }
     }
 
-    /// The cloud the run started from.
+    /// The cloud (this process's shard of it) the run started from.
     pub fn initial(&self) -> &Cloud<F> {
         &self.initial
     }
@@ -443,7 +522,7 @@ impl<F: Real> Simulation<F> {
         let bound = if due { Some(self.dual_bound(state)?) } else { None };
         self.certify_seconds += certifying.elapsed().as_secs_f64();
         let problem = &self.problem;
-        let second_moment = state.cloud.second_moment();
+        let second_moment = self.second_moment(&state.cloud);
         let f = state.predictions.as_slice().expect("contiguous");
         let objective = problem.objective(f, second_moment);
         let classification = problem.loss.is_classification();
@@ -518,7 +597,7 @@ impl<F: Real> Simulation<F> {
             if self.is_logged(state.step) {
                 notify(self, &state, observers)?;
             }
-            if self.interrupt.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
+            if self.comm.any(self.interrupt.as_ref().is_some_and(|f| f.load(Ordering::SeqCst))) {
                 self.write_checkpoint(&state)?;
                 return Err(Error::Interrupted { step: state.step });
             }

@@ -19,6 +19,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::comm::Communicator;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::output::write_atomic;
@@ -620,6 +621,11 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
+    /// The shard of process `rank` (0-based) of `size` processes: part rank + 1 of size.
+    pub fn process(rank: usize, size: usize) -> Shard {
+        Shard { index: rank + 1, count: size.max(1) }
+    }
+
     /// Parses `I/N` (1-based), e.g. `2/3`.
     pub fn parse(text: &str) -> Result<Shard> {
         let what = format!("--shard {text}");
@@ -749,6 +755,41 @@ pub fn run_sweep(
         seconds: started.elapsed().as_secs_f64(),
         collected,
     })
+}
+
+/// [`run_sweep`] spread over the processes of `comm` (`mpirun -n P meanfield sweep`): process r
+/// runs part r + 1 of P, each with its own thread pool; once every process is done, rank 0 writes
+/// `sweep.csv` and the figures.
+///
+/// # Errors
+/// As [`run_sweep`], on the process whose runs failed; [`Error::Invalid`] if `options.shard` is
+/// set while there are several processes.
+pub fn run_sweep_across(
+    sweep: &Sweep,
+    scenarios: &[ValidScenario],
+    out: &Path,
+    options: &SweepOptions,
+    comm: &dyn Communicator,
+) -> Result<SweepReport> {
+    if comm.size() == 1 {
+        return run_sweep(sweep, scenarios, out, options);
+    }
+    if let Some(shard) = options.shard {
+        return Err(Error::Invalid(format!(
+            "shard {}/{} was given, but the {} MPI processes already split the sweep; use one or the other",
+            shard.index,
+            shard.count,
+            comm.size()
+        )));
+    }
+    let part = SweepOptions { shard: Some(Shard::process(comm.rank(), comm.size())), ..*options };
+    let result = run_sweep(sweep, scenarios, out, &part);
+    comm.barrier();
+    let report = result?;
+    if comm.is_root() {
+        write_results(sweep, out)?;
+    }
+    Ok(SweepReport { collected: comm.is_root(), ..report })
 }
 
 /// The parts of `summary.json` that `sweep.csv` reports.

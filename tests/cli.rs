@@ -3,6 +3,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod common;
+
 fn meanfield(args: &[&str], threads: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_meanfield"));
     cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
@@ -18,15 +20,9 @@ fn ok(args: &[&str]) -> Output {
     out
 }
 
-/// metrics.csv without its wall_seconds column.
+/// metrics.csv without its header and its wall_seconds column.
 fn metrics_without_wall(dir: &Path) -> Vec<Vec<String>> {
-    let mut reader = csv::Reader::from_path(dir.join("metrics.csv")).unwrap();
-    let headers = reader.headers().unwrap().clone();
-    let wall = headers.iter().position(|h| h == "wall_seconds").unwrap();
-    reader
-        .records()
-        .map(|r| r.unwrap().iter().enumerate().filter(|(i, _)| *i != wall).map(|(_, v)| v.to_string()).collect())
-        .collect()
+    common::table_without(&dir.join("metrics.csv"), "wall_seconds").split_off(1)
 }
 
 fn column(rows: &[Vec<String>], dir: &Path, name: &str) -> Vec<f64> {

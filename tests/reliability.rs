@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use meanfield::checkpoint::Checkpoint;
 
+mod common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_meanfield");
 
 fn command<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Command {
@@ -15,15 +17,7 @@ fn command<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Command {
 }
 
 fn metrics_without_wall(dir: &Path) -> Vec<Vec<String>> {
-    let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
-    let rows: Vec<Vec<String>> = text.lines().map(|l| l.split(',').map(str::to_string).collect()).collect();
-    let wall = rows[0].iter().position(|h| h == "wall_seconds").unwrap();
-    rows.into_iter()
-        .map(|mut r| {
-            r.remove(wall);
-            r
-        })
-        .collect()
+    common::table_without(&dir.join("metrics.csv"), "wall_seconds")
 }
 
 #[test]

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+mod common;
+
 /// A small base scenario (a 2-d teacher problem); `steps` and `m` set how long a run takes.
 fn base(m: usize, steps: u64) -> String {
     format!(
@@ -64,13 +66,7 @@ fn s(path: &Path) -> &str {
 
 /// sweep.csv without its wall_seconds column: header and rows.
 fn results(dir: &Path) -> Vec<Vec<String>> {
-    let mut reader = csv::Reader::from_path(dir.join("sweep.csv")).unwrap();
-    let headers = reader.headers().unwrap().clone();
-    let wall = headers.iter().position(|h| h == "wall_seconds").unwrap();
-    let keep = |r: &csv::StringRecord| -> Vec<String> {
-        r.iter().enumerate().filter(|(i, _)| *i != wall).map(|(_, v)| v.to_string()).collect()
-    };
-    std::iter::once(keep(&headers)).chain(reader.records().map(|r| keep(&r.unwrap()))).collect()
+    common::table_without(&dir.join("sweep.csv"), "wall_seconds")
 }
 
 /// The summary.json files under `out/runs`, with their contents and modification times.
