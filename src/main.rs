@@ -339,7 +339,9 @@ fn run(args: &RunArgs, processes: &Processes) -> Result<(), Error> {
     let result = run_on(args, processes.comm.clone());
     if let Err(error) = &result {
         if processes.comm.size() > 1 {
-            eprintln!("error (rank {}): {error}", processes.comm.rank());
+            let line = format!("error (rank {} of {}): {error}\n", processes.comm.rank(), processes.comm.size());
+            // One write, so that the lines of several processes do not interleave.
+            let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
             processes.abort(exit_code(error));
         }
     }

@@ -6,7 +6,10 @@
 //! `MEANFIELD_REQUIRE_MPI=1` (set by `.ci/run`, which installs Open MPI), which makes it fail.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use meanfield::checkpoint::Checkpoint;
 
 mod common;
 
@@ -53,9 +56,9 @@ fn mpi_binary() -> Option<PathBuf> {
     Some(target.join("release").join("meanfield"))
 }
 
-/// Runs `binary args` under `mpirun -n processes` (or directly when `processes` is 0) with one
-/// thread per process; panics with stderr on failure.
-fn launch(binary: &Path, processes: usize, args: &[&str], dir: &Path) {
+/// `binary args` under `mpirun -n processes` (or directly when `processes` is 0) with one thread
+/// per process.
+fn command(binary: &Path, processes: usize, args: &[&str], dir: &Path) -> Command {
     let mut command = if processes == 0 {
         Command::new(binary)
     } else {
@@ -63,14 +66,18 @@ fn launch(binary: &Path, processes: usize, args: &[&str], dir: &Path) {
         c.args(["-n", &processes.to_string(), "--oversubscribe", "--allow-run-as-root"]).arg(binary);
         c
     };
-    let output = command
+    command
         .args(args)
         .current_dir(dir)
         .env("RAYON_NUM_THREADS", "1")
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .output()
-        .expect("the command starts");
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+    command
+}
+
+/// Runs [`command`]; panics with stderr on failure.
+fn launch(binary: &Path, processes: usize, args: &[&str], dir: &Path) {
+    let output = command(binary, processes, args, dir).output().expect("the command starts");
     assert!(output.status.success(), "{processes} processes, {args:?}: {}", String::from_utf8_lossy(&output.stderr));
 }
 
@@ -120,4 +127,33 @@ fn a_sweep_is_spread_over_the_processes() {
     let one = common::table_without(&tmp.path().join("one/sweep.csv"), "wall_seconds");
     assert_eq!(one.len(), 1 + 3);
     assert_eq!(common::table_without(&tmp.path().join("two/sweep.csv"), "wall_seconds"), one);
+}
+
+#[test]
+fn a_checkpoint_of_two_processes_resumes_in_one() {
+    let Some(mpi) = mpi_binary() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let long = scenario(2, "exact")
+        .replace("steps = 120", "steps = 6000")
+        .replace("checkpoint_every = 50", "checkpoint_every = 200");
+    std::fs::write(tmp.path().join("long.toml"), long).unwrap();
+    let args = |out: &str| ["run", "long.toml", "--out", out, "--quiet"].map(String::from);
+    let killed = args("killed");
+    let refs: Vec<&str> = killed.iter().map(String::as_str).collect();
+    let mut child = command(&mpi, 2, &refs, tmp.path()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let checkpoint = tmp.path().join("killed/checkpoint.bin");
+    let start = Instant::now();
+    while !checkpoint.exists() {
+        assert!(start.elapsed() < Duration::from_secs(120), "no checkpoint appeared");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let step = Checkpoint::<f64>::read(&checkpoint).unwrap().state.step;
+    assert!(step > 0 && step % 200 == 0 && step < 6000, "checkpoint at step {step}");
+    let resume: Vec<&str> = refs.iter().copied().chain(["--resume"]).collect();
+    launch(Path::new(PLAIN), 0, &resume, tmp.path());
+    let whole = args("whole");
+    launch(Path::new(PLAIN), 0, &whole.iter().map(String::as_str).collect::<Vec<_>>(), tmp.path());
+    assert_eq!(outputs(&tmp.path().join("killed")), outputs(&tmp.path().join("whole")));
 }
