@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use meanfield::checkpoint::Checkpoint;
 
@@ -142,11 +142,7 @@ fn a_checkpoint_of_two_processes_resumes_in_one() {
     let refs: Vec<&str> = killed.iter().map(String::as_str).collect();
     let mut child = command(&mpi, 2, &refs, tmp.path()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let checkpoint = tmp.path().join("killed/checkpoint.bin");
-    let start = Instant::now();
-    while !checkpoint.exists() {
-        assert!(start.elapsed() < Duration::from_secs(120), "no checkpoint appeared");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    common::wait_for(&checkpoint, Duration::from_secs(120));
     child.kill().unwrap();
     child.wait().unwrap();
     let step = Checkpoint::<f64>::read(&checkpoint).unwrap().state.step;

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use meanfield::checkpoint::Checkpoint;
 
@@ -40,11 +40,7 @@ fn a_run_killed_after_a_checkpoint_resumes_to_identical_outputs() {
     let killed_args = args(&killed);
     let mut child = command(&killed_args).spawn().unwrap();
     let checkpoint = killed.join("checkpoint.bin");
-    let start = Instant::now();
-    while !checkpoint.exists() {
-        assert!(start.elapsed() < Duration::from_secs(60), "no checkpoint appeared");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    common::wait_for(&checkpoint, Duration::from_secs(60));
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(!killed.join("summary.json").exists(), "a killed run does not look complete");

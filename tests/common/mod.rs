@@ -13,3 +13,13 @@ pub fn table_without(path: &Path, column: &str) -> Vec<Vec<String>> {
     };
     std::iter::once(keep(&headers)).chain(reader.records().map(|r| keep(&r.unwrap()))).collect()
 }
+
+/// Waits (polling every 5 ms, at most `limit`) until `path` exists.
+#[allow(dead_code)]
+pub fn wait_for(path: &Path, limit: std::time::Duration) {
+    let start = std::time::Instant::now();
+    while !path.exists() {
+        assert!(start.elapsed() < limit, "{} did not appear within {limit:?}", path.display());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
