@@ -1,5 +1,5 @@
 //! Several processes sharing one particle cloud: the collective operations the engine needs
-//! ([`Communicator`]), the one-process [`Single`], [`Mpi`] over the system's MPI (feature `mpi`),
+//! ([`Communicator`]), the one-process [`Single`], `Mpi` over the system's MPI (feature `mpi`),
 //! and the [`Shard`] of the cloud each process holds.
 //!
 //! The cloud is cut into contiguous shards at group boundaries of the kernels' layout, which

@@ -4,6 +4,8 @@
 //! Matters" (NeurIPS 2019). The network is a probability measure over neurons theta = (w, u), held
 //! as a cloud of particles ([`model::Cloud`]) and moved by particle gradient descent, the paper's
 //! perturbed flow or Langevin dynamics ([`dynamics`]). The formulas and names follow `MATH.md`.
+//! Every reduction is exact ([`exact`]), so results are bit-identical for any number of threads
+//! and, with the `mpi` feature, for any number of processes sharing one cloud ([`comm`]).
 //!
 //! Load a scenario and run it, or build the pieces by hand:
 //!
