@@ -316,8 +316,13 @@ impl Processes {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `run` reports its errors itself, while MPI is still up.
+    let mut report = true;
     let result = match &cli.command {
-        Command::Run(args) => Processes::start().and_then(|p| run(args, &p)),
+        Command::Run(args) => {
+            report = false;
+            Processes::start().inspect_err(|e| eprintln!("error: {e}")).and_then(|p| run(args, &p))
+        }
         Command::Validate(args) => args.load().map(|s| print!("{}", s.to_toml())),
         Command::Bench(args) => Processes::start().and_then(|p| bench(args, p.comm)),
         Command::Optimum(args) => optimum(args),
@@ -328,18 +333,26 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
+            if report {
+                eprintln!("error: {error}");
+            }
             ExitCode::from(exit_code(&error))
         }
     }
 }
 
-/// `meanfield run`, on every process of the job; an error on one process ends them all.
+/// `meanfield run`, on every process of the job, reporting its error. Interruption and divergence
+/// happen on every process at the same step (after a checkpoint): rank 0 reports them and every
+/// process exits normally. Any other error of one process ends them all.
 fn run(args: &RunArgs, processes: &Processes) -> Result<(), Error> {
-    let result = run_on(args, processes.comm.clone());
+    let comm = &processes.comm;
+    let result = run_on(args, comm.clone());
     if let Err(error) = &result {
-        if processes.comm.size() > 1 {
-            let line = format!("error (rank {} of {}): {error}\n", processes.comm.rank(), processes.comm.size());
+        let shared = matches!(error, Error::Interrupted { .. } | Error::Diverged { .. });
+        if comm.size() == 1 || (shared && comm.is_root()) {
+            eprintln!("error: {error}");
+        } else if !shared {
+            let line = format!("error (rank {} of {}): {error}\n", comm.rank(), comm.size());
             // One write, so that the lines of several processes do not interleave.
             let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
             processes.abort(exit_code(error));
