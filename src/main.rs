@@ -293,7 +293,7 @@ impl Processes {
     fn start() -> Result<Processes, Error> {
         let (universe, _) = mpi::initialize_with_threading(mpi::Threading::Funneled)
             .ok_or_else(|| Error::Invalid("MPI is already initialised".into()))?;
-        Ok(Processes { universe: universe, comm: Arc::new(meanfield::comm::Mpi) })
+        Ok(Processes { universe, comm: Arc::new(meanfield::comm::Mpi) })
     }
 
     #[cfg(not(feature = "mpi"))]
