@@ -14,7 +14,7 @@ use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::linalg::{gemm, vectorised, Real};
+use crate::linalg::{gemm, vectorised, Pack, Real, WithPack};
 use crate::rng::{self, Purpose, CHUNK};
 
 /// The particle cloud: row j of `theta` is theta_j = (w_j, u_j1, ..., u_jd).
@@ -198,7 +198,7 @@ struct Scratch<F> {
     /// Input-weight gradients g_j = sum_i r_i 1[u_j . x_i > 0] x_i, block x d.
     g: Array2<F>,
     /// One block's contribution sum_j w_j relu(u_j . x_i) to the predictions of one tile (GEMM
-    /// kernels), or one particle's masked residuals r_i 1[u_j . x_i > 0] (direct kernels, padded n).
+    /// kernels), or the products r_i x_ik packed like the panels (direct kernels, padded n x d).
     t: Vec<F>,
 }
 
@@ -234,7 +234,8 @@ impl<F: Real> Kernel<F> {
         let layout = Layout::new(m, n, std::mem::size_of::<F>());
         let padded = n.div_ceil(LANES) * LANES;
         let direct = d <= DIRECT_MAX_D;
-        let per_thread = 2 * layout.block * layout.tile + layout.block * d + if direct { padded } else { layout.tile };
+        let per_thread =
+            2 * layout.block * layout.tile + layout.block * d + if direct { padded * d } else { layout.tile };
         let elements = padded + if direct { padded * d } else { 0 } + threads * per_thread;
         m.div_ceil(layout.group) * n * std::mem::size_of::<f64>() + elements * std::mem::size_of::<F>()
     }
@@ -251,7 +252,7 @@ impl<F: Real> Kernel<F> {
                     z: Array2::zeros((layout.block, layout.tile)),
                     z0: Array2::zeros((layout.block, layout.tile)),
                     g: Array2::zeros((layout.block, d)),
-                    t: vec![F::zero(); if direct { padded } else { layout.tile }],
+                    t: vec![F::zero(); if direct { padded * d } else { layout.tile }],
                 })
             })
             .collect();
@@ -446,12 +447,6 @@ fn reduce_groups(partials: &Array2<f64>, m: usize, out: &mut [f64]) {
     out.iter_mut().for_each(|o| *o *= inv);
 }
 
-/// relu(z) = max(z, 0), branch-free.
-#[inline(always)]
-fn relu<F: Real>(z: F) -> F {
-    z.if_positive(z)
-}
-
 /// The output-weight gradient sum_i r_i relu(u_j . x_i) = u_j . g_j of particle theta_j = (w_j, u_j),
 /// from its input-weight gradient g_j = sum_i r_i 1[u_j . x_i > 0] x_i (relu(z) = 1[z > 0] z).
 #[inline(always)]
@@ -522,7 +517,7 @@ fn gemm_predictions<F: Real>(
         t.iter_mut().for_each(|t| *t = F::zero());
         for (zj, &w) in z.outer_iter().zip(theta.column(0)) {
             let zj = zj.to_slice().expect("scratch rows are contiguous");
-            t.iter_mut().zip(zj).for_each(|(t, &z)| *t = *t + w * relu(z));
+            t.iter_mut().zip(zj).for_each(|(t, &z)| *t = *t + w * z.relu());
         }
         acc[start..end].iter_mut().zip(t.iter()).for_each(|(a, t)| *a += t.f64());
     }
@@ -549,64 +544,211 @@ fn gemm_gradient<F: Real>(layout: &Layout, theta: ArrayView2<F>, x: ArrayView2<F
     }
 }
 
-/// The pre-activations z_l = sum_k u_k x_{l,k} of one particle on one panel of [`LANES`] samples.
+/// The pre-activations z_l = u_1 x_{l,1} + ... + u_D x_{l,D} (added in order) of one particle with
+/// broadcast input weights `u` on the [`Pack::LEN`] samples of a panel starting at lane `at`.
 #[inline(always)]
-fn panel_pre_activations<F: Real, const D: usize>(u: &[F; D], panel: &[F]) -> [F; LANES] {
-    let mut z = [F::zero(); LANES];
-    for (&uk, xk) in u.iter().zip(panel.chunks_exact(LANES)) {
-        z.iter_mut().zip(xk).for_each(|(z, &x)| *z = *z + uk * x);
+fn pre_activations<F: Real, V: Pack<F>, const D: usize>(u: &[V; D], panel: &[F], at: usize) -> V {
+    let mut z = u[0].mul(V::load(&panel[at..]));
+    for (k, &uk) in u.iter().enumerate().skip(1) {
+        z = z.add(uk.mul(V::load(&panel[k * LANES + at..])));
     }
     z
 }
 
-/// u_j of a particle row (w_j, u_j) with d = D.
+/// The input weights u_j of a particle row (w_j, u_j) with d = D, broadcast to every lane.
 #[inline(always)]
-fn input_weights<F: Real, const D: usize>(row: &[F]) -> [F; D] {
-    std::array::from_fn(|k| row[k + 1])
+fn input_weights<F: Real, V: Pack<F>, const D: usize>(row: &[F]) -> [V; D] {
+    let mut u = [V::splat(F::zero()); D];
+    for (uk, &x) in u.iter_mut().zip(&row[1..]) {
+        *uk = V::splat(x);
+    }
+    u
 }
 
 /// [`accumulate_predictions`] for d = D from the panels: per panel, t_l = sum_j w_j relu(z_jl) in
-/// registers over the particles of the block, then acc += t.
-#[inline(always)]
+/// registers over the particles of the block (in order), then acc_l += t_l.
 fn direct_predictions<F: Real, const D: usize>(theta: ArrayView2<F>, panels: &[F], acc: &mut [f64]) {
     let rows = theta.as_slice().expect("particles are in standard layout");
-    for (panel, out) in panels.chunks_exact(D * LANES).zip(acc.chunks_mut(LANES)) {
-        let mut t = [F::zero(); LANES];
-        for row in rows.chunks_exact(D + 1) {
-            let z = panel_pre_activations(&input_weights::<F, D>(row), panel);
-            t.iter_mut().zip(z).for_each(|(t, z)| *t = *t + row[0] * relu(z));
+    F::vectorise(DirectPredictions::<F, D> { rows, panels, acc });
+}
+
+/// The arguments of [`direct_predictions`], run in any [`Pack`].
+struct DirectPredictions<'a, F, const D: usize> {
+    rows: &'a [F],
+    panels: &'a [F],
+    acc: &'a mut [f64],
+}
+
+impl<F: Real, const D: usize> WithPack<F> for DirectPredictions<'_, F, D> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<V: Pack<F>>(self) {
+        if LANES / V::LEN < CHAINS {
+            let mut pairs = self.panels.chunks_exact(2 * D * LANES);
+            let mut outs = self.acc.chunks_mut(2 * LANES);
+            for (pair, out) in pairs.by_ref().zip(outs.by_ref()) {
+                predict_panels::<F, V, D, 2>(self.rows, pair, out);
+            }
+            if let (Some(out), false) = (outs.next(), pairs.remainder().is_empty()) {
+                predict_panels::<F, V, D, 1>(self.rows, pairs.remainder(), out);
+            }
+        } else {
+            for (panel, out) in self.panels.chunks_exact(D * LANES).zip(self.acc.chunks_mut(LANES)) {
+                predict_panels::<F, V, D, 1>(self.rows, panel, out);
+            }
         }
-        out.iter_mut().zip(t).for_each(|(o, t)| *o += t.f64());
     }
 }
 
-/// [`block_gradient`] for d = D from the panels, per particle in two passes over the samples:
-/// the masked residuals m_i = r_i 1[u_j . x_i > 0] into `masked`, then for each k the sum
-/// g_jk = sum_i m_i x_ik in [`LANES`] partial sums, added over the lanes in order.
+/// Independent chains of additions [`direct_predictions`] keeps going (the latency of an addition
+/// over the throughput of the other operations): it takes two panels at a time when one panel has
+/// fewer vectors.
+const CHAINS: usize = 4;
+
+/// [`direct_predictions`] on P consecutive panels and their `out` (P [`LANES`] or fewer for the last).
 #[inline(always)]
+fn predict_panels<F: Real, V: Pack<F>, const D: usize, const P: usize>(rows: &[F], panels: &[F], out: &mut [f64]) {
+    let vectors = LANES / V::LEN;
+    let mut t = [[V::splat(F::zero()); LANES]; P];
+    for row in rows.chunks_exact(D + 1) {
+        let (w, u) = (V::splat(row[0]), input_weights::<F, V, D>(row));
+        for (tp, panel) in t.iter_mut().zip(panels.chunks_exact(D * LANES)) {
+            for (q, t) in tp.iter_mut().take(vectors).enumerate() {
+                *t = t.add(w.mul(pre_activations(&u, panel, q * V::LEN).relu()));
+            }
+        }
+    }
+    let mut lanes = [[F::zero(); LANES]; P];
+    for (tp, lp) in t.iter().zip(lanes.iter_mut()) {
+        for (q, t) in tp.iter().take(vectors).enumerate() {
+            t.store(&mut lp[q * V::LEN..]);
+        }
+    }
+    out.iter_mut().zip(lanes.iter().flatten()).for_each(|(o, t)| *o += t.f64());
+}
+
+/// Vector accumulators [`direct_gradient`] keeps in registers (of the 16 of AVX2).
+const ACCUMULATORS: usize = 8;
+
+/// [`block_gradient`] for d = D from the panels: the products r_i x_ik packed like the panels into
+/// `weighted`, then per particle in one pass over the samples g_jk = sum_i 1[u_j . x_i > 0] (r_i x_ik)
+/// in [`LANES`] partial sums per k (a few vectors of lanes per pass, kept in registers), added over
+/// the lanes in order. The same numbers as masking r_i first, (r_i 1[u_j . x_i > 0]) x_ik, for finite x.
 fn direct_gradient<F: Real, const D: usize>(
     theta: ArrayView2<F>,
     panels: &[F],
     r: &[F],
-    masked: &mut [F],
+    weighted: &mut [F],
     g: &mut ArrayViewMut2<F>,
 ) {
+    for ((wc, xc), rc) in
+        weighted.chunks_exact_mut(D * LANES).zip(panels.chunks_exact(D * LANES)).zip(r.chunks_exact(LANES))
+    {
+        for (wck, xck) in wc.chunks_exact_mut(LANES).zip(xc.chunks_exact(LANES)) {
+            wck.iter_mut().zip(xck).zip(rc).for_each(|((w, &x), &r)| *w = r * x);
+        }
+    }
     let rows = theta.as_slice().expect("particles are in standard layout");
-    for (row, mut gj) in rows.chunks_exact(D + 1).zip(g.outer_iter_mut()) {
-        let u = input_weights::<F, D>(row);
-        for ((panel, rc), mc) in
-            panels.chunks_exact(D * LANES).zip(r.chunks_exact(LANES)).zip(masked.chunks_exact_mut(LANES))
-        {
-            let z = panel_pre_activations(&u, panel);
-            mc.iter_mut().zip(z).zip(rc).for_each(|((m, z), &r)| *m = z.if_positive(r));
-        }
-        for (k, gjk) in gj.iter_mut().enumerate() {
-            let mut sums = [F::zero(); LANES];
-            for (panel, mc) in panels.chunks_exact(D * LANES).zip(masked.chunks_exact(LANES)) {
-                let xk = &panel[k * LANES..(k + 1) * LANES];
-                sums.iter_mut().zip(xk).zip(mc).for_each(|((a, &x), &m)| *a = *a + m * x);
+    F::vectorise(DirectGradient::<F, D> { rows, panels, weighted, g });
+}
+
+/// The arguments of [`direct_gradient`], run in any [`Pack`].
+struct DirectGradient<'a, 'b, F, const D: usize> {
+    rows: &'a [F],
+    panels: &'a [F],
+    weighted: &'a [F],
+    g: &'a mut ArrayViewMut2<'b, F>,
+}
+
+impl<F: Real, const D: usize> WithPack<F> for DirectGradient<'_, '_, F, D> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<V: Pack<F>>(self) {
+        let vectors = LANES / V::LEN;
+        let per_pass = (ACCUMULATORS / D).clamp(1, vectors);
+        for (row, mut gj) in self.rows.chunks_exact(D + 1).zip(self.g.outer_iter_mut()) {
+            let u = input_weights::<F, V, D>(row);
+            let mut lanes = [[F::zero(); LANES]; D];
+            for first in (0..vectors).step_by(per_pass) {
+                let mut sums = [[V::splat(F::zero()); LANES]; D];
+                for (panel, wc) in self.panels.chunks_exact(D * LANES).zip(self.weighted.chunks_exact(D * LANES)) {
+                    for q in 0..per_pass {
+                        let at = (first + q) * V::LEN;
+                        let z = pre_activations(&u, panel, at);
+                        for (k, sk) in sums.iter_mut().enumerate() {
+                            sk[q] = sk[q].add(z.if_positive(V::load(&wc[k * LANES + at..])));
+                        }
+                    }
+                }
+                for (sk, lk) in sums.iter().zip(lanes.iter_mut()) {
+                    for (q, v) in sk.iter().take(per_pass).enumerate() {
+                        v.store(&mut lk[(first + q) * V::LEN..]);
+                    }
+                }
             }
-            *gjk = sums.iter().fold(F::zero(), |a, &b| a + b);
+            for (gjk, lk) in gj.iter_mut().zip(&lanes) {
+                *gjk = lk.iter().fold(F::zero(), |a, &b| a + b);
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    /// A block of particles, n samples and their panels, and residuals r (padded), reproducibly random.
+    fn problem<F: Real>(d: usize, n: usize) -> (Array2<F>, Array2<F>, Vec<F>, Vec<F>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let mut normal = |shape| Array2::from_shape_simple_fn(shape, || F::of(rng.sample(StandardNormal)));
+        let (theta, x, r) = (normal((37, d + 1)), normal((n, d)), normal((1, n.div_ceil(LANES) * LANES)));
+        let mut kernel = Kernel::new(theta.nrows(), n, d);
+        kernel.prepare(&theta.view(), &x.view());
+        (theta, x, kernel.panels, r.into_raw_vec_and_offset().0)
+    }
+
+    /// The direct kernels in the widest vectors equal, bit for bit, the scalar ones, and the formulas.
+    fn direct_kernels_agree<F: Real, const D: usize>() {
+        let n = 45;
+        let (theta, x, panels, r) = problem::<F>(D, n);
+        let rows = theta.as_slice().unwrap();
+        let (mut acc, mut acc1) = (vec![0.0; n], vec![0.0; n]);
+        direct_predictions::<F, D>(theta.view(), &panels, &mut acc);
+        DirectPredictions::<F, D> { rows, panels: &panels, acc: &mut acc1 }.run::<F>();
+        assert_eq!(acc, acc1);
+        let (mut g, mut g1) = (Array2::zeros((theta.nrows(), D)), Array2::zeros((theta.nrows(), D)));
+        let mut weighted = vec![F::zero(); panels.len()];
+        direct_gradient::<F, D>(theta.view(), &panels, &r, &mut weighted, &mut g.view_mut());
+        DirectGradient::<F, D> { rows, panels: &panels, weighted: &weighted, g: &mut g1.view_mut() }.run::<F>();
+        assert_eq!(g, g1);
+        for (i, xi) in x.outer_iter().enumerate() {
+            let f: f64 = theta.outer_iter().map(|t| t[0].f64() * t.slice(s![1..]).dot(&xi).f64().max(0.0)).sum();
+            assert!((acc[i] - f).abs() < 1e-4 * (1.0 + f.abs()), "prediction {i}: {} != {f}", acc[i]);
+        }
+        for (j, t) in theta.outer_iter().enumerate() {
+            for k in 0..D {
+                let gk: f64 = (0..n)
+                    .filter(|&i| t.slice(s![1..]).dot(&x.row(i)) > F::zero())
+                    .map(|i| r[i].f64() * x[[i, k]].f64())
+                    .sum();
+                assert!((g[[j, k]].f64() - gk).abs() < 1e-4 * (1.0 + gk.abs()), "gradient {j}, {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn direct_kernels_agree_in_every_vector_width() {
+        direct_kernels_agree::<f32, 1>();
+        direct_kernels_agree::<f32, 2>();
+        direct_kernels_agree::<f32, 5>();
+        direct_kernels_agree::<f32, 8>();
+        direct_kernels_agree::<f64, 1>();
+        direct_kernels_agree::<f64, 3>();
+        direct_kernels_agree::<f64, 8>();
     }
 }
