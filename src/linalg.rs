@@ -1,12 +1,11 @@
 //! The numeric backend: the floating-point types the kernels run in, and the one GEMM they call.
 //!
 //! Everything else in the crate names only [`Real`], [`gemm`], [`vectorised`] and [`Pack`]; the
-//! BLAS-like backend (`matrixmultiply` through ndarray, single-threaded inside a block), the
+//! BLAS-like backend (the `gemm` crate, single-threaded inside a block), the
 //! explicit AVX2 vectors and the CPU feature detection are details of this module.
 
 use std::fmt::{Debug, Display};
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2, LinalgScalar, ScalarOperand};
 use ndarray_npy::{ReadableElement, WritableElement};
 
@@ -249,7 +248,39 @@ mod x86_64 {
 /// C <- alpha A B + beta C, single-threaded (callers parallelise over blocks).
 #[inline]
 pub fn gemm<F: Real>(alpha: F, a: &ArrayView2<F>, b: &ArrayView2<F>, beta: F, c: &mut ArrayViewMut2<F>) {
-    general_mat_mul(alpha, a, b, beta, c);
+    let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
+    assert!(
+        b.nrows() == k && c.nrows() == m && c.ncols() == n,
+        "gemm: shapes {:?} {:?} {:?}",
+        a.shape(),
+        b.shape(),
+        c.shape()
+    );
+    let (sa, sb, sc) = (&a.strides()[..2], &b.strides()[..2], [c.strides()[0], c.strides()[1]]);
+    // SAFETY: the pointers and strides describe the three views, whose shapes match.
+    unsafe {
+        ::gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            sc[1],
+            sc[0],
+            beta != F::zero(),
+            a.as_ptr(),
+            sa[1],
+            sa[0],
+            b.as_ptr(),
+            sb[1],
+            sb[0],
+            beta,
+            alpha,
+            false,
+            false,
+            false,
+            ::gemm::Parallelism::None,
+        );
+    }
 }
 
 /// Runs `f`, compiled for AVX2 when the CPU has it (x86-64), as compiled otherwise.
