@@ -71,6 +71,13 @@ const STALL_ITERS: usize = 10;
 /// Relative slack of the cell search: a cell with |g_P| <= (1 + SLACK) * best is not examined.
 const SLACK: f64 = 1e-12;
 
+/// Estimated work of the estimate (in [`exact_cost`] units) for n inputs in dimension d: phi at the
+/// [`RANDOM_STARTS`] directions and their negatives, and 2 [`ASCENTS`] ascents of at most [`ASCENT_ITERS`]
+/// iterations, each about four evaluations of phi (n d).
+fn estimate_cost(n: usize, d: usize) -> f64 {
+    ((2 * RANDOM_STARTS + 8 * ASCENTS * ASCENT_ITERS) * n * d) as f64
+}
+
 /// Estimated work of the exact sphere maximum for k distinct input directions in dimension d:
 /// k log2 k for d <= 2, and k^(d-1) (d + log2 k) 2^(d-2) for d >= 3 (k^(d-2) planes of the descent, each
 /// sorted, with 2^(d-2) cells per arc).
@@ -145,8 +152,9 @@ fn phi(x: ArrayView2<f64>, r: ArrayView1<f64>, v: &[f64]) -> f64 {
 }
 
 /// The exact maximum of |phi| and a maximiser (unit vector), see the module documentation. With
-/// `estimate_seed`, for d >= 3 the local maxima of the estimate give the cell search its initial lower
-/// bound (fewer cells to check; the value is the same).
+/// `estimate_seed`, for d >= 3 and a search costlier than the estimate ([`estimate_cost`]), the local
+/// maxima of the estimate give the cell search its initial lower bound (fewer cells to check; the value
+/// is the same).
 fn exact_max(
     x: ArrayView2<f64>,
     r: ArrayView1<f64>,
@@ -166,7 +174,9 @@ fn exact_max(
     if d == 1 {
         offer(vec![1.0]);
         offer(vec![-1.0]);
-    } else if let Some(seed) = estimate_seed.filter(|_| d >= 3 && dirs.len() > 0) {
+    } else if let Some(seed) =
+        estimate_seed.filter(|_| d >= 3 && exact_cost(dirs.len(), d) > estimate_cost(x.nrows(), d))
+    {
         local_maxima(x, r, starts, seed).into_iter().for_each(|(_, v)| offer(v));
     }
     for u in starts {
