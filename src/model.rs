@@ -191,7 +191,8 @@ impl Layout {
 /// Per-thread scratch space of the kernels.
 #[derive(Debug)]
 struct Scratch<F> {
-    /// Pre-activations of one (block, tile), block x tile.
+    /// Pre-activations of one (block, tile), block x tile (GEMM kernels), or the partial sums of the
+    /// direct gradient kernel for large n (at least block x d x [`LANES`] then).
     z: Array2<F>,
     /// A second tile, for comparisons of two clouds.
     z0: Array2<F>,
@@ -495,7 +496,8 @@ fn block_gradient<F: Real>(layout: &Layout, theta: ArrayView2<F>, samples: Sampl
         gemm_gradient(layout, theta, samples.x, r, s);
     } else {
         let mut g = s.g.slice_mut(s![..theta.nrows(), ..]);
-        with_dim!(theta.ncols() - 1, direct_gradient(theta, samples.panels, r, &mut s.t, &mut g));
+        let sums = s.z.as_slice_mut().expect("scratch is contiguous");
+        with_dim!(theta.ncols() - 1, direct_gradient(theta, samples.panels, r, &mut s.t, sums, &mut g));
     }
 }
 
@@ -631,15 +633,23 @@ fn predict_panels<F: Real, V: Pack<F>, const D: usize, const P: usize>(rows: &[F
 /// Vector accumulators [`direct_gradient`] keeps in registers (of the 16 of AVX2).
 const ACCUMULATORS: usize = 8;
 
+/// Bytes of packed samples and products r_i x_ik one pass of [`direct_gradient`] streams for every
+/// particle of a block: half of the 32 KiB L1 data cache.
+const GRADIENT_CHUNK_BYTES: usize = 16 * 1024;
+
 /// [`block_gradient`] for d = D from the panels: the products r_i x_ik packed like the panels into
-/// `weighted`, then per particle in one pass over the samples g_jk = sum_i 1[u_j . x_i > 0] (r_i x_ik)
-/// in [`LANES`] partial sums per k (a few vectors of lanes per pass, kept in registers), added over
-/// the lanes in order. The same numbers as masking r_i first, (r_i 1[u_j . x_i > 0]) x_ik, for finite x.
+/// `weighted`, then per particle g_jk = sum_i 1[u_j . x_i > 0] (r_i x_ik) in [`LANES`] partial sums per k
+/// (a few vectors of lanes per pass, kept in registers), added over the lanes in order. The same numbers
+/// as masking r_i first, (r_i 1[u_j . x_i > 0]) x_ik, for finite x. When the panels exceed
+/// [`GRADIENT_CHUNK_BYTES`], the samples are taken in chunks of that size, each for every particle of the
+/// block (so that they stay in the L1 cache), with the partial sums kept in `sums` between chunks (at
+/// least block x d x [`LANES`]); every partial sum still adds its samples in order.
 fn direct_gradient<F: Real, const D: usize>(
     theta: ArrayView2<F>,
     panels: &[F],
     r: &[F],
     weighted: &mut [F],
+    sums: &mut [F],
     g: &mut ArrayViewMut2<F>,
 ) {
     for ((wc, xc), rc) in
@@ -650,7 +660,16 @@ fn direct_gradient<F: Real, const D: usize>(
         }
     }
     let rows = theta.as_slice().expect("particles are in standard layout");
-    F::vectorise(DirectGradient::<F, D> { rows, panels, weighted, g });
+    let chunk = (GRADIENT_CHUNK_BYTES / (2 * D * LANES * std::mem::size_of::<F>())).max(1) * D * LANES;
+    let mut lanes = [F::zero(); DIRECT_MAX_D * LANES];
+    let sums = if panels.len() <= chunk {
+        &mut lanes[..D * LANES]
+    } else {
+        let needed = g.nrows() * D * LANES;
+        assert!(sums.len() >= needed, "direct_gradient: {} partial sums for {needed}", sums.len());
+        &mut sums[..needed]
+    };
+    F::vectorise(DirectGradient::<F, D> { rows, panels, weighted, chunk, sums, g });
 }
 
 /// The arguments of [`direct_gradient`], run in any [`Pack`].
@@ -658,6 +677,10 @@ struct DirectGradient<'a, 'b, F, const D: usize> {
     rows: &'a [F],
     panels: &'a [F],
     weighted: &'a [F],
+    /// Elements of the panels per chunk of samples.
+    chunk: usize,
+    /// The [`LANES`] partial sums per k of one particle (one chunk), or of every particle of the block.
+    sums: &'a mut [F],
     g: &'a mut ArrayViewMut2<'b, F>,
 }
 
@@ -666,32 +689,62 @@ impl<F: Real, const D: usize> WithPack<F> for DirectGradient<'_, '_, F, D> {
 
     #[inline(always)]
     fn run<V: Pack<F>>(self) {
-        let vectors = LANES / V::LEN;
-        let per_pass = (ACCUMULATORS / D).clamp(1, vectors);
-        for (row, mut gj) in self.rows.chunks_exact(D + 1).zip(self.g.outer_iter_mut()) {
-            let u = input_weights::<F, V, D>(row);
-            let mut lanes = [[F::zero(); LANES]; D];
-            for first in (0..vectors).step_by(per_pass) {
-                let mut sums = [[V::splat(F::zero()); LANES]; D];
-                for (panel, wc) in self.panels.chunks_exact(D * LANES).zip(self.weighted.chunks_exact(D * LANES)) {
-                    for q in 0..per_pass {
-                        let at = (first + q) * V::LEN;
-                        let z = pre_activations(&u, panel, at);
-                        for (k, sk) in sums.iter_mut().enumerate() {
-                            sk[q] = sk[q].add(z.if_positive(V::load(&wc[k * LANES + at..])));
-                        }
-                    }
-                }
-                for (sk, lk) in sums.iter().zip(lanes.iter_mut()) {
-                    for (q, v) in sk.iter().take(per_pass).enumerate() {
-                        v.store(&mut lk[(first + q) * V::LEN..]);
-                    }
+        let (rows, chunk) = (self.rows, self.chunk);
+        if self.sums.len() == D * LANES {
+            for (row, mut gj) in rows.chunks_exact(D + 1).zip(self.g.outer_iter_mut()) {
+                self.sums.fill(F::zero());
+                accumulate_gradient::<F, V, D>(row, self.panels, self.weighted, self.sums);
+                fold_lanes(self.sums, gj.iter_mut());
+            }
+        } else {
+            self.sums.fill(F::zero());
+            for (cp, cw) in self.panels.chunks(chunk).zip(self.weighted.chunks(chunk)) {
+                for (row, sj) in rows.chunks_exact(D + 1).zip(self.sums.chunks_exact_mut(D * LANES)) {
+                    accumulate_gradient::<F, V, D>(row, cp, cw, sj);
                 }
             }
-            for (gjk, lk) in gj.iter_mut().zip(&lanes) {
-                *gjk = lk.iter().fold(F::zero(), |a, &b| a + b);
+            for (sj, mut gj) in self.sums.chunks_exact(D * LANES).zip(self.g.outer_iter_mut()) {
+                fold_lanes(sj, gj.iter_mut());
             }
         }
+    }
+}
+
+/// sums_{k, l} += 1[u . x_l > 0] (r_l x_lk) over the panels (in order) for the particle `row` = (w, u):
+/// `sums` holds [`LANES`] partial sums per k, a few vectors of lanes per pass kept in registers.
+#[inline(always)]
+fn accumulate_gradient<F: Real, V: Pack<F>, const D: usize>(row: &[F], panels: &[F], weighted: &[F], sums: &mut [F]) {
+    let vectors = LANES / V::LEN;
+    let per_pass = (ACCUMULATORS / D).clamp(1, vectors);
+    let u = input_weights::<F, V, D>(row);
+    for first in (0..vectors).step_by(per_pass) {
+        let mut acc = [[V::splat(F::zero()); LANES]; D];
+        for (k, ak) in acc.iter_mut().enumerate() {
+            for (q, a) in ak.iter_mut().take(per_pass).enumerate() {
+                *a = V::load(&sums[k * LANES + (first + q) * V::LEN..]);
+            }
+        }
+        for (panel, wc) in panels.chunks_exact(D * LANES).zip(weighted.chunks_exact(D * LANES)) {
+            for q in 0..per_pass {
+                let at = (first + q) * V::LEN;
+                let z = pre_activations(&u, panel, at);
+                for (k, ak) in acc.iter_mut().enumerate() {
+                    ak[q] = ak[q].add(z.if_positive(V::load(&wc[k * LANES + at..])));
+                }
+            }
+        }
+        for (k, ak) in acc.iter().enumerate() {
+            for (q, a) in ak.iter().take(per_pass).enumerate() {
+                a.store(&mut sums[k * LANES + (first + q) * V::LEN..]);
+            }
+        }
+    }
+}
+
+/// g_k = the [`LANES`] partial sums of k added in lane order, for each k.
+fn fold_lanes<'a, F: Real>(sums: &[F], g: impl Iterator<Item = &'a mut F>) {
+    for (gk, lk) in g.zip(sums.chunks_exact(LANES)) {
+        *gk = lk.iter().fold(F::zero(), |a, &b| a + b);
     }
 }
 
@@ -712,9 +765,9 @@ mod tests {
         (theta, x, kernel.panels, r.into_raw_vec_and_offset().0)
     }
 
-    /// The direct kernels in the widest vectors equal, bit for bit, the scalar ones, and the formulas.
-    fn direct_kernels_agree<F: Real, const D: usize>() {
-        let n = 45;
+    /// The direct kernels in the widest vectors equal, bit for bit, the scalar ones (the gradient in
+    /// chunks of one panel), and the formulas.
+    fn direct_kernels_agree<F: Real, const D: usize>(n: usize) {
         let (theta, x, panels, r) = problem::<F>(D, n);
         let rows = theta.as_slice().unwrap();
         let (mut acc, mut acc1) = (vec![0.0; n], vec![0.0; n]);
@@ -722,9 +775,18 @@ mod tests {
         DirectPredictions::<F, D> { rows, panels: &panels, acc: &mut acc1 }.run::<F>();
         assert_eq!(acc, acc1);
         let (mut g, mut g1) = (Array2::zeros((theta.nrows(), D)), Array2::zeros((theta.nrows(), D)));
-        let mut weighted = vec![F::zero(); panels.len()];
-        direct_gradient::<F, D>(theta.view(), &panels, &r, &mut weighted, &mut g.view_mut());
-        DirectGradient::<F, D> { rows, panels: &panels, weighted: &weighted, g: &mut g1.view_mut() }.run::<F>();
+        let (mut weighted, mut sums) = (vec![F::zero(); panels.len()], vec![F::zero(); theta.nrows() * D * LANES]);
+        direct_gradient::<F, D>(theta.view(), &panels, &r, &mut weighted, &mut sums, &mut g.view_mut());
+        let chunk = D * LANES;
+        DirectGradient::<F, D> {
+            rows,
+            panels: &panels,
+            weighted: &weighted,
+            chunk,
+            sums: &mut sums,
+            g: &mut g1.view_mut(),
+        }
+        .run::<F>();
         assert_eq!(g, g1);
         for (i, xi) in x.outer_iter().enumerate() {
             let f: f64 = theta.outer_iter().map(|t| t[0].f64() * t.slice(s![1..]).dot(&xi).f64().max(0.0)).sum();
@@ -743,12 +805,14 @@ mod tests {
 
     #[test]
     fn direct_kernels_agree_in_every_vector_width() {
-        direct_kernels_agree::<f32, 1>();
-        direct_kernels_agree::<f32, 2>();
-        direct_kernels_agree::<f32, 5>();
-        direct_kernels_agree::<f32, 8>();
-        direct_kernels_agree::<f64, 1>();
-        direct_kernels_agree::<f64, 3>();
-        direct_kernels_agree::<f64, 8>();
+        for n in [45, 1000] {
+            direct_kernels_agree::<f32, 1>(n);
+            direct_kernels_agree::<f32, 2>(n);
+            direct_kernels_agree::<f32, 5>(n);
+            direct_kernels_agree::<f32, 8>(n);
+            direct_kernels_agree::<f64, 1>(n);
+            direct_kernels_agree::<f64, 3>(n);
+            direct_kernels_agree::<f64, 8>(n);
+        }
     }
 }
