@@ -64,8 +64,19 @@ const RANDOM_STARTS: usize = 256;
 const ASCENTS: usize = 4;
 /// Maximum number of ascent iterations.
 const ASCENT_ITERS: usize = 100;
+/// An ascent stops when its last [`STALL_ITERS`] iterations gained less than this, relative.
+const STALL_GAIN: f64 = 1e-5;
+/// The window of [`STALL_GAIN`].
+const STALL_ITERS: usize = 10;
 /// Relative slack of the cell search: a cell with |g_P| <= (1 + SLACK) * best is not examined.
 const SLACK: f64 = 1e-12;
+
+/// Estimated work of the estimate (in [`exact_cost`] units) for n inputs in dimension d: phi at the
+/// [`RANDOM_STARTS`] directions and their negatives, and 2 [`ASCENTS`] ascents of at most [`ASCENT_ITERS`]
+/// iterations, each about four evaluations of phi (n d).
+fn estimate_cost(n: usize, d: usize) -> f64 {
+    ((2 * RANDOM_STARTS + 8 * ASCENTS * ASCENT_ITERS) * n * d) as f64
+}
 
 /// Estimated work of the exact sphere maximum for k distinct input directions in dimension d:
 /// k log2 k for d <= 2, and k^(d-1) (d + log2 k) 2^(d-2) for d >= 3 (k^(d-2) planes of the descent, each
@@ -141,8 +152,9 @@ fn phi(x: ArrayView2<f64>, r: ArrayView1<f64>, v: &[f64]) -> f64 {
 }
 
 /// The exact maximum of |phi| and a maximiser (unit vector), see the module documentation. With
-/// `estimate_seed`, for d >= 3 the local maxima of the estimate give the cell search its initial lower
-/// bound (fewer cells to check; the value is the same).
+/// `estimate_seed`, for d >= 3 and a search costlier than the estimate ([`estimate_cost`]), the local
+/// maxima of the estimate give the cell search its initial lower bound (fewer cells to check; the value
+/// is the same).
 fn exact_max(
     x: ArrayView2<f64>,
     r: ArrayView1<f64>,
@@ -162,7 +174,9 @@ fn exact_max(
     if d == 1 {
         offer(vec![1.0]);
         offer(vec![-1.0]);
-    } else if let Some(seed) = estimate_seed.filter(|_| d >= 3 && dirs.len() > 0) {
+    } else if let Some(seed) =
+        estimate_seed.filter(|_| d >= 3 && exact_cost(dirs.len(), d) > estimate_cost(x.nrows(), d))
+    {
         local_maxima(x, r, starts, seed).into_iter().for_each(|(_, v)| offer(v));
     }
     for u in starts {
@@ -312,9 +326,10 @@ pub(crate) fn local_maxima(
             dirs.push(g.iter().map(|v| v / ng).collect());
         }
     }
+    let (mut values, negated_values) = phi_many(x, r, &dirs);
     let negated: Vec<Vec<f64>> = dirs.iter().map(|v| v.iter().map(|c| -c).collect()).collect();
     dirs.extend(negated);
-    let values = phi_many(x, r, &dirs);
+    values.extend(negated_values);
     let mut jobs = Vec::with_capacity(2 * ASCENTS);
     for sign in [1.0, -1.0] {
         let mut order: Vec<usize> = (0..dirs.len()).collect();
@@ -327,25 +342,46 @@ pub(crate) fn local_maxima(
     found
 }
 
-/// phi at each of `dirs` (one matrix product).
-fn phi_many(x: ArrayView2<f64>, r: ArrayView1<f64>, dirs: &[Vec<f64>]) -> Vec<f64> {
+/// phi at each of `dirs` and at each of their negatives, from one matrix product Z = X V: phi(v_k) =
+/// sum_i r_i relu(Z_ik) and phi(-v_k) = sum_i r_i relu(-Z_ik).
+fn phi_many(x: ArrayView2<f64>, r: ArrayView1<f64>, dirs: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
     let d = x.ncols();
     let v = Array2::from_shape_fn((d, dirs.len()), |(i, j)| dirs[j][i]);
-    let z = x.dot(&v).mapv(|t| t.max(0.0));
-    z.t().dot(&r).to_vec()
+    let z = x.dot(&v);
+    let plus = z.mapv(|t| t.max(0.0)).t().dot(&r).to_vec();
+    let minus = z.mapv(|t| (-t).max(0.0)).t().dot(&r).to_vec();
+    (plus, minus)
+}
+
+/// phi(v) = sum_i r_i relu(z_i) with the pre-activations z_i = x_i . v written to `z`.
+fn phi_at(x: ArrayView2<f64>, r: ArrayView1<f64>, v: &[f64], z: &mut [f64]) -> f64 {
+    let mut sum = 0.0;
+    for ((xi, ri), zi) in x.outer_iter().zip(r).zip(z) {
+        *zi = xi.iter().zip(v).map(|(a, b)| a * b).sum::<f64>();
+        sum += ri * zi.max(0.0);
+    }
+    sum
 }
 
 /// Ascent of h = sign * phi on the sphere from the unit vector v, where h(v) = `h`: on the current cell phi is
-/// linear, g = sign * sum_{x_i . v > 0} r_i x_i; first try the cell's maximiser g/|g|, otherwise a
-/// geodesic step along the tangent gradient g - (g . v) v with step halving, until a step gains less than
-/// 1e-12 relative. Returns (phi(v), v).
+/// linear, g = sign * sum_{x_i . v > 0} r_i x_i (from the pre-activations of the last accepted point); first
+/// try the cell's maximiser g/|g|, otherwise a geodesic step along the tangent gradient g - (g . v) v with
+/// step halving. Stops when a step gains less than 1e-12 relative, when [`STALL_ITERS`] iterations gained
+/// less than [`STALL_GAIN`] relative together, or after [`ASCENT_ITERS`] iterations. Returns (phi(v), v).
 fn ascend(x: ArrayView2<f64>, r: ArrayView1<f64>, sign: f64, mut v: Vec<f64>, mut h: f64) -> (f64, Vec<f64>) {
-    let d = x.ncols();
+    let (n, d) = x.dim();
+    let (mut z, mut trial) = (vec![0.0; n], vec![0.0; n]);
+    phi_at(x, r, &v, &mut z);
+    let mut recent = [h; STALL_ITERS];
     let mut step = std::f64::consts::FRAC_PI_8;
-    for _ in 0..ASCENT_ITERS {
+    for iter in 0..ASCENT_ITERS {
+        let earlier = std::mem::replace(&mut recent[iter % STALL_ITERS], h);
+        if iter >= STALL_ITERS && h - earlier <= STALL_GAIN * h.abs() {
+            break;
+        }
         let mut g = vec![0.0; d];
-        for (xi, ri) in x.outer_iter().zip(r) {
-            if xi.iter().zip(&v).map(|(a, b)| a * b).sum::<f64>() > 0.0 {
+        for (xi, (ri, zi)) in x.outer_iter().zip(r.iter().zip(&z)) {
+            if *zi > 0.0 {
                 g.iter_mut().zip(xi).for_each(|(gj, xj)| *gj += sign * ri * xj);
             }
         }
@@ -354,10 +390,10 @@ fn ascend(x: ArrayView2<f64>, r: ArrayView1<f64>, sign: f64, mut v: Vec<f64>, mu
             break;
         }
         let jump: Vec<f64> = g.iter().map(|c| c / ng).collect();
-        let hj = sign * phi(x, r, &jump);
+        let hj = sign * phi_at(x, r, &jump, &mut trial);
         if hj > h {
-            v = jump;
-            h = hj;
+            (v, h) = (jump, hj);
+            std::mem::swap(&mut z, &mut trial);
             continue;
         }
         let gv = dot(&g, &v);
@@ -372,11 +408,11 @@ fn ascend(x: ArrayView2<f64>, r: ArrayView1<f64>, sign: f64, mut v: Vec<f64>, mu
             let w: Vec<f64> = v.iter().zip(&t).map(|(vi, ti)| c * vi + s * ti / nt).collect();
             let nw = norm(&w);
             let w: Vec<f64> = w.iter().map(|c| c / nw).collect();
-            let hw = sign * phi(x, r, &w);
+            let hw = sign * phi_at(x, r, &w, &mut trial);
             if hw > h {
                 moved = hw - h > 1e-12 * h.abs();
-                v = w;
-                h = hw;
+                (v, h) = (w, hw);
+                std::mem::swap(&mut z, &mut trial);
                 step = (2.0 * step).min(std::f64::consts::FRAC_PI_4);
                 break;
             }
@@ -502,7 +538,7 @@ mod tests {
                     g.iter().map(|v| v / ng).collect()
                 })
                 .collect();
-            let vals = phi_many(x, r, &dirs);
+            let (vals, _) = phi_many(x, r, &dirs);
             best.extend(vals.into_iter().zip(dirs).map(|(v, u)| (v.abs(), u)));
             best.sort_by(|a, b| b.0.total_cmp(&a.0));
             best.truncate(20);

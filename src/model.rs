@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use crate::comm::{Communicator, Shard, Single};
 use crate::error::{Error, Result};
 use crate::exact::Fixed;
-use crate::linalg::{gemm, vectorised, Real};
+use crate::linalg::{gemm, vectorised, Pack, Real, WithPack};
 use crate::rng::{self, Purpose, CHUNK};
 
 /// The particle cloud: row j of `theta` is theta_j = (w_j, u_j1, ..., u_jd).
@@ -216,14 +216,15 @@ impl Layout {
 /// Per-thread scratch space of the kernels.
 #[derive(Debug)]
 struct Scratch<F> {
-    /// Pre-activations of one (block, tile), block x tile.
+    /// Pre-activations of one (block, tile), block x tile (GEMM kernels), or the partial sums of the
+    /// direct gradient kernel for large n (at least block x d x [`LANES`] then).
     z: Array2<F>,
     /// A second tile, for comparisons of two clouds.
     z0: Array2<F>,
     /// Input-weight gradients g_j = sum_i r_i 1[u_j . x_i > 0] x_i, block x d.
     g: Array2<F>,
     /// One block's contribution sum_j w_j relu(u_j . x_i) to the predictions of one tile (GEMM
-    /// kernels), or one particle's masked residuals r_i 1[u_j . x_i > 0] (direct kernels, padded n).
+    /// kernels), or the products r_i x_ik packed like the panels (direct kernels, padded n x d).
     t: Vec<F>,
 }
 
@@ -262,7 +263,8 @@ impl<F: Real> Kernel<F> {
         let layout = Layout::new(m, n, std::mem::size_of::<F>());
         let padded = n.div_ceil(LANES) * LANES;
         let direct = d <= DIRECT_MAX_D;
-        let per_thread = 2 * layout.block * layout.tile + layout.block * d + if direct { padded } else { layout.tile };
+        let per_thread =
+            2 * layout.block * layout.tile + layout.block * d + if direct { padded * d } else { layout.tile };
         let elements = padded + if direct { padded * d } else { 0 } + threads * per_thread;
         m.div_ceil(layout.group) * n * std::mem::size_of::<f64>()
             + n * std::mem::size_of::<Fixed>()
@@ -289,7 +291,7 @@ impl<F: Real> Kernel<F> {
                     z: Array2::zeros((layout.block, layout.tile)),
                     z0: Array2::zeros((layout.block, layout.tile)),
                     g: Array2::zeros((layout.block, d)),
-                    t: vec![F::zero(); if direct { padded } else { layout.tile }],
+                    t: vec![F::zero(); if direct { padded * d } else { layout.tile }],
                 })
             })
             .collect();
@@ -497,12 +499,6 @@ fn lock<F>(scratch: &[Mutex<Scratch<F>>]) -> std::sync::MutexGuard<'_, Scratch<F
     scratch[slot].lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// relu(z) = max(z, 0), branch-free.
-#[inline(always)]
-fn relu<F: Real>(z: F) -> F {
-    z.if_positive(z)
-}
-
 /// The output-weight gradient sum_i r_i relu(u_j . x_i) = u_j . g_j of particle theta_j = (w_j, u_j),
 /// from its input-weight gradient g_j = sum_i r_i 1[u_j . x_i > 0] x_i (relu(z) = 1[z > 0] z).
 #[inline(always)]
@@ -551,7 +547,8 @@ fn block_gradient<F: Real>(layout: &Layout, theta: ArrayView2<F>, samples: Sampl
         gemm_gradient(layout, theta, samples.x, r, s);
     } else {
         let mut g = s.g.slice_mut(s![..theta.nrows(), ..]);
-        with_dim!(theta.ncols() - 1, direct_gradient(theta, samples.panels, r, &mut s.t, &mut g));
+        let sums = s.z.as_slice_mut().expect("scratch is contiguous");
+        with_dim!(theta.ncols() - 1, direct_gradient(theta, samples.panels, r, &mut s.t, sums, &mut g));
     }
 }
 
@@ -573,7 +570,7 @@ fn gemm_predictions<F: Real>(
         t.iter_mut().for_each(|t| *t = F::zero());
         for (zj, &w) in z.outer_iter().zip(theta.column(0)) {
             let zj = zj.to_slice().expect("scratch rows are contiguous");
-            t.iter_mut().zip(zj).for_each(|(t, &z)| *t = *t + w * relu(z));
+            t.iter_mut().zip(zj).for_each(|(t, &z)| *t = *t + w * z.relu());
         }
         acc[start..end].iter_mut().zip(t.iter()).for_each(|(a, t)| *a += t.f64());
     }
@@ -600,64 +597,273 @@ fn gemm_gradient<F: Real>(layout: &Layout, theta: ArrayView2<F>, x: ArrayView2<F
     }
 }
 
-/// The pre-activations z_l = sum_k u_k x_{l,k} of one particle on one panel of [`LANES`] samples.
+/// The pre-activations z_l = u_1 x_{l,1} + ... + u_D x_{l,D} (added in order) of one particle with
+/// broadcast input weights `u` on the [`Pack::LEN`] samples of a panel starting at lane `at`.
 #[inline(always)]
-fn panel_pre_activations<F: Real, const D: usize>(u: &[F; D], panel: &[F]) -> [F; LANES] {
-    let mut z = [F::zero(); LANES];
-    for (&uk, xk) in u.iter().zip(panel.chunks_exact(LANES)) {
-        z.iter_mut().zip(xk).for_each(|(z, &x)| *z = *z + uk * x);
+fn pre_activations<F: Real, V: Pack<F>, const D: usize>(u: &[V; D], panel: &[F], at: usize) -> V {
+    let mut z = u[0].mul(V::load(&panel[at..]));
+    for (k, &uk) in u.iter().enumerate().skip(1) {
+        z = z.add(uk.mul(V::load(&panel[k * LANES + at..])));
     }
     z
 }
 
-/// u_j of a particle row (w_j, u_j) with d = D.
+/// The input weights u_j of a particle row (w_j, u_j) with d = D, broadcast to every lane.
 #[inline(always)]
-fn input_weights<F: Real, const D: usize>(row: &[F]) -> [F; D] {
-    std::array::from_fn(|k| row[k + 1])
+fn input_weights<F: Real, V: Pack<F>, const D: usize>(row: &[F]) -> [V; D] {
+    let mut u = [V::splat(F::zero()); D];
+    for (uk, &x) in u.iter_mut().zip(&row[1..]) {
+        *uk = V::splat(x);
+    }
+    u
 }
 
 /// [`accumulate_predictions`] for d = D from the panels: per panel, t_l = sum_j w_j relu(z_jl) in
-/// registers over the particles of the block, then acc += t.
-#[inline(always)]
+/// registers over the particles of the block (in order), then acc_l += t_l.
 fn direct_predictions<F: Real, const D: usize>(theta: ArrayView2<F>, panels: &[F], acc: &mut [f64]) {
     let rows = theta.as_slice().expect("particles are in standard layout");
-    for (panel, out) in panels.chunks_exact(D * LANES).zip(acc.chunks_mut(LANES)) {
-        let mut t = [F::zero(); LANES];
-        for row in rows.chunks_exact(D + 1) {
-            let z = panel_pre_activations(&input_weights::<F, D>(row), panel);
-            t.iter_mut().zip(z).for_each(|(t, z)| *t = *t + row[0] * relu(z));
+    F::vectorise(DirectPredictions::<F, D> { rows, panels, acc });
+}
+
+/// The arguments of [`direct_predictions`], run in any [`Pack`].
+struct DirectPredictions<'a, F, const D: usize> {
+    rows: &'a [F],
+    panels: &'a [F],
+    acc: &'a mut [f64],
+}
+
+impl<F: Real, const D: usize> WithPack<F> for DirectPredictions<'_, F, D> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<V: Pack<F>>(self) {
+        if LANES / V::LEN < CHAINS {
+            let mut pairs = self.panels.chunks_exact(2 * D * LANES);
+            let mut outs = self.acc.chunks_mut(2 * LANES);
+            for (pair, out) in pairs.by_ref().zip(outs.by_ref()) {
+                predict_panels::<F, V, D, 2>(self.rows, pair, out);
+            }
+            if let (Some(out), false) = (outs.next(), pairs.remainder().is_empty()) {
+                predict_panels::<F, V, D, 1>(self.rows, pairs.remainder(), out);
+            }
+        } else {
+            for (panel, out) in self.panels.chunks_exact(D * LANES).zip(self.acc.chunks_mut(LANES)) {
+                predict_panels::<F, V, D, 1>(self.rows, panel, out);
+            }
         }
-        out.iter_mut().zip(t).for_each(|(o, t)| *o += t.f64());
     }
 }
 
-/// [`block_gradient`] for d = D from the panels, per particle in two passes over the samples:
-/// the masked residuals m_i = r_i 1[u_j . x_i > 0] into `masked`, then for each k the sum
-/// g_jk = sum_i m_i x_ik in [`LANES`] partial sums, added over the lanes in order.
+/// Independent chains of additions [`direct_predictions`] keeps going (the latency of an addition
+/// over the throughput of the other operations): it takes two panels at a time when one panel has
+/// fewer vectors.
+const CHAINS: usize = 4;
+
+/// [`direct_predictions`] on P consecutive panels and their `out` (P [`LANES`] or fewer for the last).
 #[inline(always)]
+fn predict_panels<F: Real, V: Pack<F>, const D: usize, const P: usize>(rows: &[F], panels: &[F], out: &mut [f64]) {
+    let vectors = LANES / V::LEN;
+    let mut t = [[V::splat(F::zero()); LANES]; P];
+    for row in rows.chunks_exact(D + 1) {
+        let (w, u) = (V::splat(row[0]), input_weights::<F, V, D>(row));
+        for (tp, panel) in t.iter_mut().zip(panels.chunks_exact(D * LANES)) {
+            for (q, t) in tp.iter_mut().take(vectors).enumerate() {
+                *t = t.add(w.mul(pre_activations(&u, panel, q * V::LEN).relu()));
+            }
+        }
+    }
+    let mut lanes = [[F::zero(); LANES]; P];
+    for (tp, lp) in t.iter().zip(lanes.iter_mut()) {
+        for (q, t) in tp.iter().take(vectors).enumerate() {
+            t.store(&mut lp[q * V::LEN..]);
+        }
+    }
+    out.iter_mut().zip(lanes.iter().flatten()).for_each(|(o, t)| *o += t.f64());
+}
+
+/// Vector accumulators [`direct_gradient`] keeps in registers (of the 16 of AVX2).
+const ACCUMULATORS: usize = 8;
+
+/// Bytes of packed samples and products r_i x_ik one pass of [`direct_gradient`] streams for every
+/// particle of a block: half of the 32 KiB L1 data cache.
+const GRADIENT_CHUNK_BYTES: usize = 16 * 1024;
+
+/// [`block_gradient`] for d = D from the panels: the products r_i x_ik packed like the panels into
+/// `weighted`, then per particle g_jk = sum_i 1[u_j . x_i > 0] (r_i x_ik) in [`LANES`] partial sums per k
+/// (a few vectors of lanes per pass, kept in registers), added over the lanes in order. The same numbers
+/// as masking r_i first, (r_i 1[u_j . x_i > 0]) x_ik, for finite x. When the panels exceed
+/// [`GRADIENT_CHUNK_BYTES`], the samples are taken in chunks of that size, each for every particle of the
+/// block (so that they stay in the L1 cache), with the partial sums kept in `sums` between chunks (at
+/// least block x d x [`LANES`]); every partial sum still adds its samples in order.
 fn direct_gradient<F: Real, const D: usize>(
     theta: ArrayView2<F>,
     panels: &[F],
     r: &[F],
-    masked: &mut [F],
+    weighted: &mut [F],
+    sums: &mut [F],
     g: &mut ArrayViewMut2<F>,
 ) {
-    let rows = theta.as_slice().expect("particles are in standard layout");
-    for (row, mut gj) in rows.chunks_exact(D + 1).zip(g.outer_iter_mut()) {
-        let u = input_weights::<F, D>(row);
-        for ((panel, rc), mc) in
-            panels.chunks_exact(D * LANES).zip(r.chunks_exact(LANES)).zip(masked.chunks_exact_mut(LANES))
-        {
-            let z = panel_pre_activations(&u, panel);
-            mc.iter_mut().zip(z).zip(rc).for_each(|((m, z), &r)| *m = z.if_positive(r));
+    for ((wc, xc), rc) in
+        weighted.chunks_exact_mut(D * LANES).zip(panels.chunks_exact(D * LANES)).zip(r.chunks_exact(LANES))
+    {
+        for (wck, xck) in wc.chunks_exact_mut(LANES).zip(xc.chunks_exact(LANES)) {
+            wck.iter_mut().zip(xck).zip(rc).for_each(|((w, &x), &r)| *w = r * x);
         }
-        for (k, gjk) in gj.iter_mut().enumerate() {
-            let mut sums = [F::zero(); LANES];
-            for (panel, mc) in panels.chunks_exact(D * LANES).zip(masked.chunks_exact(LANES)) {
-                let xk = &panel[k * LANES..(k + 1) * LANES];
-                sums.iter_mut().zip(xk).zip(mc).for_each(|((a, &x), &m)| *a = *a + m * x);
+    }
+    let rows = theta.as_slice().expect("particles are in standard layout");
+    let chunk = (GRADIENT_CHUNK_BYTES / (2 * D * LANES * std::mem::size_of::<F>())).max(1) * D * LANES;
+    let mut lanes = [F::zero(); DIRECT_MAX_D * LANES];
+    let sums = if panels.len() <= chunk {
+        &mut lanes[..D * LANES]
+    } else {
+        let needed = g.nrows() * D * LANES;
+        assert!(sums.len() >= needed, "direct_gradient: {} partial sums for {needed}", sums.len());
+        &mut sums[..needed]
+    };
+    F::vectorise(DirectGradient::<F, D> { rows, panels, weighted, chunk, sums, g });
+}
+
+/// The arguments of [`direct_gradient`], run in any [`Pack`].
+struct DirectGradient<'a, 'b, F, const D: usize> {
+    rows: &'a [F],
+    panels: &'a [F],
+    weighted: &'a [F],
+    /// Elements of the panels per chunk of samples.
+    chunk: usize,
+    /// The [`LANES`] partial sums per k of one particle (one chunk), or of every particle of the block.
+    sums: &'a mut [F],
+    g: &'a mut ArrayViewMut2<'b, F>,
+}
+
+impl<F: Real, const D: usize> WithPack<F> for DirectGradient<'_, '_, F, D> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<V: Pack<F>>(self) {
+        let (rows, chunk) = (self.rows, self.chunk);
+        if self.sums.len() == D * LANES {
+            for (row, mut gj) in rows.chunks_exact(D + 1).zip(self.g.outer_iter_mut()) {
+                self.sums.fill(F::zero());
+                accumulate_gradient::<F, V, D>(row, self.panels, self.weighted, self.sums);
+                fold_lanes(self.sums, gj.iter_mut());
             }
-            *gjk = sums.iter().fold(F::zero(), |a, &b| a + b);
+        } else {
+            self.sums.fill(F::zero());
+            for (cp, cw) in self.panels.chunks(chunk).zip(self.weighted.chunks(chunk)) {
+                for (row, sj) in rows.chunks_exact(D + 1).zip(self.sums.chunks_exact_mut(D * LANES)) {
+                    accumulate_gradient::<F, V, D>(row, cp, cw, sj);
+                }
+            }
+            for (sj, mut gj) in self.sums.chunks_exact(D * LANES).zip(self.g.outer_iter_mut()) {
+                fold_lanes(sj, gj.iter_mut());
+            }
+        }
+    }
+}
+
+/// sums_{k, l} += 1[u . x_l > 0] (r_l x_lk) over the panels (in order) for the particle `row` = (w, u):
+/// `sums` holds [`LANES`] partial sums per k, a few vectors of lanes per pass kept in registers.
+#[inline(always)]
+fn accumulate_gradient<F: Real, V: Pack<F>, const D: usize>(row: &[F], panels: &[F], weighted: &[F], sums: &mut [F]) {
+    let vectors = LANES / V::LEN;
+    let per_pass = (ACCUMULATORS / D).clamp(1, vectors);
+    let u = input_weights::<F, V, D>(row);
+    for first in (0..vectors).step_by(per_pass) {
+        let mut acc = [[V::splat(F::zero()); LANES]; D];
+        for (k, ak) in acc.iter_mut().enumerate() {
+            for (q, a) in ak.iter_mut().take(per_pass).enumerate() {
+                *a = V::load(&sums[k * LANES + (first + q) * V::LEN..]);
+            }
+        }
+        for (panel, wc) in panels.chunks_exact(D * LANES).zip(weighted.chunks_exact(D * LANES)) {
+            for q in 0..per_pass {
+                let at = (first + q) * V::LEN;
+                let z = pre_activations(&u, panel, at);
+                for (k, ak) in acc.iter_mut().enumerate() {
+                    ak[q] = ak[q].add(z.if_positive(V::load(&wc[k * LANES + at..])));
+                }
+            }
+        }
+        for (k, ak) in acc.iter().enumerate() {
+            for (q, a) in ak.iter().take(per_pass).enumerate() {
+                a.store(&mut sums[k * LANES + (first + q) * V::LEN..]);
+            }
+        }
+    }
+}
+
+/// g_k = the [`LANES`] partial sums of k added in lane order, for each k.
+fn fold_lanes<'a, F: Real>(sums: &[F], g: impl Iterator<Item = &'a mut F>) {
+    for (gk, lk) in g.zip(sums.chunks_exact(LANES)) {
+        *gk = lk.iter().fold(F::zero(), |a, &b| a + b);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    /// A block of particles, n samples and their panels, and residuals r (padded), reproducibly random.
+    fn problem<F: Real>(d: usize, n: usize) -> (Array2<F>, Array2<F>, Vec<F>, Vec<F>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let mut normal = |shape| Array2::from_shape_simple_fn(shape, || F::of(rng.sample(StandardNormal)));
+        let (theta, x, r) = (normal((37, d + 1)), normal((n, d)), normal((1, n.div_ceil(LANES) * LANES)));
+        let mut kernel = Kernel::new(theta.nrows(), n, d);
+        kernel.prepare(&theta.view(), &x.view());
+        (theta, x, kernel.panels, r.into_raw_vec_and_offset().0)
+    }
+
+    /// The direct kernels in the widest vectors equal, bit for bit, the scalar ones (the gradient in
+    /// chunks of one panel), and the formulas.
+    fn direct_kernels_agree<F: Real, const D: usize>(n: usize) {
+        let (theta, x, panels, r) = problem::<F>(D, n);
+        let rows = theta.as_slice().unwrap();
+        let (mut acc, mut acc1) = (vec![0.0; n], vec![0.0; n]);
+        direct_predictions::<F, D>(theta.view(), &panels, &mut acc);
+        DirectPredictions::<F, D> { rows, panels: &panels, acc: &mut acc1 }.run::<F>();
+        assert_eq!(acc, acc1);
+        let (mut g, mut g1) = (Array2::zeros((theta.nrows(), D)), Array2::zeros((theta.nrows(), D)));
+        let (mut weighted, mut sums) = (vec![F::zero(); panels.len()], vec![F::zero(); theta.nrows() * D * LANES]);
+        direct_gradient::<F, D>(theta.view(), &panels, &r, &mut weighted, &mut sums, &mut g.view_mut());
+        let chunk = D * LANES;
+        DirectGradient::<F, D> {
+            rows,
+            panels: &panels,
+            weighted: &weighted,
+            chunk,
+            sums: &mut sums,
+            g: &mut g1.view_mut(),
+        }
+        .run::<F>();
+        assert_eq!(g, g1);
+        for (i, xi) in x.outer_iter().enumerate() {
+            let f: f64 = theta.outer_iter().map(|t| t[0].f64() * t.slice(s![1..]).dot(&xi).f64().max(0.0)).sum();
+            assert!((acc[i] - f).abs() < 1e-4 * (1.0 + f.abs()), "prediction {i}: {} != {f}", acc[i]);
+        }
+        for (j, t) in theta.outer_iter().enumerate() {
+            for k in 0..D {
+                let gk: f64 = (0..n)
+                    .filter(|&i| t.slice(s![1..]).dot(&x.row(i)) > F::zero())
+                    .map(|i| r[i].f64() * x[[i, k]].f64())
+                    .sum();
+                assert!((g[[j, k]].f64() - gk).abs() < 1e-4 * (1.0 + gk.abs()), "gradient {j}, {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn direct_kernels_agree_in_every_vector_width() {
+        for n in [45, 1000] {
+            direct_kernels_agree::<f32, 1>(n);
+            direct_kernels_agree::<f32, 2>(n);
+            direct_kernels_agree::<f32, 5>(n);
+            direct_kernels_agree::<f32, 8>(n);
+            direct_kernels_agree::<f64, 1>(n);
+            direct_kernels_agree::<f64, 3>(n);
+            direct_kernels_agree::<f64, 8>(n);
         }
     }
 }
