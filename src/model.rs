@@ -175,6 +175,8 @@ pub fn first_variation(theta: ArrayView1<f64>, x: ArrayView2<f64>, r: ArrayView1
 const TILE_BYTES: usize = 256 * 1024;
 /// At most this many groups, whose partial predictions are added exactly.
 const MAX_GROUPS: usize = 256;
+/// Samples per parallel task of the exact sum of the group partial predictions.
+const REDUCE_SAMPLES: usize = 512;
 /// Groups hold a multiple of this many particles, a multiple of every block size.
 const GROUP_UNIT: usize = 8 * CHUNK;
 /// Samples per panel of the direct kernels (two 256-bit registers of f32, for two independent
@@ -440,10 +442,15 @@ impl<F: Real> Kernel<F> {
 
     /// out_i = (1/m) sum_g partials[g, i] over the groups of every process, added exactly.
     fn reduce(&mut self, out: &mut [f64]) {
-        self.sums.fill(Fixed::ZERO);
-        for row in self.partials.outer_iter() {
-            self.sums.iter_mut().zip(row).for_each(|(s, &p)| *s = *s + Fixed::of(p));
-        }
+        let partials = &self.partials;
+        self.sums.par_chunks_mut(REDUCE_SAMPLES).enumerate().for_each(|(c, sums)| {
+            let start = c * REDUCE_SAMPLES;
+            sums.fill(Fixed::ZERO);
+            for row in partials.outer_iter() {
+                let row = row.slice_move(s![start..start + sums.len()]);
+                sums.iter_mut().zip(row).for_each(|(s, &p)| *s = *s + Fixed::of(p));
+            }
+        });
         self.comm.sum(&mut self.sums);
         let inv = 1.0 / self.shard.total as f64;
         out.iter_mut().zip(&self.sums).for_each(|(o, s)| *o = s.to_f64() * inv);
