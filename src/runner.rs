@@ -350,9 +350,8 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
         write_atomic(&out.join("metrics.csv"), &Metrics::to_csv(rows)?)?;
     }
     let state = result?;
-    let last = rows.last().cloned().expect("a run logs its last step");
     let Some(cloud) = sim.gather(&state.cloud) else {
-        return Ok(summary(scenario, m, n, d, last, &sim, started, run_seconds, optimum));
+        return Ok(summary(scenario, &sim, started, run_seconds, optimum));
     };
     let particles = cloud.to_f64();
     write_npy(&out.join("particles.npy"), &particles)?;
@@ -367,7 +366,7 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
             report::convergence_figure(out, rows, sim.optimum())?;
         }
     }
-    let summary = summary(scenario, m, n, d, last, &sim, started, run_seconds, optimum);
+    let summary = summary(scenario, &sim, started, run_seconds, optimum);
     let json = serde_json::to_vec_pretty(&summary).expect("a summary always serialises");
     write_atomic(&out.join("summary.json"), &json)?;
     let checkpoint = checkpoint_path(out);
@@ -377,14 +376,9 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
     Ok(summary)
 }
 
-/// The summary of a finished run of m particles on n samples in dimension d.
-#[allow(clippy::too_many_arguments)]
+/// The summary of the finished run of `sim`.
 fn summary<F: Real>(
     scenario: &ValidScenario,
-    m: usize,
-    n: usize,
-    d: usize,
-    last: Metrics,
     sim: &Simulation<F>,
     started: Instant,
     run_seconds: f64,
@@ -392,6 +386,7 @@ fn summary<F: Real>(
 ) -> Summary {
     let run = &scenario.scenario.run;
     let rows = sim.history();
+    let (m, n, d) = (sim.shard().total, sim.problem.train.n(), sim.problem.train.d());
     Summary {
         name: scenario.name.clone(),
         seed: scenario.seed(),
@@ -400,7 +395,7 @@ fn summary<F: Real>(
         m,
         n,
         d,
-        last,
+        last: rows.last().cloned().expect("a run logs its last step"),
         timings: Timings {
             total_seconds: started.elapsed().as_secs_f64(),
             run_seconds,
