@@ -22,7 +22,8 @@ Examples:
   meanfield run scenarios/quickstart.toml
   meanfield run scenarios/perturbed.toml --set dynamics.sigma=0.1 --set data.n=200 --seed 3
   meanfield run scenarios/paper-d.toml --out runs/paper-d20 --quiet
-  meanfield validate scenarios/teacher.toml";
+  meanfield validate scenarios/teacher.toml
+  mpirun -n 4 meanfield run scenarios/teacher.toml   # 4 MPI processes (--features mpi)";
 
 /// Simulate infinite-width two-layer ReLU networks as particle clouds (Wei, Lee, Liu & Ma 2019).
 #[derive(Parser, Debug)]
