@@ -19,8 +19,8 @@ use crate::loss::Loss;
 use crate::model::{Cloud, Init, Layout};
 use crate::resources::peak_rss_bytes;
 use crate::rng::Purpose;
-use crate::scenario::{DynamicsSpec, Precision};
-use crate::simulation::{Problem, RunOptions, Simulation};
+use crate::config::{DynamicsSpec, Precision};
+use crate::engine::{Problem, RunOptions, Simulation};
 
 /// What to time.
 #[derive(Clone, Debug, PartialEq)]
@@ -102,7 +102,7 @@ fn bench_in<F: Real>(config: &BenchConfig, comm: Arc<dyn Communicator>) -> Resul
         schedule: config.dynamics.schedule,
         ..RunOptions::new(config.dynamics.eta, config.steps + 1, u64::MAX, 0)
     };
-    let dynamics = config.dynamics.build::<F>();
+    let dynamics = crate::setup::dynamics::<F>(&config.dynamics);
     let name = dynamics.name();
     let (mut sim, state) = Simulation::sharded(problem, dynamics, options, cloud, shard, comm.clone())?;
     let mut state = sim.step(state)?;

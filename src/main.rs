@@ -13,7 +13,7 @@ use meanfield::data::Dataset;
 use meanfield::figures::{self, FigureOptions};
 use meanfield::loss::Loss;
 use meanfield::runner::{self, RunControl, Verbosity};
-use meanfield::scenario::{DynamicsConfig, Precision, ValidScenario};
+use meanfield::config::{DynamicsConfig, Precision, ValidScenario};
 use meanfield::sweep::{self, Shard, Sweep, SweepOptions};
 use meanfield::Error;
 
@@ -516,7 +516,7 @@ fn optimum(args: &OptimumArgs) -> Result<(), Error> {
     let (data, loss, lambda, seed) = match (&args.scenario, &args.data) {
         (Some(path), _) => {
             let scenario = ValidScenario::load(path, &args.set)?;
-            let (train, _) = scenario.datasets()?;
+            let (train, _) = meanfield::setup::datasets(&scenario)?;
             (train, scenario.scenario.loss, args.lambda.unwrap_or(scenario.scenario.lambda), scenario.seed())
         }
         (None, Some(path)) => {

@@ -14,7 +14,7 @@ use crate::convex::{self, OptimumOptions};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::report;
-use crate::scenario::Scenario;
+use crate::config::Scenario;
 
 /// The `dynamics` figure.
 pub struct DynamicsFigure;
@@ -54,7 +54,7 @@ impl Figure for DynamicsFigure {
         let started = Instant::now();
         let config: Config = super::load_config(self.name(), options)?;
         let base = check_scenario(config.scenario.clone(), self.name(), options)?;
-        let (train, _) = base.datasets()?;
+        let (train, _) = crate::setup::datasets(&base)?;
         let solving = Instant::now();
         let opts = OptimumOptions { seed: base.seed(), ..OptimumOptions::default() };
         let optimum = convex::solve(&train, base.scenario.loss, base.scenario.lambda, &opts)?;
