@@ -102,7 +102,7 @@ fn bench_in<F: Real>(config: &BenchConfig, comm: Arc<dyn Communicator>) -> Resul
         schedule: config.dynamics.schedule,
         ..RunOptions::new(config.dynamics.eta, config.steps + 1, u64::MAX, 0)
     };
-    let dynamics = crate::setup::dynamics::<F>(&config.dynamics);
+    let dynamics = config.dynamics.build::<F>();
     let name = dynamics.name();
     let (mut sim, state) = Simulation::sharded(problem, dynamics, options, cloud, shard, comm.clone())?;
     let mut state = sim.step(state)?;

@@ -449,16 +449,9 @@ fn sweep(args: &SweepArgs, comm: &dyn Communicator) -> Result<(), Error> {
 }
 
 fn bench(args: &BenchArgs, comm: Arc<dyn Communicator>) -> Result<(), Error> {
-    let uses = |name: &str| args.dynamics.split('+').any(|p| p.trim() == name);
-    let mut dynamics = DynamicsConfig {
-        kind: args.dynamics.clone(),
-        eta: args.eta,
-        schedule: Default::default(),
-        sigma: uses("perturbed").then_some(args.sigma),
-        reinit_radius: None,
-        tau: uses("langevin").then_some(args.tau),
-        tau_decay: None,
-    };
+    let mut dynamics = DynamicsConfig::new(&args.dynamics, args.eta);
+    dynamics.set_where_used("sigma", args.sigma);
+    dynamics.set_where_used("tau", args.tau);
     let config = BenchConfig {
         m: args.m,
         n: args.n,

@@ -8,9 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::comm::{Communicator, Shard, Single};
-use crate::config::{DataSource, DynamicsSpec, InitSource, Precision, ValidScenario};
+use crate::config::{DataSource, InitSource, Precision, ValidScenario};
 use crate::data::Dataset;
-use crate::dynamics::{Combined, Dynamics, Gd};
 use crate::engine::{Problem, RunOptions, Simulation, State};
 use crate::error::{Error, Result};
 use crate::linalg::Real;
@@ -132,23 +131,6 @@ fn memory_per_process(scenario: &ValidScenario, n: usize, n_test: usize, d: usiz
     })
 }
 
-/// The dynamics object of a checked `[dynamics]` table: `gd` alone, or the noises in the order
-/// langevin, perturbed.
-pub fn dynamics<F: Real>(spec: &DynamicsSpec) -> Box<dyn Dynamics<F>> {
-    let mut parts: Vec<Box<dyn Dynamics<F>>> = Vec::new();
-    if let Some(l) = spec.langevin {
-        parts.push(Box::new(l));
-    }
-    if let Some(p) = spec.perturbed {
-        parts.push(Box::new(p));
-    }
-    match parts.len() {
-        0 => Box::new(Gd),
-        1 => parts.pop().expect("one part"),
-        _ => Box::new(Combined(parts)),
-    }
-}
-
 /// A simulation built from a scenario, with its initial state and the memory it was estimated to
 /// need (per process).
 #[derive(Debug)]
@@ -202,6 +184,6 @@ pub fn build<F: Real>(scenario: &ValidScenario, comm: Arc<dyn Communicator>) -> 
         certificate: run.certificate,
         batch: run.batch,
     };
-    let (simulation, state) = Simulation::sharded(problem, dynamics(&scenario.dynamics), options, cloud, shard, comm)?;
+    let (simulation, state) = Simulation::sharded(problem, scenario.dynamics.build(), options, cloud, shard, comm)?;
     Ok(Setup { simulation, state, memory_bytes: needed })
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::schema::{DataConfig, DataKind, DynamicsConfig, InitKind, ModelConfig, Scenario};
 use crate::data::{Distribution, Task, XorNoise};
-use crate::dynamics::{Langevin, Perturbed, Schedule};
+use crate::dynamics::{kind, DynamicsSpec, Kind, Params, KINDS};
 use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::model::Init;
@@ -28,19 +28,6 @@ pub enum InitSource {
     Sampled { m: usize, init: Init },
     /// Read from a `.npy` file (with the expected m, if the scenario gave one).
     File { path: PathBuf, m: Option<usize> },
-}
-
-/// The dynamics, after checking.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DynamicsSpec {
-    /// Langevin noise, if any.
-    pub langevin: Option<Langevin>,
-    /// Perturbed re-draws, if any.
-    pub perturbed: Option<Perturbed>,
-    /// Base step size.
-    pub eta: f64,
-    /// Step-size schedule.
-    pub schedule: Schedule,
 }
 
 /// A checked scenario: every value in range, ready to build a simulation.
@@ -126,7 +113,7 @@ impl Checker<'_> {
         Error::ScenarioField { file: self.file.to_string(), field: field.into(), message: message.into() }
     }
 
-    fn finite_at_least(&self, field: &str, x: f64, min: f64) -> Result<f64> {
+    pub(crate) fn finite_at_least(&self, field: &str, x: f64, min: f64) -> Result<f64> {
         if x.is_finite() && x >= min {
             Ok(x)
         } else {
@@ -134,7 +121,7 @@ impl Checker<'_> {
         }
     }
 
-    fn finite_positive(&self, field: &str, x: f64) -> Result<f64> {
+    pub(crate) fn finite_positive(&self, field: &str, x: f64) -> Result<f64> {
         if x.is_finite() && x > 0.0 {
             Ok(x)
         } else {
@@ -142,7 +129,7 @@ impl Checker<'_> {
         }
     }
 
-    fn positive_int<T: PartialOrd + Default + ToString + Copy>(&self, field: &str, x: T) -> Result<T> {
+    pub(crate) fn positive_int<T: PartialOrd + Default + ToString + Copy>(&self, field: &str, x: T) -> Result<T> {
         if x > T::default() {
             Ok(x)
         } else {
@@ -150,12 +137,12 @@ impl Checker<'_> {
         }
     }
 
-    fn required<T>(&self, field: &str, x: Option<T>, context: &str) -> Result<T> {
+    pub(crate) fn required<T>(&self, field: &str, x: Option<T>, context: &str) -> Result<T> {
         x.ok_or_else(|| self.field(field, format!("missing; required {context}")))
     }
 
     /// An error if a field that does not apply is set.
-    fn absent<T: Serialize>(&self, field: &str, x: &Option<T>, context: &str) -> Result<()> {
+    pub(crate) fn absent<T: Serialize>(&self, field: &str, x: &Option<T>, context: &str) -> Result<()> {
         match x {
             None => Ok(()),
             Some(v) => Err(self.value(field, toml_text(v), format!("only applies {context}; remove it"))),
@@ -163,7 +150,7 @@ impl Checker<'_> {
     }
 
     /// An error if a file named by a field does not exist.
-    fn existing(&self, field: &str, path: &Path) -> Result<()> {
+    pub(crate) fn existing(&self, field: &str, path: &Path) -> Result<()> {
         if path.is_file() {
             Ok(())
         } else {
@@ -304,45 +291,41 @@ impl DynamicsConfig {
 }
 
 fn check_dynamics(v: &Checker, dynamics: &mut DynamicsConfig) -> Result<DynamicsSpec> {
-    const ALLOWED: &str = "one of \"gd\", \"langevin\", \"perturbed\", \"langevin+perturbed\"";
+    let combinable: Vec<&str> = KINDS.iter().filter(|k| !k.alone).map(|k| k.name).collect();
+    let mut allowed: Vec<String> = KINDS.iter().map(|k| format!("{:?}", k.name)).collect();
+    if combinable.len() > 1 {
+        allowed.push(format!("{:?}", combinable.join("+")));
+    }
     let parts: Vec<&str> = dynamics.kind.split('+').map(str::trim).collect();
-    if parts.iter().any(|p| !["gd", "langevin", "perturbed"].contains(p))
-        || (parts.contains(&"gd") && parts.len() > 1)
-        || (1..parts.len()).any(|i| parts[..i].contains(&parts[i]))
-    {
-        return Err(v.value("dynamics.kind", format!("{:?}", dynamics.kind), format!("must be {ALLOWED}")));
+    let known: Option<Vec<&Kind>> = parts.iter().map(|p| kind(p)).collect();
+    let valid = known.is_some_and(|kinds| {
+        !(kinds.iter().any(|k| k.alone) && kinds.len() > 1) && (1..parts.len()).all(|i| !parts[..i].contains(&parts[i]))
+    });
+    if !valid {
+        let allowed = format!("one of {}", allowed.join(", "));
+        return Err(v.value("dynamics.kind", format!("{:?}", dynamics.kind), format!("must be {allowed}")));
     }
     let eta = v.finite_positive("dynamics.eta", dynamics.eta)?;
-    let langevin = if parts.contains(&"langevin") {
-        let tau = v.finite_at_least(
-            "dynamics.tau",
-            v.required("dynamics.tau", dynamics.tau, "with langevin dynamics")?,
-            0.0,
-        )?;
-        let tau_decay = *dynamics.tau_decay.get_or_insert(1.0);
-        if !(tau_decay > 0.0 && tau_decay <= 1.0) {
-            return Err(v.value("dynamics.tau_decay", tau_decay, "must be in (0, 1]"));
+    let mut checked = Vec::new();
+    for kind in KINDS.iter().copied() {
+        let context = format!("{} dynamics", kind.name);
+        if parts.contains(&kind.name) {
+            let mut params = Params::new();
+            for p in kind.params {
+                let given = dynamics.params.get(p.key).copied().or(p.default);
+                let value = v.required(&format!("dynamics.{}", p.key), given, &format!("with {context}"))?;
+                dynamics.params.insert(p.key.to_string(), value);
+                params.insert(p.key.to_string(), value);
+            }
+            let part = (kind.check)(v, &params)?;
+            checked.push((kind.name, params, part));
+        } else {
+            for p in kind.params {
+                v.absent(&format!("dynamics.{}", p.key), &dynamics.params.get(p.key), &format!("to {context}"))?;
+            }
         }
-        Some(Langevin { tau, tau_decay })
-    } else {
-        v.absent("dynamics.tau", &dynamics.tau, "to langevin dynamics")?;
-        v.absent("dynamics.tau_decay", &dynamics.tau_decay, "to langevin dynamics")?;
-        None
-    };
-    let perturbed = if parts.contains(&"perturbed") {
-        let sigma = v.finite_at_least(
-            "dynamics.sigma",
-            v.required("dynamics.sigma", dynamics.sigma, "with perturbed dynamics")?,
-            0.0,
-        )?;
-        let reinit_radius = v.finite_positive("dynamics.reinit_radius", *dynamics.reinit_radius.get_or_insert(1.0))?;
-        Some(Perturbed { sigma, reinit_radius })
-    } else {
-        v.absent("dynamics.sigma", &dynamics.sigma, "to perturbed dynamics")?;
-        v.absent("dynamics.reinit_radius", &dynamics.reinit_radius, "to perturbed dynamics")?;
-        None
-    };
-    Ok(DynamicsSpec { langevin, perturbed, eta, schedule: dynamics.schedule })
+    }
+    Ok(DynamicsSpec::new(eta, dynamics.schedule, checked))
 }
 
 impl ValidScenario {

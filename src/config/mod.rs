@@ -11,8 +11,9 @@
 mod check;
 mod schema;
 
+pub use crate::dynamics::DynamicsSpec;
 pub(crate) use check::Checker;
-pub use check::{DataSource, DynamicsSpec, InitSource, ValidScenario};
+pub use check::{DataSource, InitSource, ValidScenario};
 pub use schema::{
     apply_override, DataConfig, DataKind, DynamicsConfig, InitConfig, InitKind, ModelConfig, Precision, RunConfig,
     Scenario,

@@ -5,12 +5,14 @@
 //! [`crate::setup`]).
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
+use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::certify::SphereMethod;
 use crate::data::{Task, XorNoise};
-use crate::dynamics::Schedule;
+use crate::dynamics::{self, Params, Schedule};
 use crate::error::{Error, Result};
 use crate::loss::Loss;
 
@@ -126,29 +128,118 @@ pub struct ModelConfig {
     pub init: InitConfig,
 }
 
-/// The `[dynamics]` table.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The `[dynamics]` table: `kind`, `eta`, `schedule`, and the parameters of the dynamics named in
+/// `kind` (each registered dynamics declares its own, see [`crate::dynamics::Kind`]).
+#[derive(Clone, Debug, PartialEq)]
 pub struct DynamicsConfig {
     /// `gd`, `langevin`, `perturbed`, or a combination such as `langevin+perturbed`.
     pub kind: String,
     /// Base step size eta.
     pub eta: f64,
     /// `constant` (default) or `inv_sqrt` (eta / sqrt(1 + t)).
-    #[serde(default)]
     pub schedule: Schedule,
-    /// `perturbed`: re-draw rate sigma.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sigma: Option<f64>,
-    /// `perturbed`: radius of the re-draw sphere (default 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reinit_radius: Option<f64>,
-    /// `langevin`: temperature tau.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tau: Option<f64>,
-    /// `langevin`: geometric annealing factor per step (default 1: none).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tau_decay: Option<f64>,
+    /// `dynamics.KEY = value` for the parameters of the dynamics (`perturbed`: `sigma`,
+    /// `reinit_radius`; `langevin`: `tau`, `tau_decay`).
+    pub params: Params,
+}
+
+impl DynamicsConfig {
+    /// `kind` with step size `eta`, a constant schedule and no parameters.
+    pub fn new(kind: &str, eta: f64) -> Self {
+        DynamicsConfig { kind: kind.to_string(), eta, schedule: Schedule::default(), params: Params::new() }
+    }
+
+    /// Sets parameter `key` if one of the dynamics named in `kind` declares it.
+    pub fn set_where_used(&mut self, key: &str, value: f64) {
+        let used = self
+            .kind
+            .split('+')
+            .filter_map(|p| dynamics::kind(p.trim()))
+            .any(|k| k.params.iter().any(|p| p.key == key));
+        if used {
+            self.params.insert(key.to_string(), value);
+        }
+    }
+}
+
+/// The keys of the `[dynamics]` table: its own, then every registered parameter.
+fn dynamics_fields() -> &'static [&'static str] {
+    static FIELDS: OnceLock<Vec<&'static str>> = OnceLock::new();
+    FIELDS.get_or_init(|| ["kind", "eta", "schedule"].into_iter().chain(dynamics::param_keys()).collect())
+}
+
+impl Serialize for DynamicsConfig {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut table = serializer.serialize_struct("DynamicsConfig", 3 + self.params.len())?;
+        table.serialize_field("kind", &self.kind)?;
+        table.serialize_field("eta", &self.eta)?;
+        table.serialize_field("schedule", &self.schedule)?;
+        for key in dynamics::param_keys() {
+            if let Some(value) = self.params.get(key) {
+                table.serialize_field(key, value)?;
+            }
+        }
+        table.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for DynamicsConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        deserializer.deserialize_struct("DynamicsConfig", dynamics_fields(), DynamicsVisitor)
+    }
+}
+
+/// Reads a `[dynamics]` table as serde's derive with `deny_unknown_fields` would, with the keys of
+/// [`dynamics_fields`].
+struct DynamicsVisitor;
+
+impl<'de> Visitor<'de> for DynamicsVisitor {
+    type Value = DynamicsConfig;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("struct DynamicsConfig")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<DynamicsConfig, A::Error> {
+        let (mut kind, mut eta, mut schedule, mut params) = (None, None, None, Params::new());
+        while let Some(key) = map.next_key_seed(FieldKey)? {
+            match key {
+                "kind" => kind = Some(map.next_value::<String>()?),
+                "eta" => eta = Some(map.next_value::<f64>()?),
+                "schedule" => schedule = Some(map.next_value::<Schedule>()?),
+                key => {
+                    params.insert(key.to_string(), map.next_value::<f64>()?);
+                }
+            }
+        }
+        let kind = kind.ok_or_else(|| de::Error::missing_field("kind"))?;
+        let eta = eta.ok_or_else(|| de::Error::missing_field("eta"))?;
+        Ok(DynamicsConfig { kind, eta, schedule: schedule.unwrap_or_default(), params })
+    }
+}
+
+/// A key of the `[dynamics]` table; unknown keys are errors.
+struct FieldKey;
+
+impl<'de> de::DeserializeSeed<'de> for FieldKey {
+    type Value = &'static str;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> std::result::Result<&'static str, D::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl Visitor<'_> for FieldKey {
+    type Value = &'static str;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("field identifier")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> std::result::Result<&'static str, E> {
+        dynamics_fields().iter().copied().find(|f| *f == key).ok_or_else(|| E::unknown_field(key, dynamics_fields()))
+    }
 }
 
 /// The `[run]` table.

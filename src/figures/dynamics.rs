@@ -63,12 +63,12 @@ impl Figure for DynamicsFigure {
         let mut variants: Vec<(String, Scenario)> = vec![("gd".into(), with_kind(&config.scenario, "gd"))];
         for &sigma in &config.sigmas {
             let mut s = with_kind(&config.scenario, "perturbed");
-            s.dynamics.sigma = Some(sigma);
+            s.dynamics.params.insert("sigma".into(), sigma);
             variants.push((format!("perturbed, sigma = {sigma:e}"), s));
         }
         for &tau in &config.taus {
             let mut s = with_kind(&config.scenario, "langevin");
-            s.dynamics.tau = Some(tau);
+            s.dynamics.params.insert("tau".into(), tau);
             variants.push((format!("langevin, tau = {tau:e}"), s));
         }
         let gap_eps = base.scenario.run.gap_eps;
@@ -109,8 +109,7 @@ impl Figure for DynamicsFigure {
 fn with_kind(scenario: &Scenario, kind: &str) -> Scenario {
     let mut s = scenario.clone();
     s.dynamics.kind = kind.into();
-    s.dynamics.sigma = None;
-    s.dynamics.tau = None;
+    s.dynamics.params.clear();
     s
 }
 
