@@ -17,7 +17,7 @@ macro_rules! register {
 }
 
 // The registration: one entry per dynamics file.
-register!(gd, langevin, perturbed, jitter);
+register!(gd, langevin, perturbed);
 
 pub use gd::Gd;
 pub use langevin::Langevin;
