@@ -111,3 +111,50 @@ impl DynamicsSpec {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_parameter_keys_are_unique_and_clear_of_the_table_keys() {
+        let mut names: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+        let mut keys: Vec<&str> = param_keys().collect();
+        let (n, m) = (names.len(), keys.len());
+        names.sort_unstable();
+        names.dedup();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!((names.len(), keys.len()), (n, m));
+        assert!(keys.iter().all(|k| !["kind", "eta", "schedule"].contains(k)));
+        assert!(names.iter().all(|n| !n.contains('+')));
+    }
+
+    #[test]
+    fn parameters_are_written_in_the_order_of_the_scenario_format() {
+        assert_eq!(param_keys().collect::<Vec<_>>(), ["sigma", "reinit_radius", "tau", "tau_decay"]);
+    }
+
+    #[test]
+    fn a_spec_builds_one_dynamics_alone_and_several_in_registration_order() {
+        let v = Checker { file: "t" };
+        let part = |name: &str, params: &[(&str, f64)]| {
+            let params: Params = params.iter().map(|(k, x)| (k.to_string(), *x)).collect();
+            let kind = kind(name).unwrap();
+            (kind.name, params.clone(), (kind.check)(&v, &params).unwrap())
+        };
+        let gd = DynamicsSpec::new(0.1, Schedule::Constant, vec![part("gd", &[])]);
+        assert_eq!(gd.build::<f64>().name(), "gd");
+        let both = DynamicsSpec::new(
+            0.1,
+            Schedule::Constant,
+            vec![
+                part("langevin", &[("tau", 1e-3), ("tau_decay", 1.0)]),
+                part("perturbed", &[("sigma", 0.1), ("reinit_radius", 1.0)]),
+            ],
+        );
+        assert_eq!(both.build::<f32>().name(), "langevin+perturbed");
+        assert_eq!(both.names(), ["langevin", "perturbed"]);
+        assert_ne!(gd, both);
+    }
+}
