@@ -1,4 +1,4 @@
-//! The dual lower bound on L* (MATH.md section 5).
+//! The dual lower bound on L* (docs/math.md, section Dual bound; the computation of S: section Sphere maximum).
 //!
 //! With r_i = l'(y_i, F_i) / n at the current predictions F, the sphere maximum
 //!

@@ -1,4 +1,4 @@
-//! The exact global optimum L* by the convex program of Pilanci & Ergen (2020) (MATH.md section 5).
+//! The exact global optimum L* by the convex program of Pilanci & Ergen (2020) (docs/math.md, section Convex program).
 //!
 //! With activation patterns D_k = diag(1[X g_k >= 0]), k = 1..K,
 //!
@@ -23,8 +23,9 @@
 //! improves the objective; when S = sup_{|v|=1} |...| <= 2 lambda (1 + tol) no pattern can, and the dual
 //! bound of [`crate::certify`] certifies the solution.
 //!
-//! A network is read back in the finite-width form of MATH.md section 2: one neuron u~ = v_k / sqrt|v_k|,
-//! w~ = sqrt|v_k| per nonzero v_k and u~ = w_k / sqrt|w_k|, w~ = -sqrt|w_k| per nonzero w_k; its penalty
+//! A network is read back in the finite-width form (docs/math.md, section Network as a measure): one neuron
+//! u~ = v_k / sqrt|v_k|, w~ = sqrt|v_k| per nonzero v_k and u~ = w_k / sqrt|w_k|, w~ = -sqrt|w_k| per nonzero
+//! w_k; its penalty
 //! w~^2 + |u~|^2 = 2 |v_k| is the program's, and its predictions are sum relu(X v_k) - relu(X w_k).
 //! Interior-point solutions split a neuron among the patterns whose cones share its direction: parallel
 //! neurons of the same sign are merged (exact for parallel ones), and the amplitudes |v_k| are polished by
@@ -423,7 +424,7 @@ pub struct MaxMargin {
 }
 
 /// The maximum normalised margin gamma* = sup over clouds of min_i y_i F_i / integral |theta|^2 d rho
-/// (MATH.md section 5), exactly, by a convex program over all activation patterns.
+/// (docs/math.md, section Convex program), exactly, by a convex program over all activation patterns.
 ///
 /// Derivation. A cloud is a finite-width net sum_j w~_j relu(u~_j . x) with penalty
 /// sum_j (w~_j^2 + |u~_j|^2) >= 2 sum_j |w~_j| |u~_j|, with equality for balanced neurons (w~^2 = |u~|^2).
@@ -790,7 +791,7 @@ pub fn cloud_objective(
     (risk + lambda * penalty, f)
 }
 
-/// The normalised margin gamma = min_i y_i F_i / integral |theta|^2 d rho of a cloud (MATH.md section 5); by
+/// The normalised margin gamma = min_i y_i F_i / integral |theta|^2 d rho of a cloud (docs/math.md, section Margin); by
 /// 2-homogeneity it is the margin of the cloud rescaled to integral |theta|^2 = 1. NaN for the zero cloud.
 pub fn cloud_margin(x: ArrayView2<f64>, y: ArrayView1<f64>, particles: ArrayView2<f64>) -> f64 {
     let (f, second_moment) = cloud_predictions(x, particles);

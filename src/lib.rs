@@ -3,7 +3,7 @@
 //! A simulator of infinite-width two-layer ReLU networks, after Wei, Lee, Liu & Ma, "Regularization
 //! Matters" (NeurIPS 2019). The network is a probability measure over neurons theta = (w, u), held
 //! as a cloud of particles ([`model::Cloud`]) and moved by particle gradient descent, the paper's
-//! perturbed flow or Langevin dynamics ([`dynamics`]). The formulas and names follow `MATH.md`.
+//! perturbed flow or Langevin dynamics ([`dynamics`]). The formulas and names follow `docs/math.md`.
 //! Every reduction is exact ([`exact`]), so results are bit-identical for any number of threads
 //! and, with the `mpi` feature, for any number of processes sharing one cloud ([`comm`]).
 //!

@@ -1,4 +1,5 @@
-//! The infinite-width network as a particle cloud (MATH.md section 2) and its parallel kernels.
+//! The infinite-width network as a particle cloud (docs/math.md, section Network as a measure) and its
+//! parallel kernels.
 //!
 //! A cloud of m particles theta_j = (w_j, u_j) in R^{1+d} stands for rho_m = (1/m) sum_j delta_{theta_j},
 //! with predictions f(x) = (1/m) sum_j w_j relu(u_j . x). The kernels never form the n x m matrix of
@@ -27,7 +28,7 @@ pub struct Cloud<F: Real> {
     pub theta: Array2<F>,
 }
 
-/// How the initial cloud is drawn (MATH.md section 4).
+/// How the initial cloud is drawn (docs/math.md, section Units).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Init {
     /// w ~ N(0, s_w^2), u ~ N(0, s_u^2 I), independently.
@@ -151,8 +152,8 @@ impl<F: Real> Cloud<F> {
         out
     }
 
-    /// The velocity field v[rho](theta_j) = -grad_theta L'[rho](theta_j) at every particle (MATH.md
-    /// section 3), for the given r_i = l'(y_i, F_i) / n: row j is
+    /// The velocity field v[rho](theta_j) = -grad_theta L'[rho](theta_j) at every particle
+    /// (docs/math.md, section Velocity), for the given r_i = l'(y_i, F_i) / n: row j is
     /// (-sum_i r_i relu(u_j . x_i) - 2 lambda w_j, -w_j sum_i r_i 1[u_j . x_i > 0] x_i - 2 lambda u_j).
     pub fn velocity(&self, x: ArrayView2<F>, r: ArrayView1<f64>, lambda: f64) -> Array2<F> {
         let mut kernel = Kernel::new(self.m(), x.nrows(), self.d());

@@ -1,5 +1,5 @@
 //! The kernel induced by the same two-layer ReLU network (its NTK) and the kernel predictors the
-//! paper compares the regularised network with (MATH.md section 6).
+//! paper compares the regularised network with (docs/math.md, section Kernels).
 //!
 //! With initial output weights w ~ N(0, r_w^2) and input weights u ~ N(0, r_u^2 I), the network
 //! f(x) = m^{-1/2} sum_j w_j relu(u_j . x) has, as m -> infinity, the tangent kernel
@@ -32,7 +32,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
-/// The NTK of MATH.md section 6 with initial scales r_w (output weights) and r_u (input weights).
+/// The NTK of docs/math.md, section Kernels, with initial scales r_w (output weights) and r_u (input weights).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Ntk {
     /// Standard deviation r_w of the initial output weights: scales the input-weight gradients.

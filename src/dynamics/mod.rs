@@ -1,4 +1,4 @@
-//! The dynamics of MATH.md section 4. All share the gradient step
+//! The dynamics of docs/math.md, section Dynamics. All share the gradient step
 //! theta_j <- theta_j + eta v[rho](theta_j) (done by [`crate::model::Kernel::step`]); a
 //! [`Dynamics`] is what happens to the particles after it. One file per dynamics; they combine
 //! with [`Combined`].
