@@ -44,7 +44,7 @@ use clarabel::solver::{DefaultSettings, DefaultSolver, IPSolver, SolverStatus, S
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2};
 use rand_distr::{Distribution as _, StandardNormal};
 
-use crate::certify::arrangement::{self, Arc, Cell, Directions, Visitor};
+use crate::geometry::arrangement::{self, Cell, CircleArc, DistinctDirections, Visitor};
 use crate::certify::{self, SphereMethod};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -121,7 +121,7 @@ fn cells(x: ArrayView2<f64>) -> Result<Vec<(Vec<bool>, Vec<usize>)>> {
     if x.iter().any(|v| !v.is_finite()) {
         return Err(Error::Invalid("enumerate_patterns: inputs must be finite".into()));
     }
-    let dirs = Directions::new(x);
+    let dirs = DistinctDirections::new(x);
     let k = dirs.len();
     let mut set: HashSet<Vec<bool>> = HashSet::new();
     if k == 0 {
@@ -167,7 +167,7 @@ fn cells(x: ArrayView2<f64>) -> Result<Vec<(Vec<bool>, Vec<usize>)>> {
 
 /// For each distinct direction, its hyperplane (a direction and its opposite share one) and whether it is
 /// the opposite of the plane's first direction.
-fn planes(dirs: &Directions) -> Vec<(usize, bool)> {
+fn planes(dirs: &DistinctDirections) -> Vec<(usize, bool)> {
     let k = dirs.len();
     let mut plane: Vec<Option<(usize, bool)>> = vec![None; k];
     let mut count = 0;
@@ -190,7 +190,7 @@ fn planes(dirs: &Directions) -> Vec<(usize, bool)> {
 /// The rows to constrain for each pattern: one row per distinct constraint (rows with the same hyperplane and
 /// the same required side give the same constraint), zero rows skipped.
 fn constraint_rows(x: ArrayView2<f64>, patterns: &[Vec<bool>]) -> Vec<Vec<usize>> {
-    let dirs = Directions::new(x);
+    let dirs = DistinctDirections::new(x);
     let plane = planes(&dirs);
     patterns
         .iter()
@@ -212,7 +212,7 @@ struct PatternVisitor {
 
 impl PatternVisitor {
     /// The pattern of the arc's free directions, completed by the groups of the levels 3..m with their sides.
-    fn pattern(&self, arc: &Arc<'_>, frames: &[arrangement::Frame], sides: &[bool]) -> Vec<bool> {
+    fn pattern(&self, arc: &CircleArc<'_>, frames: &[arrangement::Frame], sides: &[bool]) -> Vec<bool> {
         let mut p = vec![false; self.k];
         for (&j, &a) in arc.free.iter().zip(arc.active) {
             p[j] = a;
@@ -227,7 +227,7 @@ impl PatternVisitor {
 }
 
 impl Visitor for PatternVisitor {
-    fn arc(&mut self, arc: &Arc<'_>) {
+    fn arc(&mut self, arc: &CircleArc<'_>) {
         if self.d == 2 {
             let p = self.pattern(arc, &[], &[]);
             self.cells.insert(p);
@@ -267,7 +267,7 @@ pub fn solve(data: &Dataset, loss: Loss, lambda: f64, opts: &OptimumOptions) -> 
         )));
     }
     let (n, d) = data.x.dim();
-    let distinct = Directions::new(data.x.view()).len();
+    let distinct = DistinctDirections::new(data.x.view()).len();
     if cell_count_bound(distinct, d) <= opts.max_patterns as f64 {
         let all = cells(data.x.view())?;
         if all.len() <= opts.max_patterns {
@@ -464,7 +464,7 @@ pub fn max_margin(data: &Dataset, max_patterns: usize) -> Result<MaxMargin> {
             i + 1
         )));
     }
-    let bound = cell_count_bound(Directions::new(x).len(), d);
+    let bound = cell_count_bound(DistinctDirections::new(x).len(), d);
     let all = if bound <= max_patterns as f64 { cells(x)? } else { Vec::new() };
     if all.is_empty() || all.len() > max_patterns {
         return Err(Error::Invalid(format!(

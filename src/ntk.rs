@@ -75,12 +75,12 @@ impl Ntk {
 
     /// K(x, x'); 0 if either input is the zero vector.
     pub fn eval(&self, x: ArrayView1<f64>, x2: ArrayView1<f64>) -> f64 {
-        let (a, b) = (Directions::new(x.insert_axis(Axis(0))), Directions::new(x2.insert_axis(Axis(0))));
+        let (a, b) = (PolarInputs::new(x.insert_axis(Axis(0))), PolarInputs::new(x2.insert_axis(Axis(0))));
         self.entry(&a, 0, &b, 0)
     }
 
     /// The entry (i, j) between the rows i of `a` and j of `b`.
-    fn entry(&self, a: &Directions, i: usize, b: &Directions, j: usize) -> f64 {
+    fn entry(&self, a: &PolarInputs, i: usize, b: &PolarInputs, j: usize) -> f64 {
         let (u, v) = (a.unit.row(i), b.unit.row(j));
         let (mut p2, mut q2) = (0.0, 0.0);
         for (&s, &t) in u.iter().zip(v.iter()) {
@@ -101,7 +101,7 @@ impl Ntk {
                 b.ncols()
             )));
         }
-        let (a, b) = (Directions::new(a), Directions::new(b));
+        let (a, b) = (PolarInputs::new(a), PolarInputs::new(b));
         let mut k = Array2::zeros((a.norm.len(), b.norm.len()));
         k.axis_iter_mut(Axis(0)).into_par_iter().enumerate().for_each(|(i, mut row)| {
             for (j, v) in row.iter_mut().enumerate() {
@@ -118,19 +118,19 @@ impl Ntk {
 }
 
 /// Inputs split into norms |x_i| and unit directions x_i / |x_i| (0 for a zero input).
-struct Directions {
+struct PolarInputs {
     norm: Vec<f64>,
     unit: Array2<f64>,
 }
 
-impl Directions {
+impl PolarInputs {
     fn new(x: ArrayView2<f64>) -> Self {
         let norm: Vec<f64> = x.outer_iter().map(|r| r.dot(&r).sqrt()).collect();
         let mut unit = x.to_owned();
         for (mut row, &n) in unit.outer_iter_mut().zip(&norm) {
             row.mapv_inplace(|v| if n > 0.0 { v / n } else { 0.0 });
         }
-        Directions { norm, unit }
+        PolarInputs { norm, unit }
     }
 }
 
