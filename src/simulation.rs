@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::linalg::Real;
 use crate::loss::Loss;
 use crate::metrics::Metrics;
-use crate::model::{Cloud, Kernel};
+use crate::model::{Cloud, ComputeKernel as Kernel};
 use crate::rng::{self, Purpose};
 
 /// The objective (docs/math.md, section Objective) on a training set: L[rho] = R(F) + lambda integral |theta|^2 d rho.
