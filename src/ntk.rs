@@ -262,9 +262,9 @@ const ACTIVE_SET_ITERATIONS: usize = 50;
 /// The primal-dual active-set method (Hintermueller, Ito & Kunisch 2002) guesses the support set
 /// S, solves Q_SS a_S = 1 (a Cholesky factorisation, as in [`interpolate`]) with a = 0 off S, and
 /// takes as the next S the points of S with a_i > 0 and the others with g_i < 0 (below
-/// -[`MARGIN_SLACK`]); when S repeats, the KKT conditions hold. It starts from S = all points, minimum-norm interpolation, which on data the kernel
+/// -`MARGIN_SLACK`); when S repeats, the KKT conditions hold. It starts from S = all points, minimum-norm interpolation, which on data the kernel
 /// barely separates is nearly the answer, and takes a few factorisations. If S has not settled
-/// after [`ACTIVE_SET_ITERATIONS`], the quadratic program is solved by `clarabel` instead
+/// after `ACTIVE_SET_ITERATIONS`, the quadratic program is solved by `clarabel` instead
 /// (an interior-point method whose dense KKT systems cost minutes beyond n ~ 2000).
 ///
 /// [`KernelFit::residual`] is the largest |margin - 1| over the support vectors, or 1 - the

@@ -154,7 +154,7 @@ impl<F: Real> Cloud<F> {
         out
     }
 
-    /// The velocity field v[rho](theta_j) = -grad_theta L'[rho](theta_j) at every particle
+    /// The velocity field v\[rho\](theta_j) = -grad_theta L'\[rho\](theta_j) at every particle
     /// (docs/math.md, section Velocity), for the given r_i = l'(y_i, F_i) / n: row j is
     /// (-sum_i r_i relu(u_j . x_i) - 2 lambda w_j, -w_j sum_i r_i 1[u_j . x_i > 0] x_i - 2 lambda u_j).
     pub fn velocity(&self, x: ArrayView2<F>, r: ArrayView1<f64>, lambda: f64) -> Array2<F> {
@@ -165,7 +165,7 @@ impl<F: Real> Cloud<F> {
     }
 }
 
-/// The first variation L'[rho](theta) = sum_i r_i w relu(u . x_i) + lambda |theta|^2 at one
+/// The first variation L'\[rho\](theta) = sum_i r_i w relu(u . x_i) + lambda |theta|^2 at one
 /// neuron theta = (w, u), for r_i = l'(y_i, F_i) / n.
 pub fn first_variation(theta: ArrayView1<f64>, x: ArrayView2<f64>, r: ArrayView1<f64>, lambda: f64) -> f64 {
     let w = theta[0];

@@ -201,7 +201,7 @@ impl<F: Real> ComputeKernel<F> {
         self.reduce(out);
     }
 
-    /// The velocity field at every particle (see [`Cloud::velocity`]), written to `v`.
+    /// The velocity field at every particle (see [`super::Cloud::velocity`]), written to `v`.
     pub fn velocity(
         &mut self,
         theta: ArrayView2<F>,
@@ -232,7 +232,7 @@ impl<F: Real> ComputeKernel<F> {
         });
     }
 
-    /// One fused step of every particle: the gradient step theta_j <- theta_j + eta v[rho](theta_j)
+    /// One fused step of every particle: the gradient step theta_j <- theta_j + eta v\[rho\](theta_j)
     /// for the given r_i = l'(y_i, F_i)/n, then `post(block, first_row)` on each block of updated
     /// particles (the dynamics' noise), then the predictions of the new cloud into `out`.
     #[allow(clippy::too_many_arguments)]
