@@ -34,19 +34,17 @@
 pub mod bench;
 pub mod certify;
 pub mod checkpoint;
-pub mod comm;
 pub mod convex;
 pub mod data;
 pub mod dynamics;
 pub mod error;
-pub mod exact;
 pub mod figures;
 pub mod geometry;
-pub mod linalg;
 pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod ntk;
+pub mod numerics;
 pub mod output;
 pub mod plot;
 pub mod report;
@@ -58,3 +56,4 @@ pub mod simulation;
 pub mod sweep;
 
 pub use error::{Error, Result};
+pub use numerics::{comm, exact, linalg};
