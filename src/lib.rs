@@ -38,6 +38,7 @@ pub mod comm;
 pub mod convex;
 pub mod data;
 pub mod dynamics;
+pub mod entropy;
 pub mod error;
 pub mod exact;
 pub mod figures;

@@ -201,6 +201,9 @@ pub struct RunConfig {
     /// Steps between movie frames (default: steps / 100 rounded up, about 100 frames); only with `movie`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub movie_every: Option<u64>,
+    /// Langevin runs: neighbours k of the Kozachenko-Leonenko entropy estimate behind `free_energy` (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entropy_k: Option<usize>,
 }
 
 fn default_steps() -> u64 {
@@ -230,6 +233,7 @@ impl Default for RunConfig {
             batch: None,
             movie: false,
             movie_every: None,
+            entropy_k: None,
         }
     }
 }
@@ -394,6 +398,9 @@ impl Scenario {
                     return Err(v.value("run.batch", batch, format!("must be at most data.n = {n}")));
                 }
             }
+        }
+        if let Some(k) = self.run.entropy_k {
+            v.positive_int("run.entropy_k", k)?;
         }
         match self.run.movie_every {
             Some(every) if self.run.movie => {
@@ -835,6 +842,7 @@ impl ValidScenario {
             certify_every: run.certify_every.unwrap_or(run.log_every),
             certificate: run.certificate,
             batch: run.batch,
+            entropy_k: run.entropy_k.unwrap_or(crate::entropy::DEFAULT_K),
         };
         Simulation::sharded(problem, self.dynamics.build(), options, cloud, shard, comm)
     }
