@@ -356,8 +356,7 @@ impl<F: Real> Simulation<F> {
     }
 
     /// At a certified step of a Langevin run at temperature tau > 0 with lambda > 0: the entropy estimate of the
-    /// whole cloud and the free-energy bound (docs/math.md, section "The entropic objective of Langevin dynamics and
-    /// its dual bound"), computed on rank 0 and sent to the other processes.
+    /// whole cloud and the free-energy bound (docs/math.md, section Free energy), computed on rank 0 and sent to the other processes.
     fn free_energy(&self, state: &State<F>, bound: &DualBound, tau: f64) -> Result<(f64, f64, FreeEnergyCertificate)> {
         let mut out = [f64::NAN; 3];
         if let Some(cloud) = self.gather(&state.cloud) {

@@ -1,5 +1,5 @@
-//! The free energy of Langevin dynamics and its dual bound (docs/math.md, section "The entropic objective of
-//! Langevin dynamics and its dual bound"), checked against independent computations.
+//! The free energy of Langevin dynamics and its dual bound (docs/math.md, section Free
+//! energy), checked against independent computations.
 
 use meanfield::certify::free_energy::{dual_free_energy, log_z_pi, phi, FreeEnergyCertificate};
 use meanfield::certify::{dual_bound, sphere_max, SphereMethod};

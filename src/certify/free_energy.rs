@@ -1,5 +1,5 @@
 //! The dual lower bound on the minimum of the free energy of Langevin dynamics (docs/math.md, section
-//! "The entropic objective of Langevin dynamics and its dual bound").
+//! Free energy).
 //!
 //! Langevin dynamics at temperature tau > 0 with weight decay lambda > 0 minimises
 //! F_tau[rho] = L[rho] + tau * integral rho log rho. With pi = N(0, s^2 I_{d+1}), s^2 = tau / (2 lambda) and

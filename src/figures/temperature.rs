@@ -1,5 +1,5 @@
 //! `temperature`: Langevin dynamics minimises the free energy F_tau = L + tau integral rho log rho, not L
-//! (docs/math.md, section "The entropic objective of Langevin dynamics and its dual bound"). On a d = 2 problem
+//! (docs/math.md, section Free energy). On a d = 2 problem
 //! (exact certificates) the figure shows, for each temperature tau and one annealed run, the estimated free energy
 //! `free_energy` and its certified lower bound `dual_free_energy` against time (they meet when the run has reached
 //! the entropic optimum), and the final L - L* against tau with the fitted log-log slope: the excess of L is the
