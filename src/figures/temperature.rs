@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{band_series, check_scenario, mean_sd, say, simulate, stem, Figure, FigureOptions, FigureReport};
+use super::{check_scenario, mean_sd, say, simulate, stem, Figure, FigureOptions, FigureReport};
 use crate::convex::{self, OptimumOptions};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
@@ -112,6 +112,10 @@ impl Figure for Temperature {
         };
         let mut panels = Vec::new();
         let mut outcomes = Vec::new();
+        let mut gap_panel =
+            Panel::new("gap_free_energy = free_energy - dual_free_energy", "time t", "gap (mean over seeds)");
+        gap_panel.x_scale = Scale::Log;
+        gap_panel.y_scale = Scale::Log;
         for ((label, tau, scenario), runs) in variants.iter().zip(&grouped) {
             let runs: Vec<Vec<Metrics>> = runs.iter().map(|r| certified(r)).collect();
             if runs.iter().any(|r| r.is_empty()) {
@@ -121,22 +125,17 @@ impl Figure for Temperature {
             let column = |f: fn(&Metrics) -> Option<f64>| -> Vec<Vec<f64>> {
                 runs.iter().map(|r| r.iter().map(|m| f(m).unwrap_or(f64::NAN)).collect()).collect()
             };
-            let mut panel = Panel::new(format!("Langevin, {label}"), "time t", "free energy");
+            // Each seed has its own data (and its own F*_tau): curves are means over seeds, without bands.
+            let mean = |f: fn(&Metrics) -> Option<f64>| mean_sd(&column(f)).0[1..].to_vec();
+            let mut panel = Panel::new(format!("Langevin, {label} (mean over seeds)"), "time t", "free energy");
             panel.x_scale = Scale::Log;
-            let skip_zero = |s: Series| Series {
-                x: s.x[1..].to_vec(),
-                y: s.y[1..].to_vec(),
-                band: s.band.map(|(l, u)| (l[1..].to_vec(), u[1..].to_vec())),
-                ..s
-            };
-            panel.series.push(skip_zero(band_series(
-                "free_energy (estimate)",
-                time.clone(),
-                &column(|m| m.free_energy),
-            )));
-            let dual = band_series("dual_free_energy (certified bound)", time.clone(), &column(|m| m.dual_free_energy));
-            panel.series.push(skip_zero(Series { mark: Mark::Dashed, ..dual }));
+            panel.series.push(Series::new("free_energy (estimate)", time[1..].to_vec(), mean(|m| m.free_energy)));
+            panel.series.push(Series {
+                mark: Mark::Dashed,
+                ..Series::new("dual_free_energy (certified bound)", time[1..].to_vec(), mean(|m| m.dual_free_energy))
+            });
             panels.push(panel);
+            gap_panel.series.push(Series::new(label.clone(), time[1..].to_vec(), mean(|m| m.gap_free_energy)));
             let last = |f: fn(&Metrics) -> Option<f64>| -> Vec<f64> {
                 runs.iter().map(|r| r.last().and_then(f).unwrap_or(f64::NAN)).collect()
             };
@@ -180,6 +179,7 @@ impl Figure for Temperature {
                 ..Series::new(format!("fit: slope {b:.3}"), config.taus.clone(), fit)
             });
         }
+        panels.push(gap_panel);
         panels.push(excess_panel);
         let stem = stem(self.name(), options);
         plot::figure(&stem, &panels)?;
