@@ -7,7 +7,7 @@ use meanfield::data::Dataset;
 use meanfield::dynamics::Langevin;
 use meanfield::loss::Loss;
 use meanfield::model::{Cloud, Init};
-use meanfield::simulation::{Problem, RunOptions, Simulation};
+use meanfield::engine::{Problem, RunOptions, Simulation};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

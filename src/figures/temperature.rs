@@ -16,7 +16,7 @@ use crate::convex::{self, OptimumOptions};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::plot::{self, Mark, Panel, Scale, Series};
-use crate::scenario::Scenario;
+use crate::config::Scenario;
 
 /// The `temperature` figure.
 pub struct Temperature;
