@@ -83,7 +83,7 @@ impl Figure for Temperature {
                 let mut s = config.scenario.clone();
                 s.seed += k;
                 let base = check_scenario(s, self.name(), options)?;
-                let (train, _) = base.datasets()?;
+                let (train, _) = crate::setup::datasets(&base)?;
                 let opts = OptimumOptions { seed: base.seed(), ..OptimumOptions::default() };
                 let optimum = convex::solve(&train, base.scenario.loss, base.scenario.lambda, &opts)?;
                 if !optimum.exact {
@@ -139,7 +139,7 @@ impl Figure for Temperature {
             let last = |f: fn(&Metrics) -> Option<f64>| -> Vec<f64> {
                 runs.iter().map(|r| r.last().and_then(f).unwrap_or(f64::NAN)).collect()
             };
-            let decay = scenario.dynamics.tau_decay.unwrap_or(1.0);
+            let decay = scenario.dynamics.params.get("tau_decay").copied().unwrap_or(1.0);
             let steps = scenario.run.steps;
             outcomes.push(Outcome {
                 label: label.clone(),
@@ -206,8 +206,9 @@ impl Figure for Temperature {
 fn langevin(scenario: &Scenario, tau: f64, decay: f64) -> Scenario {
     let mut s = scenario.clone();
     s.dynamics.kind = "langevin".into();
-    s.dynamics.tau = Some(tau);
-    s.dynamics.tau_decay = Some(decay);
+    s.dynamics.params.clear();
+    s.dynamics.params.insert("tau".into(), tau);
+    s.dynamics.params.insert("tau_decay".into(), decay);
     s
 }
 
