@@ -19,6 +19,8 @@
 //! |g_P| beats the best value so far. Otherwise S is estimated from given directions, random directions and
 //! projected ascent on the sphere, and the result says `exact = false`.
 
+pub mod free_energy;
+
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use rand_distr::{Distribution as _, StandardNormal};
 use rayon::prelude::*;
@@ -342,7 +344,7 @@ pub(crate) fn local_maxima(
 
 /// phi at each of `dirs` and at each of their negatives, from one matrix product Z = X V: phi(v_k) =
 /// sum_i r_i relu(Z_ik) and phi(-v_k) = sum_i r_i relu(-Z_ik).
-fn phi_many(x: ArrayView2<f64>, r: ArrayView1<f64>, dirs: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
+pub(crate) fn phi_many(x: ArrayView2<f64>, r: ArrayView1<f64>, dirs: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
     let d = x.ncols();
     let v = Array2::from_shape_fn((d, dirs.len()), |(i, j)| dirs[j][i]);
     let z = x.dot(&v);

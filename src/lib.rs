@@ -38,6 +38,7 @@ pub mod convex;
 pub mod data;
 pub mod dynamics;
 pub mod engine;
+pub mod entropy;
 pub mod error;
 pub mod figures;
 pub mod geometry;

@@ -41,11 +41,27 @@ pub struct Metrics {
     pub certificate: Option<String>,
     /// L - L* when the exact optimum is known (`reference = true`).
     pub excess: Option<f64>,
+    /// Langevin (tau > 0, lambda > 0), certified steps: the k-nearest-neighbour estimate H^ of the cloud's
+    /// differential entropy -integral rho log rho in R^{d+1} (nats).
+    #[serde(default)]
+    pub entropy: Option<f64>,
+    /// The free energy estimate F^_tau = L + tau integral rho log rho = L - tau * entropy, tau the current temperature.
+    #[serde(default)]
+    pub free_energy: Option<f64>,
+    /// The lower bound max_c D_tau(c r) <= F*_tau (it contains -tau log Z_pi once).
+    #[serde(default)]
+    pub dual_free_energy: Option<f64>,
+    /// free_energy - dual_free_energy (an estimate: the entropy is estimated).
+    #[serde(default)]
+    pub gap_free_energy: Option<f64>,
+    /// `exact` (d <= 2, S exact), `confidence` (Monte Carlo, Hoeffding at delta = 1e-6, S exact) or `estimated`.
+    #[serde(default)]
+    pub certificate_free_energy: Option<String>,
 }
 
 impl Metrics {
     /// The column names of `metrics.csv`, in order.
-    pub const COLUMNS: [&'static str; 17] = [
+    pub const COLUMNS: [&'static str; 22] = [
         "step",
         "time",
         "loss",
@@ -63,6 +79,11 @@ impl Metrics {
         "gap",
         "certificate",
         "excess",
+        "entropy",
+        "free_energy",
+        "dual_free_energy",
+        "gap_free_energy",
+        "certificate_free_energy",
     ];
 
     /// Reads the rows of a `metrics.csv` file.

@@ -183,6 +183,7 @@ pub fn build<F: Real>(scenario: &ValidScenario, comm: Arc<dyn Communicator>) -> 
         certify_every: run.certify_every.unwrap_or(run.log_every),
         certificate: run.certificate,
         batch: run.batch,
+        entropy_k: run.entropy_k.unwrap_or(crate::entropy::DEFAULT_K),
     };
     let (simulation, state) = Simulation::sharded(problem, scenario.dynamics.build(), options, cloud, shard, comm)?;
     Ok(Setup { simulation, state, memory_bytes: needed })

@@ -28,7 +28,7 @@ use crate::runner::{self, progress_bar, Verbosity};
 use crate::config::{Checker, Scenario, ValidScenario};
 
 /// The metric columns of `sweep.csv` after the axis columns and `run`, in order.
-pub const METRICS: [&str; 10] = [
+pub const METRICS: [&str; 15] = [
     "loss",
     "gap",
     "certificate",
@@ -39,6 +39,11 @@ pub const METRICS: [&str; 10] = [
     "margin",
     "wall_seconds",
     "second_moment",
+    "entropy",
+    "free_energy",
+    "dual_free_energy",
+    "gap_free_energy",
+    "certificate_free_energy",
 ];
 
 /// A sweep file as written.
@@ -336,7 +341,7 @@ impl AxisConfig {
 /// The metric of a `sweep.csv` row that figures can show (every column of [`METRICS`] but
 /// `certificate`).
 fn plottable(name: &str) -> bool {
-    METRICS.contains(&name) && name != "certificate"
+    METRICS.contains(&name) && !name.starts_with("certificate")
 }
 
 impl PlotConfig {
@@ -826,6 +831,10 @@ impl SummaryRow {
             "margin" => m.margin,
             "wall_seconds" => Some(self.timings.total_seconds),
             "second_moment" => Some(m.second_moment),
+            "entropy" => m.entropy,
+            "free_energy" => m.free_energy,
+            "dual_free_energy" => m.dual_free_energy,
+            "gap_free_energy" => m.gap_free_energy,
             _ => None,
         }
     }
@@ -834,6 +843,7 @@ impl SummaryRow {
     fn cell(&self, name: &str) -> String {
         match name {
             "certificate" => self.last.certificate.clone().unwrap_or_default(),
+            "certificate_free_energy" => self.last.certificate_free_energy.clone().unwrap_or_default(),
             _ => self.metric(name).map(|x| format!("{x:?}")).unwrap_or_default(),
         }
     }
@@ -975,10 +985,44 @@ fn draw(sweep: &Sweep, config: &PlotConfig, rows: &[(&RunSpec, SummaryRow)], ste
                     hi.push(h);
                 }
                 let label = group.map(|(gi, v)| format!("{} = {}", sweep.axes[gi].key, cell(v))).unwrap_or_default();
-                let mut series = Series::new(label, x, y);
-                series.band = Some((lo, hi));
+                // A log horizontal axis cannot show x <= 0 (e.g. tau = 0): such a value is drawn as a dashed baseline
+                // across the curve's range, and a free-energy metric there (which needs tau > 0) as its tau = 0 limit.
+                let positive: Vec<usize> = (0..x.len()).filter(|&k| x[k] > 0.0).collect();
+                let baselines: Vec<Series> = if panel.x_scale == Scale::Log {
+                    let (lo_x, hi_x) =
+                        positive.iter().fold((f64::INFINITY, 0.0f64), |(a, b), &k| (a.min(x[k]), b.max(x[k])));
+                    x_values
+                        .iter()
+                        .filter(|xv| number(xv).is_some_and(|p| p <= 0.0) && lo_x < hi_x)
+                        .filter_map(|xv| {
+                            let mut conditions = vec![(xi, *xv)];
+                            conditions.extend(group);
+                            let values = at(&conditions, &config.y);
+                            let values =
+                                if values.is_empty() { at(&conditions, zero_limit(&config.y)) } else { values };
+                            (!values.is_empty()).then(|| (number(xv).unwrap_or(0.0), mean(&values)))
+                        })
+                        .map(|(at_x, m)| {
+                            let label =
+                                format!("{label}{}{} = {at_x}", if label.is_empty() { "" } else { ", " }, config.x);
+                            Series { mark: Mark::Dashed, ..Series::new(label, vec![lo_x, hi_x], vec![m, m]) }
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let keep = |v: &[f64]| {
+                    if baselines.is_empty() {
+                        v.to_vec()
+                    } else {
+                        positive.iter().map(|&k| v[k]).collect()
+                    }
+                };
+                let mut series = Series::new(label.clone(), keep(&x), keep(&y));
+                series.band = Some((keep(&lo), keep(&hi)));
                 series.mark = Mark::LinePoints;
                 panel.series.push(series);
+                panel.series.extend(baselines);
             }
             plot::figure(stem, &[panel])
         }
@@ -1020,6 +1064,16 @@ fn draw(sweep: &Sweep, config: &PlotConfig, rows: &[(&RunSpec, SummaryRow)], ste
                 },
             )
         }
+    }
+}
+
+/// The metric that a free-energy metric tends to as tau -> 0 (F_0 = L, its gap the gap G), drawn where a sweep
+/// has tau = 0; other metrics are their own limit.
+fn zero_limit(metric: &str) -> &str {
+    match metric {
+        "gap_free_energy" => "gap",
+        "free_energy" => "loss",
+        other => other,
     }
 }
 
@@ -1117,7 +1171,7 @@ run = { steps = 5, plots = false }
         );
         assert_eq!(
             error("seeds = 2\n[[plot]]\nkind = \"line\"\nx = \"seed\"\ny = \"gapp\""),
-            "s.toml: field `plot[0].y` = \"gapp\": must be a metric: loss, gap, excess, time_to_gap, train_error, test_error, margin, wall_seconds, second_moment"
+            "s.toml: field `plot[0].y` = \"gapp\": must be a metric: loss, gap, excess, time_to_gap, train_error, test_error, margin, wall_seconds, second_moment, entropy, free_energy, dual_free_energy, gap_free_energy"
         );
         assert_eq!(
             error("seeds = [1, 1]"),

@@ -97,3 +97,24 @@ fn the_figures_are_listed() {
         assert!(list.lines().any(|l| l.starts_with(name)), "{name} missing from {list}");
     }
 }
+
+#[test]
+fn temperature_free_energy_and_its_bound_meet_and_the_excess_grows_with_tau() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = quick("temperature", dir.path());
+    let runs = f["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 4, "three temperatures and the annealed run");
+    for run in runs {
+        assert_eq!(run["certificate_free_energy"], serde_json::json!(["exact"]), "d = 2: {run}");
+        let gap = numbers(&run["gap_free_energy"])[0];
+        let tau = run["final_tau"].as_f64().unwrap();
+        // The estimated free energy meets its certified lower bound up to the entropy estimate's error
+        // (a few hundredths of a nat at m = 400 in D = 3, times tau) and the distance left to the optimum.
+        assert!(gap.abs() < 0.2 * tau + 1e-4, "{}: final gap_free_energy {gap}", run["label"]);
+    }
+    let excess = numbers(&f["excess_mean"]);
+    assert!(excess.iter().all(|e| *e > 0.0), "L stays above L*: {excess:?}");
+    assert!(excess[0] < excess[1] && excess[1] < excess[2], "L - L* grows with tau: {excess:?}");
+    let slope = f["slope"].as_f64().unwrap();
+    assert!(slope > 0.3 && slope < 1.5, "log-log slope of L - L* against tau: {slope}");
+}

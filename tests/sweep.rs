@@ -94,7 +94,8 @@ fn the_csv_has_one_row_per_run_with_axis_and_metric_columns() {
     let header = text.lines().next().unwrap();
     assert_eq!(
         header,
-        "lambda,dynamics.eta,seed,run,loss,gap,certificate,excess,time_to_gap,train_error,test_error,margin,wall_seconds,second_moment"
+        "lambda,dynamics.eta,seed,run,loss,gap,certificate,excess,time_to_gap,train_error,test_error,margin,wall_seconds,second_moment,\
+         entropy,free_energy,dual_free_energy,gap_free_energy,certificate_free_energy"
     );
     let rows = results(&out);
     assert_eq!(rows.len(), 9);

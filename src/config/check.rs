@@ -68,6 +68,9 @@ impl Scenario {
                 }
             }
         }
+        if let Some(k) = self.run.entropy_k {
+            v.positive_int("run.entropy_k", k)?;
+        }
         match self.run.movie_every {
             Some(every) if self.run.movie => {
                 v.positive_int("run.movie_every", every)?;

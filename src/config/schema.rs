@@ -283,6 +283,9 @@ pub struct RunConfig {
     /// Steps between movie frames (default: steps / 100 rounded up, about 100 frames); only with `movie`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub movie_every: Option<u64>,
+    /// Langevin runs: neighbours k of the Kozachenko-Leonenko entropy estimate behind `free_energy` (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entropy_k: Option<usize>,
 }
 
 fn default_steps() -> u64 {
@@ -312,6 +315,7 @@ impl Default for RunConfig {
             batch: None,
             movie: false,
             movie_every: None,
+            entropy_k: None,
         }
     }
 }

@@ -35,6 +35,10 @@ impl<F: Real> Dynamics<F> for Langevin {
         "langevin".into()
     }
 
+    fn langevin_temperature(&self, step: u64) -> Option<f64> {
+        Some(self.temperature(step))
+    }
+
     fn perturb(&self, block: ArrayViewMut2<F>, first: usize, ctx: &StepContext) {
         let scale = (2.0 * ctx.eta * self.temperature(ctx.step)).sqrt();
         if scale == 0.0 {

@@ -66,6 +66,12 @@ pub trait Dynamics<F: Real>: Send + Sync + std::fmt::Debug {
     /// [`StepContext::stream`] per chunk of [`CHUNK`] particles, so that the result does not
     /// depend on how blocks are scheduled.
     fn perturb(&self, block: ArrayViewMut2<F>, first: usize, ctx: &StepContext);
+
+    /// The Langevin temperature tau of step `step` if this dynamics adds Langevin noise (the free energy
+    /// L + tau integral rho log rho is then reported), `None` otherwise.
+    fn langevin_temperature(&self, _step: u64) -> Option<f64> {
+        None
+    }
 }
 
 /// Calls `f(chunk, chunk_index)` on each chunk of [`CHUNK`] particles of a block starting at row
@@ -91,6 +97,10 @@ impl<F: Real> Dynamics<F> for Combined<F> {
         for dynamics in &self.0 {
             dynamics.perturb(block.view_mut(), first, ctx);
         }
+    }
+
+    fn langevin_temperature(&self, step: u64) -> Option<f64> {
+        self.0.iter().find_map(|d| d.langevin_temperature(step))
     }
 }
 

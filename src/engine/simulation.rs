@@ -18,6 +18,7 @@ use ndarray::{s, Array1, Array2};
 
 use super::checkpoint::Checkpoint;
 pub use super::problem::{Objective, Problem, State};
+use crate::certify::free_energy::{self, FreeEnergyCertificate};
 use crate::certify::{self, DualBound, SphereMethod};
 use crate::comm::{Communicator, Shard, Single};
 use crate::data::classification_error;
@@ -50,6 +51,8 @@ pub struct RunOptions {
     /// Samples per step (drawn without replacement, reproducibly from the seed and the step);
     /// `None` for full-batch steps. Logged metrics always use all samples.
     pub batch: Option<usize>,
+    /// Neighbours k of the entropy estimate of Langevin runs (see [`crate::entropy`]).
+    pub entropy_k: usize,
 }
 
 impl RunOptions {
@@ -65,6 +68,7 @@ impl RunOptions {
             certify_every: log_every,
             certificate: SphereMethod::Auto,
             batch: None,
+            entropy_k: crate::entropy::DEFAULT_K,
         }
     }
 }
@@ -259,6 +263,35 @@ impl<F: Real> Simulation<F> {
         Ok(DualBound { dual: bound[0], s: bound[1], c: bound[2], exact: bound[3] == 1.0 })
     }
 
+    /// At a certified step of a Langevin run at temperature tau > 0 with lambda > 0: the entropy estimate of the
+    /// whole cloud and the free-energy bound (docs/math.md, section Free energy), computed on rank 0 and sent to the other processes.
+    fn free_energy(&self, state: &State<F>, bound: &DualBound, tau: f64) -> Result<(f64, f64, FreeEnergyCertificate)> {
+        let mut out = [f64::NAN; 3];
+        if let Some(cloud) = self.gather(&state.cloud) {
+            let entropy = crate::entropy::kl_entropy(cloud.to_f64().view(), self.options.entropy_k)?;
+            let train = &self.problem.train;
+            let (y, f) = (train.y.as_slice().expect("contiguous"), state.predictions.as_slice().expect("contiguous"));
+            let r = Array1::from(self.problem.loss.risk_gradient(y, f));
+            let b = free_energy::dual_free_energy(
+                self.problem.loss,
+                train.y.view(),
+                r.view(),
+                train.x.view(),
+                self.problem.lambda,
+                tau,
+                bound.s,
+                bound.exact,
+                self.options.seed,
+            )?;
+            out = [entropy, b.dual, b.certificate as u8 as f64];
+        }
+        self.comm.broadcast(&mut out);
+        let certificate =
+            [FreeEnergyCertificate::Exact, FreeEnergyCertificate::Confidence, FreeEnergyCertificate::Estimated]
+                [out[2] as usize];
+        Ok((out[0], out[1], certificate))
+    }
+
     /// The shard of the cloud this simulation moves.
     pub fn shard(&self) -> Shard {
         self.shard
@@ -428,6 +461,11 @@ impl<F: Real> Simulation<F> {
         let due = every > 0 && (state.step % every == 0 || state.step == self.options.steps);
         let certifying = Instant::now();
         let bound = if due { Some(self.dual_bound(state)?) } else { None };
+        let tau = self.dynamics.langevin_temperature(state.step).filter(|&t| t > 0.0 && self.problem.lambda > 0.0);
+        let free = match (&bound, tau) {
+            (Some(b), Some(tau)) => Some((tau, self.free_energy(state, b, tau)?)),
+            _ => None,
+        };
         self.certify_seconds += certifying.elapsed().as_secs_f64();
         let problem = &self.problem;
         let second_moment = self.second_moment(&state.cloud);
@@ -472,6 +510,11 @@ impl<F: Real> Simulation<F> {
             gap: bound.as_ref().map(|b| objective.loss - b.dual),
             certificate: bound.map(|b| if b.exact { "exact" } else { "estimated" }.to_string()),
             excess: self.optimum.map(|l| objective.loss - l),
+            entropy: free.map(|(_, (h, _, _))| h),
+            free_energy: free.map(|(tau, (h, _, _))| objective.loss - tau * h),
+            dual_free_energy: free.map(|(_, (_, dual, _))| dual),
+            gap_free_energy: free.map(|(tau, (h, dual, _))| objective.loss - tau * h - dual),
+            certificate_free_energy: free.map(|(_, (_, _, c))| c.as_str().to_string()),
         })
     }
 

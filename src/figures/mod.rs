@@ -7,6 +7,7 @@ pub mod dynamics;
 pub mod margin;
 pub mod regime;
 pub mod sample_complexity;
+pub mod temperature;
 pub mod width;
 
 use std::path::{Path, PathBuf};
@@ -79,6 +80,7 @@ pub fn all() -> Vec<&'static dyn Figure> {
         &width::Width,
         &regime::Regime,
         &dynamics::DynamicsFigure,
+        &temperature::Temperature,
     ]
 }
 
