@@ -54,6 +54,7 @@ pub mod rng;
 pub mod runner;
 pub mod scenario;
 pub mod simulation;
+pub mod stop;
 pub mod sweep;
 
 pub use error::{Error, Result};

@@ -22,6 +22,7 @@ use crate::output::read_npy;
 use crate::resources::{available_memory_bytes, human_bytes};
 use crate::rng::Purpose;
 use crate::simulation::{memory_estimate, Problem, RunOptions, Simulation, State};
+use crate::stop::StopRule;
 
 /// Floating-point type of the particles.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,9 +165,12 @@ pub struct DynamicsConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
-    /// Number of steps.
+    /// Number of steps (the cap when `stop` is set).
     #[serde(default = "default_steps")]
     pub steps: u64,
+    /// Stopping rules (`rel_gap`, `rel_change`, `window`; see [`crate::stop`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<StopRule>,
     /// Metrics every this many steps (and at the first and last).
     #[serde(default = "default_log_every")]
     pub log_every: u64,
@@ -220,6 +224,7 @@ impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
             steps: default_steps(),
+            stop: None,
             log_every: default_log_every(),
             plots: true,
             certify_every: None,
@@ -385,7 +390,10 @@ impl Scenario {
         let init = check_init(&v, &mut self.model, &base)?;
         let dynamics = check_dynamics(&v, &mut self.dynamics)?;
         v.positive_int("run.log_every", self.run.log_every)?;
-        self.run.certify_every.get_or_insert(self.run.log_every);
+        let certify_every = *self.run.certify_every.get_or_insert(self.run.log_every);
+        if let Some(stop) = &self.run.stop {
+            stop.check(&v, "run.stop", certify_every)?;
+        }
         v.finite_positive("run.gap_eps", self.run.gap_eps)?;
         if let Some(batch) = self.run.batch {
             v.positive_int("run.batch", batch)?;
@@ -836,6 +844,10 @@ impl ValidScenario {
             certificate: run.certificate,
             batch: run.batch,
         };
-        Simulation::sharded(problem, self.dynamics.build(), options, cloud, shard, comm)
+        let (mut sim, state) = Simulation::sharded(problem, self.dynamics.build(), options, cloud, shard, comm)?;
+        if let Some(rule) = run.stop {
+            sim.set_stop(rule);
+        }
+        Ok((sim, state))
     }
 }
