@@ -6,7 +6,7 @@
 //!
 //! For each task, n and seed s (one teacher, training set, test set and initial cloud each), four
 //! predictors are fitted to the same training set:
-//! - `net_stop`: the network trained by `gd` until a stopping rule of [`crate::stop`] holds or the
+//! - `net_stop`: the network trained by `gd` until a stopping rule of [`crate::engine::stop`] holds or the
 //!   step cap (`[net_stop]`);
 //! - `net_paper`: the network at the paper's lambda for the paper's fixed number of steps
 //!   (`[net_paper]`), no stopping rule;
@@ -27,6 +27,8 @@ use serde_json::json;
 use super::{band_series, mean_sd, say, stem, Figure, FigureOptions, FigureReport};
 use crate::data::{classification_error, Dataset, Distribution, Task};
 use crate::dynamics::Gd;
+use crate::engine::stop::{relative_gap, StopReason, StopRule};
+use crate::engine::{Problem, RunOptions, Simulation};
 use crate::error::{Error, Result};
 use crate::linalg::Real;
 use crate::loss::Loss;
@@ -34,8 +36,6 @@ use crate::model::{Cloud, Init};
 use crate::ntk::{self, Ntk};
 use crate::plot::{self, Mark, Panel, Scale};
 use crate::rng::Purpose;
-use crate::simulation::{Problem, RunOptions, Simulation};
-use crate::stop::{relative_gap, StopReason, StopRule};
 
 /// The `kernel-vs-net` figure.
 pub struct KernelVsNet;
@@ -119,9 +119,13 @@ impl Params {
         if net.m < 1 || net.log_every < 1 {
             return bad("net.m, net.log_every", format!("{}, {}", net.m, net.log_every), "must be >= 1");
         }
-        for (field, v) in
-            [("net.eta", net.eta), ("net.eta_regression", net.eta_regression), ("net.s_regression", net.s_regression), ("net.s_w", net.s_w), ("net.s_u", net.s_u)]
-        {
+        for (field, v) in [
+            ("net.eta", net.eta),
+            ("net.eta_regression", net.eta_regression),
+            ("net.s_regression", net.s_regression),
+            ("net.s_w", net.s_w),
+            ("net.s_u", net.s_u),
+        ] {
             if !(v > 0.0 && v.is_finite()) {
                 return bad(field, v.to_string(), "must be a finite number > 0");
             }
@@ -134,7 +138,7 @@ impl Params {
                 return bad(&format!("{name}.steps"), variant.steps.to_string(), "must be >= 1");
             }
             if let Some(stop) = &variant.stop {
-                stop.check(&crate::scenario::Checker { file }, &format!("{name}.stop"), net.certify_every)?;
+                stop.check(&crate::config::Checker { file }, &format!("{name}.stop"), net.certify_every)?;
             }
         }
         Ok(())
@@ -210,7 +214,11 @@ impl Figure for KernelVsNet {
         let mut panels = Vec::new();
         for (t, (task, _)) in TASKS.iter().enumerate() {
             let ylabel = if t == 0 { "test 0-1 error" } else { "test squared error" };
-            let mut panel = Panel::new(format!("{task} (teacher: d = {}, {} units)", params.d, params.hidden), "training samples n", ylabel);
+            let mut panel = Panel::new(
+                format!("{task} (teacher: d = {}, {} units)", params.d, params.hidden),
+                "training samples n",
+                ylabel,
+            );
             panel.x_scale = Scale::Log;
             if t == 1 {
                 panel.y_scale = Scale::Log;
@@ -276,7 +284,8 @@ impl Figure for KernelVsNet {
 
 /// The four predictors on the data of (task, n, seed).
 fn evaluate(params: &Params, task: Task, n: usize, seed: u64) -> Result<Outcome> {
-    let dist = Distribution::Teacher { d: params.d, hidden: params.hidden, task, margin: params.margin, label_noise: 0.0 };
+    let dist =
+        Distribution::Teacher { d: params.d, hidden: params.hidden, task, margin: params.margin, label_noise: 0.0 };
     let train = dist.sample(n, seed, Purpose::TrainData)?;
     let test = dist.sample(params.test_n, seed, Purpose::TestData)?;
     let score = |f: ndarray::ArrayView1<f64>| match task {
@@ -320,8 +329,11 @@ fn train_network(
 ) -> Result<(ndarray::Array1<f64>, NetRun)> {
     let net = &params.net;
     let problem = Problem::<f32>::new(train.clone(), None, loss, variant.lambda)?;
-    let (eta, s_w, s_u) =
-        if loss == Loss::Squared { (net.eta_regression, net.s_regression, net.s_regression) } else { (net.eta, net.s_w, net.s_u) };
+    let (eta, s_w, s_u) = if loss == Loss::Squared {
+        (net.eta_regression, net.s_regression, net.s_regression)
+    } else {
+        (net.eta, net.s_w, net.s_u)
+    };
     let cloud = Cloud::<f32>::sample(net.m, params.d, &Init::Gaussian { s_w, s_u }, seed);
     let mut run = RunOptions::new(eta, variant.steps, net.log_every, seed);
     run.certify_every = net.certify_every;

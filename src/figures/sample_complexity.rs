@@ -7,7 +7,7 @@
 //! test set of `test_n` samples are drawn from D with seed s (training sets are nested: the first
 //! n samples of seed s are the same for every n), and three predictors are fitted to it:
 //! - the network trained by the simulator: m particles in f32, `gd` with step size eta on the
-//!   logistic loss with weight decay lambda, until a stopping rule of [`crate::stop`] holds (the
+//!   logistic loss with weight decay lambda, until a stopping rule of [`crate::engine::stop`] holds (the
 //!   relative gap G / L <= rel_gap, G estimated, or L changing by at most rel_change relative over
 //!   `window` steps) or the step cap is reached. With `warm_start`, the run at n starts from the
 //!   final cloud of the same seed at the next smaller n (the first from w ~ N(0, s_w^2),
@@ -43,6 +43,8 @@ use serde_json::json;
 
 use crate::data::{classification_error, Distribution};
 use crate::dynamics::Gd;
+use crate::engine::stop::{relative_gap, StopReason, StopRule};
+use crate::engine::{Problem, RunOptions, Simulation};
 use crate::error::{Error, Result};
 use crate::figures::{load_config, say, Figure, FigureOptions, FigureReport};
 use crate::linalg::Real;
@@ -51,8 +53,6 @@ use crate::model::{Cloud, Init};
 use crate::ntk::{self, Ntk};
 use crate::plot::{self, Mark, Panel, Scale, Series};
 use crate::rng::Purpose;
-use crate::simulation::{Problem, RunOptions, Simulation};
-use crate::stop::{relative_gap, StopReason, StopRule};
 
 /// The figure `sample-complexity`.
 pub struct SampleComplexity;
@@ -166,7 +166,7 @@ impl Params {
         if !(net.eta > 0.0 && net.eta.is_finite()) {
             return bad("net.eta", net.eta.to_string(), "must be a finite number > 0");
         }
-        net.stop.check(&crate::scenario::Checker { file }, "net.stop", net.certify_every)?;
+        net.stop.check(&crate::config::Checker { file }, "net.stop", net.certify_every)?;
         Ntk::new(self.kernel.r_w, self.kernel.r_u)
             .map(|_| ())
             .or_else(|e| bad("kernel", format!("{:?}", self.kernel), &e.to_string()))

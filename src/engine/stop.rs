@@ -13,9 +13,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::Checker;
 use crate::error::Result;
 use crate::metrics::Metrics;
-use crate::scenario::Checker;
 
 /// The stopping rules of a run (at least one of `rel_gap`, `rel_change`).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
