@@ -99,67 +99,6 @@ fn the_figures_are_listed() {
 }
 
 #[test]
-fn sample_complexity_trains_every_net_to_a_rule_and_the_kernel_needs_more_samples() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = quick("sample-complexity", dir.path());
-    let curves = f["curves"].as_array().unwrap();
-    let mut max_gap = 0.0f64;
-    for c in curves.iter().filter(|c| c["method"] == "net") {
-        for run in c["runs"].as_array().unwrap() {
-            let reason = run["stop_reason"].as_str().unwrap();
-            assert_ne!(reason, "cap", "a quick net run hit the step cap: {c}");
-            let gap = run["relative_gap"].as_f64().unwrap();
-            if reason == "rel_gap" {
-                assert!(gap <= 1e-2, "stopped by rel_gap = 1e-2 at G/L = {gap}");
-            }
-            max_gap = max_gap.max(gap);
-        }
-    }
-    assert_eq!(f["max_final_relative_gap"].as_f64().unwrap(), max_gap);
-    assert_eq!(f["capped_runs"].as_array().unwrap().len(), 0);
-    for c in curves {
-        let e = c["mean_error"].as_f64().unwrap();
-        assert!((0.0..=1.0).contains(&e), "{c}");
-    }
-    // Around n* the grid is at most 2^(1/4) apart (up to rounding).
-    for method in ["net", "ntk_interpolation"] {
-        for d in [8, 12] {
-            let n: Vec<f64> = curves
-                .iter()
-                .filter(|c| c["method"] == method && c["d"] == d)
-                .map(|c| c["n"].as_f64().unwrap())
-                .collect();
-            let star = f["n_star"][method]["eps_0.1"].as_array().unwrap().iter().find(|p| p["d"] == d).unwrap()
-                ["n_star"]
-                .as_f64()
-                .unwrap_or_else(|| panic!("{method} d = {d}: no n*"));
-            let below = n.iter().copied().filter(|&x| x <= star).fold(0.0, f64::max);
-            let above = n.iter().copied().filter(|&x| x >= star).fold(f64::INFINITY, f64::min);
-            assert!(
-                above / below <= 2f64.powf(0.25) * 1.05,
-                "{method} d = {d}: n* = {star} between {below} and {above}"
-            );
-        }
-    }
-    // The kernel needs more samples than the net at every d, for every eps.
-    for eps in ["eps_0.05", "eps_0.1", "eps_0.2"] {
-        let stars = |m: &str| -> Vec<f64> {
-            f["n_star"][m][eps].as_array().unwrap().iter().map(|p| p["n_star"].as_f64().unwrap()).collect()
-        };
-        let (net, ntk) = (stars("net"), stars("ntk_interpolation"));
-        assert!(net.iter().zip(&ntk).all(|(a, b)| a < b), "{eps}: net {net:?}, NTK {ntk:?}");
-    }
-    let all = &f["slopes"]["net"]["eps_0.1"]["all"];
-    let slope = all["fit"]["slope"].as_f64().unwrap();
-    let (lo, hi) = (all["bootstrap_ci95"][0].as_f64().unwrap(), all["bootstrap_ci95"][1].as_f64().unwrap());
-    assert!(lo <= slope + 1e-9 && slope <= hi + 1e-9 && all["bootstrap_fitted"].as_u64().unwrap() > 0, "{all}");
-    assert!(
-        f["slopes"]["net"]["eps_0.1"]["lower_half"].is_object()
-            && f["slopes"]["net"]["eps_0.1"]["upper_half"].is_object()
-    );
-}
-
-#[test]
 fn kernel_vs_net_compares_four_predictors_on_both_tasks() {
     let dir = tempfile::tempdir().unwrap();
     let f = quick("kernel-vs-net", dir.path());
