@@ -28,6 +28,7 @@ use crate::report::{self, Ideal};
 use crate::resources::human_bytes;
 use crate::setup::{self, Setup};
 use crate::config::{DataSource, Precision, Scenario, ValidScenario};
+use crate::engine::stop::{relative_gap, StopReason};
 use crate::engine::{Observer, Simulation, State};
 
 /// How a run reports progress.
@@ -60,6 +61,12 @@ pub struct Summary {
     /// The metrics at the last step.
     #[serde(rename = "final")]
     pub last: Metrics,
+    /// Steps taken (fewer than `run.steps` when a stopping rule ended the run).
+    pub steps: u64,
+    /// What ended the run: `rel_gap`, `rel_change` (the rules of `run.stop`) or `cap` (`run.steps`).
+    pub stop_reason: StopReason,
+    /// G / L at the last step (null if it was not certified).
+    pub final_relative_gap: Option<f64>,
     /// Wall-clock timings.
     pub timings: Timings,
     /// The exact optimum computed before the run (`reference = true`).
@@ -386,6 +393,7 @@ fn summary<F: Real>(
     let run = &scenario.scenario.run;
     let rows = sim.history();
     let (m, n, d) = (sim.shard().total, sim.problem.train.n(), sim.problem.train.d());
+    let last = rows.last().cloned().expect("a run logs its last step");
     Summary {
         name: scenario.name.clone(),
         seed: scenario.seed(),
@@ -394,7 +402,10 @@ fn summary<F: Real>(
         m,
         n,
         d,
-        last: rows.last().cloned().expect("a run logs its last step"),
+        steps: last.step,
+        stop_reason: sim.stop_reason(),
+        final_relative_gap: last.gap.map(|g| relative_gap(last.loss, g)),
+        last,
         timings: Timings {
             total_seconds: started.elapsed().as_secs_f64(),
             run_seconds,

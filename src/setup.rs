@@ -185,6 +185,9 @@ pub fn build<F: Real>(scenario: &ValidScenario, comm: Arc<dyn Communicator>) -> 
         batch: run.batch,
         entropy_k: run.entropy_k.unwrap_or(crate::entropy::DEFAULT_K),
     };
-    let (simulation, state) = Simulation::sharded(problem, scenario.dynamics.build(), options, cloud, shard, comm)?;
+    let (mut simulation, state) = Simulation::sharded(problem, scenario.dynamics.build(), options, cloud, shard, comm)?;
+    if let Some(rule) = run.stop {
+        simulation.set_stop(rule);
+    }
     Ok(Setup { simulation, state, memory_bytes: needed })
 }

@@ -118,3 +118,28 @@ fn temperature_free_energy_and_its_bound_meet_and_the_excess_grows_with_tau() {
     let slope = f["slope"].as_f64().unwrap();
     assert!(slope > 0.3 && slope < 1.5, "log-log slope of L - L* against tau: {slope}");
 }
+
+#[test]
+fn kernel_vs_net_compares_four_predictors_on_both_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = quick("kernel-vs-net", dir.path());
+    for task in ["classification", "regression"] {
+        for predictor in ["net_stop", "net_paper", "arccos", "ntk"] {
+            let c = &f["curves"][task][predictor];
+            let (mean, sd) = (numbers(&c["mean"]), numbers(&c["sd"]));
+            assert_eq!((mean.len(), sd.len()), (2, 2), "{task} {predictor}");
+            assert!(mean.iter().chain(&sd).all(|v| v.is_finite() && *v >= 0.0), "{task} {predictor}: {c}");
+            if task == "classification" {
+                assert!(mean.iter().all(|e| *e <= 1.0), "{c}");
+            }
+            if predictor == "arccos" || predictor == "ntk" {
+                assert!(mean[1] < mean[0], "{task} {predictor}: the kernel's error does not fall with n: {mean:?}");
+            }
+        }
+        let stop = &f["nets"][task]["net_stop"];
+        assert!(stop["stop_reasons"].get("cap").is_none(), "{task}: a quick net_stop run hit the cap: {stop}");
+        let paper = &f["nets"][task]["net_paper"];
+        assert_eq!(paper["stop_reasons"]["cap"].as_u64(), Some(6), "{task}: the paper's recipe runs its fixed steps");
+        assert_eq!(paper["mean_steps"].as_f64(), Some(500.0));
+    }
+}

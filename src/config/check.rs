@@ -58,7 +58,10 @@ impl Scenario {
         let init = check_init(&v, &mut self.model, &base)?;
         let dynamics = check_dynamics(&v, &mut self.dynamics)?;
         v.positive_int("run.log_every", self.run.log_every)?;
-        self.run.certify_every.get_or_insert(self.run.log_every);
+        let certify_every = *self.run.certify_every.get_or_insert(self.run.log_every);
+        if let Some(stop) = &self.run.stop {
+            stop.check(&v, "run.stop", certify_every)?;
+        }
         v.finite_positive("run.gap_eps", self.run.gap_eps)?;
         if let Some(batch) = self.run.batch {
             v.positive_int("run.batch", batch)?;

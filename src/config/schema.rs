@@ -14,6 +14,7 @@ use crate::certify::SphereMethod;
 use crate::data::{Task, XorNoise};
 use crate::dynamics::{self, Params, Schedule};
 use crate::error::{Error, Result};
+use crate::engine::stop::StopRule;
 use crate::loss::Loss;
 
 /// Floating-point type of the particles.
@@ -246,9 +247,12 @@ impl Visitor<'_> for FieldKey {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
-    /// Number of steps.
+    /// Number of steps (the cap when `stop` is set).
     #[serde(default = "default_steps")]
     pub steps: u64,
+    /// Stopping rules (`rel_gap`, `rel_change`, `window`; see [`crate::engine::stop`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<StopRule>,
     /// Metrics every this many steps (and at the first and last).
     #[serde(default = "default_log_every")]
     pub log_every: u64,
@@ -305,6 +309,7 @@ impl Default for RunConfig {
     fn default() -> Self {
         RunConfig {
             steps: default_steps(),
+            stop: None,
             log_every: default_log_every(),
             plots: true,
             certify_every: None,

@@ -6,6 +6,7 @@
 pub mod checkpoint;
 pub mod problem;
 pub mod simulation;
+pub mod stop;
 
 pub use checkpoint::Checkpoint;
 pub use problem::{Objective, Problem, State};

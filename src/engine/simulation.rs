@@ -17,6 +17,7 @@ use std::time::Instant;
 use ndarray::{s, Array1, Array2};
 
 use super::checkpoint::Checkpoint;
+use super::stop::{StopReason, StopRule};
 pub use super::problem::{Objective, Problem, State};
 use crate::certify::free_energy::{self, FreeEnergyCertificate};
 use crate::certify::{self, DualBound, SphereMethod};
@@ -115,6 +116,8 @@ pub struct Simulation<F: Real> {
     certify_seconds: f64,
     checkpoints: Option<Checkpointing>,
     interrupt: Option<Arc<AtomicBool>>,
+    stop: Option<StopRule>,
+    stopped: Option<StopReason>,
 }
 
 /// Where and how often the executor writes checkpoints.
@@ -219,6 +222,8 @@ impl<F: Real> Simulation<F> {
             certify_seconds: 0.0,
             checkpoints: None,
             interrupt: None,
+            stop: None,
+            stopped: None,
         };
         Ok((sim, state))
     }
@@ -340,6 +345,17 @@ impl<F: Real> Simulation<F> {
         self.interrupt = Some(flag);
     }
 
+    /// Stops [`Simulation::run`] at the first logged step where `rule` holds (see [`crate::engine::stop`]);
+    /// `options.steps` stays the cap and becomes the steps used when a rule stops the run.
+    pub fn set_stop(&mut self, rule: StopRule) {
+        self.stop = Some(rule);
+    }
+
+    /// Why the run ended: the rule that stopped it, or [`StopReason::Cap`].
+    pub fn stop_reason(&self) -> StopReason {
+        self.stopped.unwrap_or(StopReason::Cap)
+    }
+
     /// The checkpoint of `state` (of the whole cloud), tagged with `scenario`: on rank 0, `None` on
     /// the other ranks. Every process must call it.
     pub fn checkpoint(&self, state: &State<F>, scenario: &str) -> Option<Checkpoint<F>> {
@@ -450,6 +466,12 @@ impl<F: Real> Simulation<F> {
         Ok(state)
     }
 
+    /// L[rho] at `state` (every process must call it).
+    fn loss_now(&self, state: &State<F>) -> f64 {
+        let f = state.predictions.as_slice().expect("contiguous");
+        self.problem.objective(f, self.second_moment(&state.cloud)).loss
+    }
+
     /// Whether metrics are logged after `step` steps.
     fn is_logged(&self, step: u64) -> bool {
         step % self.options.log_every.max(1) == 0 || step == self.options.steps
@@ -523,7 +545,6 @@ impl<F: Real> Simulation<F> {
     /// checkpoints when due, and stopping with a checkpoint when interrupted.
     pub fn run(&mut self, mut state: State<F>, observers: &mut [&mut dyn Observer<F>]) -> Result<State<F>> {
         self.started = Instant::now();
-        let steps = self.options.steps;
         let notify = |sim: &mut Self, state: &State<F>, observers: &mut [&mut dyn Observer<F>]| -> Result<()> {
             let metrics = sim.metrics(state)?;
             if !metrics.loss.is_finite() || !metrics.second_moment.is_finite() {
@@ -542,11 +563,23 @@ impl<F: Real> Simulation<F> {
         if state.step == 0 && self.history.is_empty() {
             notify(self, &state, observers)?;
         }
-        while state.step < steps {
+        while state.step < self.options.steps {
             state = self.step(state)?;
             observers.iter_mut().for_each(|o| o.tick(&state));
             if self.is_logged(state.step) {
+                // A rule ends the run at this step (so that its metrics are those of a last step).
+                let loss = self.stop.map(|_| self.loss_now(&state));
+                self.stopped = self.stop.zip(loss).and_then(|(r, l)| r.by_change(&self.history, state.step, l));
+                if self.stopped.is_some() {
+                    self.options.steps = state.step;
+                }
                 notify(self, &state, observers)?;
+                if self.stopped.is_none() {
+                    self.stopped = self.stop.zip(self.history.last()).and_then(|(r, m)| r.by_gap(m));
+                    if self.stopped.is_some() {
+                        self.options.steps = state.step;
+                    }
+                }
             }
             if self.comm.any(self.interrupt.as_ref().is_some_and(|f| f.load(Ordering::SeqCst))) {
                 self.write_checkpoint(&state)?;

@@ -4,6 +4,7 @@
 //! for a version that runs in seconds (used by the tests).
 
 pub mod dynamics;
+pub mod kernel_vs_net;
 pub mod margin;
 pub mod regime;
 pub mod sample_complexity;
@@ -81,6 +82,7 @@ pub fn all() -> Vec<&'static dyn Figure> {
         &regime::Regime,
         &dynamics::DynamicsFigure,
         &temperature::Temperature,
+        &kernel_vs_net::KernelVsNet,
     ]
 }
 

@@ -1,0 +1,358 @@
+//! `kernel-vs-net`: the paper's experiment (its earlier version) comparing the regularised network with
+//! kernel methods as the number of samples n grows, on a random ReLU teacher (docs/math.md, section
+//! Distributions): inputs x ~ N(0, I_d), f*(x) = sum_k a_k relu(b_k . x) with `hidden` units.
+//! - classification: y = sign f*(x), keeping inputs with |f*(x)| >= `margin`; test 0-1 error;
+//! - regression: y = f*(x); test squared error (1/n_test) sum_i (f(x_i) - y_i)^2.
+//!
+//! For each task, n and seed s (one teacher, training set, test set and initial cloud each), four
+//! predictors are fitted to the same training set:
+//! - `net_stop`: the network trained by `gd` until a stopping rule of [`crate::engine::stop`] holds or the
+//!   step cap (`[net_stop]`);
+//! - `net_paper`: the network at the paper's lambda for the paper's fixed number of steps
+//!   (`[net_paper]`), no stopping rule;
+//! - `arccos`: the arc-cosine kernel (first layer fixed: random ReLU features, [`Ntk::arc_cosine`]);
+//! - `ntk`: the network's NTK ([`Ntk::new`]);
+//!
+//! each kernel with the hard-margin SVM (classification; the l2-SVM's limit of no slack, the data being
+//! separable in these kernels) or kernel ridge regression with (K + n mu I) beta = y (regression).
+//! The curves are the mean and the sample standard deviation over seeds per n.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{band_series, mean_sd, say, stem, Figure, FigureOptions, FigureReport};
+use crate::data::{classification_error, Dataset, Distribution, Task};
+use crate::dynamics::Gd;
+use crate::engine::stop::{relative_gap, StopReason, StopRule};
+use crate::engine::{Problem, RunOptions, Simulation};
+use crate::error::{Error, Result};
+use crate::linalg::Real;
+use crate::loss::Loss;
+use crate::model::{Cloud, Init};
+use crate::ntk::{self, Ntk};
+use crate::plot::{self, Mark, Panel, Scale};
+use crate::rng::Purpose;
+
+/// The `kernel-vs-net` figure.
+pub struct KernelVsNet;
+
+/// `scenarios/paper/kernel-vs-net.toml`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    /// Input dimension.
+    d: usize,
+    /// Teacher hidden units.
+    hidden: usize,
+    /// Classification keeps inputs with |f*(x)| >= margin.
+    margin: f64,
+    /// Training-set sizes, increasing.
+    n: Vec<usize>,
+    /// Seeds 1..=seeds.
+    seeds: u64,
+    /// Test samples per seed.
+    test_n: usize,
+    /// Kernel ridge regression's mu.
+    ridge_mu: f64,
+    /// Particles, initial scales (mean-field units) and step size of both networks.
+    net: NetParams,
+    /// The network trained to the stopping rule.
+    net_stop: Variant,
+    /// The network at the paper's lambda and step count.
+    net_paper: Variant,
+}
+
+/// What both networks share.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct NetParams {
+    m: usize,
+    /// Step size of the classification runs.
+    eta: f64,
+    /// Step size of the regression runs.
+    eta_regression: f64,
+    /// Initial scale s_w = s_u of the regression runs (mean-field units).
+    s_regression: f64,
+    s_w: f64,
+    s_u: f64,
+    /// Steps between logged losses (the `rel_change` checks).
+    log_every: u64,
+    /// Steps between dual bounds (the `rel_gap` checks); the last step is always certified.
+    certify_every: u64,
+}
+
+/// One network: its weight decay, step cap and stopping rule (none: exactly `steps` steps).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct Variant {
+    lambda: f64,
+    steps: u64,
+    #[serde(default)]
+    stop: Option<StopRule>,
+}
+
+impl Params {
+    fn check(&self, file: &str) -> Result<()> {
+        let bad = |field: &str, value: String, allowed: &str| {
+            Err(Error::ScenarioValue { file: file.into(), field: field.into(), value, allowed: allowed.into() })
+        };
+        if self.d < 1 || self.hidden < 1 {
+            return bad("d, hidden", format!("{}, {}", self.d, self.hidden), "must be >= 1");
+        }
+        if !(self.margin >= 0.0 && self.margin.is_finite()) {
+            return bad("margin", self.margin.to_string(), "must be a finite number >= 0");
+        }
+        if self.n.is_empty() || self.n[0] < 2 || !self.n.windows(2).all(|w| w[0] < w[1]) {
+            return bad("n", format!("{:?}", self.n), "must be increasing sample sizes >= 2");
+        }
+        if self.seeds < 1 || self.test_n < 1 {
+            return bad("seeds, test_n", format!("{}, {}", self.seeds, self.test_n), "must be >= 1");
+        }
+        if !(self.ridge_mu > 0.0 && self.ridge_mu.is_finite()) {
+            return bad("ridge_mu", self.ridge_mu.to_string(), "must be a finite number > 0");
+        }
+        let net = &self.net;
+        if net.m < 1 || net.log_every < 1 {
+            return bad("net.m, net.log_every", format!("{}, {}", net.m, net.log_every), "must be >= 1");
+        }
+        for (field, v) in [
+            ("net.eta", net.eta),
+            ("net.eta_regression", net.eta_regression),
+            ("net.s_regression", net.s_regression),
+            ("net.s_w", net.s_w),
+            ("net.s_u", net.s_u),
+        ] {
+            if !(v > 0.0 && v.is_finite()) {
+                return bad(field, v.to_string(), "must be a finite number > 0");
+            }
+        }
+        for (name, variant) in [("net_stop", &self.net_stop), ("net_paper", &self.net_paper)] {
+            if !(variant.lambda >= 0.0 && variant.lambda.is_finite()) {
+                return bad(&format!("{name}.lambda"), variant.lambda.to_string(), "must be a finite number >= 0");
+            }
+            if variant.steps < 1 {
+                return bad(&format!("{name}.steps"), variant.steps.to_string(), "must be >= 1");
+            }
+            if let Some(stop) = &variant.stop {
+                stop.check(&crate::config::Checker { file }, &format!("{name}.stop"), net.certify_every)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The two tasks.
+const TASKS: [(&str, Task); 2] = [("classification", Task::Classification), ("regression", Task::Regression)];
+
+/// The four predictors: JSON key and legend label.
+const PREDICTORS: [(&str, &str); 4] = [
+    ("net_stop", "net, stopping rule"),
+    ("net_paper", "net, paper's lambda and steps"),
+    ("arccos", "arc-cosine kernel (random features)"),
+    ("ntk", "NTK"),
+];
+
+/// How one network run ended.
+#[derive(Clone, Debug, Serialize)]
+struct NetRun {
+    steps: u64,
+    stop_reason: StopReason,
+    loss: f64,
+    relative_gap: f64,
+    certificate: String,
+}
+
+/// The test errors of the four predictors on one (task, n, seed), and the two network runs.
+struct Outcome {
+    errors: [f64; 4],
+    runs: [NetRun; 2],
+}
+
+impl Figure for KernelVsNet {
+    fn name(&self) -> &'static str {
+        "kernel-vs-net"
+    }
+
+    fn about(&self) -> &'static str {
+        "the paper's experiment: test error against n of the regularised net, the arc-cosine kernel and the NTK on a random ReLU teacher (classification and regression)"
+    }
+
+    fn run(&self, options: &FigureOptions) -> Result<FigureReport> {
+        let started = Instant::now();
+        let params: Params = super::load_config(self.name(), options)?;
+        params.check(&super::config_path(self.name(), options).display().to_string())?;
+        let jobs: Vec<(usize, usize, u64)> = (0..TASKS.len())
+            .flat_map(|t| params.n.iter().rev().flat_map(move |&n| (1..=params.seeds).map(move |s| (t, n, s))))
+            .collect();
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let outcomes = jobs
+            .par_iter()
+            .map(|&(t, n, seed)| {
+                let out = evaluate(&params, TASKS[t].1, n, seed)?;
+                let count = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                say(
+                    options,
+                    format!(
+                        "kernel-vs-net: {count}/{} ({} n = {n} seed {seed}: errors {:.3?}; {:.0} s)",
+                        jobs.len(),
+                        TASKS[t].0,
+                        out.errors,
+                        started.elapsed().as_secs_f64()
+                    ),
+                );
+                Ok(out)
+            })
+            .collect::<Result<Vec<Outcome>>>()?;
+        let by_job: BTreeMap<(usize, usize, u64), &Outcome> = jobs.iter().copied().zip(outcomes.iter()).collect();
+        let seeds: Vec<u64> = (1..=params.seeds).collect();
+        let mut curves = BTreeMap::new();
+        let mut runs_json = BTreeMap::new();
+        let mut panels = Vec::new();
+        for (t, (task, _)) in TASKS.iter().enumerate() {
+            let ylabel = if t == 0 { "test 0-1 error" } else { "test squared error" };
+            let mut panel = Panel::new(
+                format!("{task} (teacher: d = {}, {} units)", params.d, params.hidden),
+                "training samples n",
+                ylabel,
+            );
+            panel.x_scale = Scale::Log;
+            if t == 1 {
+                panel.y_scale = Scale::Log;
+            }
+            let mut per_predictor = BTreeMap::new();
+            for (p, (key, label)) in PREDICTORS.iter().enumerate() {
+                // One row per seed, one value per n.
+                let rows: Vec<Vec<f64>> =
+                    seeds.iter().map(|&s| params.n.iter().map(|&n| by_job[&(t, n, s)].errors[p]).collect()).collect();
+                let (mean, sd) = mean_sd(&rows);
+                per_predictor.insert(*key, json!({"label": label, "n": params.n, "mean": mean, "sd": sd}));
+                let x: Vec<f64> = params.n.iter().map(|&n| n as f64).collect();
+                let mut series = band_series(label, x, &rows);
+                series.mark = Mark::LinePoints;
+                panel.series.push(series);
+            }
+            curves.insert(*task, per_predictor);
+            let mut nets = BTreeMap::new();
+            for (v, key) in ["net_stop", "net_paper"].iter().enumerate() {
+                let all: Vec<(usize, u64, &NetRun)> = params
+                    .n
+                    .iter()
+                    .flat_map(|&n| seeds.iter().map(move |&s| (n, s)))
+                    .map(|(n, s)| (n, s, &by_job[&(t, n, s)].runs[v]))
+                    .collect();
+                let mut reasons = BTreeMap::new();
+                for r in &all {
+                    *reasons.entry(r.2.stop_reason.name()).or_insert(0usize) += 1;
+                }
+                let capped: Vec<_> = all
+                    .iter()
+                    .filter(|r| r.2.stop_reason == StopReason::Cap)
+                    .map(|(n, s, r)| json!({"n": n, "seed": s, "steps": r.steps, "relative_gap": r.relative_gap}))
+                    .collect();
+                nets.insert(
+                    *key,
+                    json!({
+                        "stop_reasons": reasons,
+                        "max_final_relative_gap": all.iter().map(|r| r.2.relative_gap).fold(0.0, f64::max),
+                        "mean_steps": all.iter().map(|r| r.2.steps as f64).sum::<f64>() / all.len() as f64,
+                        "capped_runs": if params.net_stop.stop.is_some() && v == 0 { json!(capped) } else { json!(null) },
+                        "runs": all.iter().map(|(n, s, r)| json!({"n": n, "seed": s, "run": r})).collect::<Vec<_>>(),
+                    }),
+                );
+            }
+            runs_json.insert(*task, nets);
+            panels.push(panel);
+        }
+        let stem = stem(self.name(), options);
+        plot::figure(&stem, &panels)?;
+        let findings = json!({
+            "definition": "curves[task][predictor]: mean and sample sd over seeds of the test 0-1 error (classification) \
+                           or test squared error (regression) per n; net_stop: trained until the stopping rule or its cap; \
+                           net_paper: the paper's lambda for its fixed number of steps; arccos: arc-cosine kernel; \
+                           ntk: the network's NTK; kernels with the hard-margin SVM or ridge regression",
+            "params": params,
+            "curves": curves,
+            "nets": runs_json,
+        });
+        Ok(FigureReport::new(self.name(), &stem, started, findings))
+    }
+}
+
+/// The four predictors on the data of (task, n, seed).
+fn evaluate(params: &Params, task: Task, n: usize, seed: u64) -> Result<Outcome> {
+    let dist =
+        Distribution::Teacher { d: params.d, hidden: params.hidden, task, margin: params.margin, label_noise: 0.0 };
+    let train = dist.sample(n, seed, Purpose::TrainData)?;
+    let test = dist.sample(params.test_n, seed, Purpose::TestData)?;
+    let score = |f: ndarray::ArrayView1<f64>| match task {
+        Task::Classification => classification_error(test.y.view(), f),
+        Task::Regression => f.iter().zip(test.y.iter()).map(|(f, y)| (f - y).powi(2)).sum::<f64>() / test.n() as f64,
+    };
+    let loss = match task {
+        Task::Classification => Loss::Logistic,
+        Task::Regression => Loss::Squared,
+    };
+    let mut errors = [0.0; 4];
+    let train_net = |variant: &Variant| -> Result<(f64, NetRun)> {
+        let (f, run) = train_network(params, variant, loss, &train, &test, seed)?;
+        Ok((score(f.view()), run))
+    };
+    let (e0, r0) = train_net(&params.net_stop)?;
+    let (e1, r1) = train_net(&params.net_paper)?;
+    errors[0] = e0;
+    errors[1] = e1;
+    let kernels = [Ntk::arc_cosine(params.net.s_u)?, Ntk::new(params.net.s_w, params.net.s_u)?];
+    for (k, kernel) in kernels.iter().enumerate() {
+        let gram = kernel.gram(train.x.view());
+        let cross = kernel.matrix(test.x.view(), train.x.view())?;
+        let fit = match task {
+            Task::Classification => ntk::svm(gram.view(), train.y.view())?,
+            Task::Regression => ntk::ridge(gram.view(), train.y.view(), params.ridge_mu)?,
+        };
+        errors[2 + k] = score(fit.predict(cross.view()).view());
+    }
+    Ok(Outcome { errors, runs: [r0, r1] })
+}
+
+/// Trains one network (f32 particles) on `train`; its predictions on `test` and how the run ended.
+fn train_network(
+    params: &Params,
+    variant: &Variant,
+    loss: Loss,
+    train: &Dataset,
+    test: &Dataset,
+    seed: u64,
+) -> Result<(ndarray::Array1<f64>, NetRun)> {
+    let net = &params.net;
+    let problem = Problem::<f32>::new(train.clone(), None, loss, variant.lambda)?;
+    let (eta, s_w, s_u) = if loss == Loss::Squared {
+        (net.eta_regression, net.s_regression, net.s_regression)
+    } else {
+        (net.eta, net.s_w, net.s_u)
+    };
+    let cloud = Cloud::<f32>::sample(net.m, params.d, &Init::Gaussian { s_w, s_u }, seed);
+    let mut run = RunOptions::new(eta, variant.steps, net.log_every, seed);
+    run.certify_every = net.certify_every;
+    let (mut sim, state) = Simulation::new(problem, Box::new(Gd), run, cloud)?;
+    if let Some(rule) = variant.stop {
+        sim.set_stop(rule);
+    }
+    let state = sim.run(state, &mut [])?;
+    let last = sim.history().last().cloned().expect("a run logs its last step");
+    let gap = last.gap.unwrap_or(f64::NAN);
+    let f = state.cloud.predict(test.x.mapv(f32::of).view());
+    Ok((
+        f,
+        NetRun {
+            steps: state.step,
+            stop_reason: sim.stop_reason(),
+            loss: last.loss,
+            relative_gap: relative_gap(last.loss, gap),
+            certificate: last.certificate.unwrap_or_default(),
+        },
+    ))
+}
