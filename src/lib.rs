@@ -41,6 +41,7 @@ pub mod dynamics;
 pub mod error;
 pub mod exact;
 pub mod figures;
+pub mod initial;
 pub mod linalg;
 pub mod loss;
 pub mod metrics;

@@ -15,6 +15,7 @@ use crate::comm::{Communicator, Shard, Single};
 use crate::data::{Dataset, Distribution, Task, XorNoise};
 use crate::dynamics::{Combined, Dynamics, Gd, Langevin, Perturbed, Schedule};
 use crate::error::{Error, Result};
+use crate::initial::Units;
 use crate::linalg::Real;
 use crate::loss::Loss;
 use crate::model::{Cloud, Init, Layout};
@@ -109,6 +110,9 @@ pub struct InitConfig {
     /// A `.npy` cloud to start from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<PathBuf>,
+    /// Units of s_w, s_u (gaussian) or radius (sphere): `"mean-field"` (default) or `"paper"` (times sqrt(m)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub units: Option<Units>,
 }
 
 /// Kinds of initial cloud.
@@ -121,6 +125,8 @@ pub enum InitKind {
     Sphere,
     /// Read from `file`.
     File,
+    /// Dead on every training input (`radius`; 0 is the zero cloud), see [`crate::initial`].
+    Dead,
 }
 
 /// The `[model]` table.
@@ -279,6 +285,8 @@ pub enum InitSource {
     Sampled { m: usize, init: Init },
     /// Read from a `.npy` file (with the expected m, if the scenario gave one).
     File { path: PathBuf, m: Option<usize> },
+    /// m particles of norm `radius`, dead on the training inputs ([`crate::initial::dead_cloud`]).
+    Dead { m: usize, radius: f64 },
 }
 
 /// The dynamics, after checking.
@@ -597,8 +605,13 @@ fn check_init(v: &Checker, model: &mut ModelConfig, base: &Path) -> Result<InitS
         v.absent("model.init.s_w", &init.s_w, "to model.init.kind = \"gaussian\"")?;
         v.absent("model.init.s_u", &init.s_u, "to model.init.kind = \"gaussian\"")?;
     }
-    if kind != InitKind::Sphere {
-        v.absent("model.init.radius", &init.radius, "to model.init.kind = \"sphere\"")?;
+    if kind != InitKind::Sphere && kind != InitKind::Dead {
+        v.absent("model.init.radius", &init.radius, "to model.init.kind = \"sphere\" or \"dead\"")?;
+    }
+    if kind == InitKind::Gaussian || kind == InitKind::Sphere {
+        init.units.get_or_insert(Units::MeanField);
+    } else {
+        v.absent("model.init.units", &init.units, "to model.init.kind = \"gaussian\" or \"sphere\"")?;
     }
     if kind == InitKind::File {
         let path = absolute(base, init.file.as_ref().expect("file kind has a file"));
@@ -608,13 +621,18 @@ fn check_init(v: &Checker, model: &mut ModelConfig, base: &Path) -> Result<InitS
         return Ok(InitSource::File { path, m });
     }
     let m = v.positive_int("model.m", v.required("model.m", model.m, "unless model.init.file is given")?)?;
+    let scale = init.units.unwrap_or_default().to_mean_field(m);
     let init = match kind {
         InitKind::Gaussian => Init::Gaussian {
-            s_w: v.finite_positive("model.init.s_w", *init.s_w.get_or_insert(1.0))?,
-            s_u: v.finite_positive("model.init.s_u", *init.s_u.get_or_insert(1.0))?,
+            s_w: scale * v.finite_positive("model.init.s_w", *init.s_w.get_or_insert(1.0))?,
+            s_u: scale * v.finite_positive("model.init.s_u", *init.s_u.get_or_insert(1.0))?,
         },
         InitKind::Sphere => {
-            Init::Sphere { radius: v.finite_positive("model.init.radius", *init.radius.get_or_insert(1.0))? }
+            Init::Sphere { radius: scale * v.finite_positive("model.init.radius", *init.radius.get_or_insert(1.0))? }
+        }
+        InitKind::Dead => {
+            let radius = v.finite_at_least("model.init.radius", *init.radius.get_or_insert(1.0), 0.0)?;
+            return Ok(InitSource::Dead { m, radius });
         }
         InitKind::File => unreachable!("file returned above"),
     };
@@ -728,13 +746,14 @@ impl ValidScenario {
         }
     }
 
-    /// The initial cloud for inputs of dimension d (including the bias coordinate).
-    pub fn initial_cloud<F: Real>(&self, d: usize) -> Result<Cloud<F>> {
-        self.initial_shard(d, &Single).map(|(cloud, _)| cloud)
+    /// The initial cloud for the training set `train` (with its bias coordinate, if any).
+    pub fn initial_cloud<F: Real>(&self, train: &Dataset) -> Result<Cloud<F>> {
+        self.initial_shard(train, &Single).map(|(cloud, _)| cloud)
     }
 
     /// This process's shard of [`ValidScenario::initial_cloud`] shared by the processes of `comm`.
-    fn initial_shard<F: Real>(&self, d: usize, comm: &dyn Communicator) -> Result<(Cloud<F>, Shard)> {
+    fn initial_shard<F: Real>(&self, train: &Dataset, comm: &dyn Communicator) -> Result<(Cloud<F>, Shard)> {
+        let d = train.d();
         let shard_of = |m: usize| {
             Shard::of(m, Layout::group_size(m), comm.rank(), comm.size())
                 .map_err(|e| Error::Invalid(format!("{}: {e}", self.source)))
@@ -743,6 +762,12 @@ impl ValidScenario {
             InitSource::Sampled { m, init } => {
                 let shard = shard_of(*m)?;
                 Ok((Cloud::sample_shard(shard, d, init, self.seed()), shard))
+            }
+            InitSource::Dead { m, radius } => {
+                let shard = shard_of(*m)?;
+                let cloud = crate::initial::dead_cloud(shard, train.x.view(), *radius, self.seed())
+                    .map_err(|e| Checker { file: &self.source }.value("model.init.kind", "\"dead\"", e))?;
+                Ok((cloud, shard))
             }
             InitSource::File { path, m } => {
                 let theta = read_npy(path)?;
@@ -772,7 +797,7 @@ impl ValidScenario {
     /// The number of particles: model.m, or the rows of the init file (from its size).
     fn particles(&self, d: usize) -> Result<usize> {
         match &self.init {
-            InitSource::Sampled { m, .. } | InitSource::File { m: Some(m), .. } => Ok(*m),
+            InitSource::Sampled { m, .. } | InitSource::Dead { m, .. } | InitSource::File { m: Some(m), .. } => Ok(*m),
             InitSource::File { path, m: None } => {
                 let bytes = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len() as usize;
                 Ok(bytes / (8 * (d + 1)))
@@ -823,7 +848,7 @@ impl ValidScenario {
                 )));
             }
         }
-        let (cloud, shard) = self.initial_shard::<F>(train.d(), comm.as_ref())?;
+        let (cloud, shard) = self.initial_shard::<F>(&train, comm.as_ref())?;
         let problem = Problem::new(train, test, self.scenario.loss, self.scenario.lambda)?;
         let run = &self.scenario.run;
         let options = RunOptions {

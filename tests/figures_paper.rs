@@ -57,6 +57,27 @@ fn width_reports_margin_and_test_error_per_width() {
     }
     let test = numbers(&f["test_error"]["mean"]);
     assert!(test.iter().all(|e| (0.0..0.5).contains(e)), "test errors {test:?}: better than chance");
+    // The mean margin's change over the last 10% of training: from the last logged step <= 270 to the end.
+    let margin = numbers(&f["margin"]["mean"]);
+    for (k, late) in f["margin_change_last_10pct"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(late["from_step"].as_f64(), Some(270.0));
+        let (from, to, change) =
+            (late["from"].as_f64().unwrap(), late["to"].as_f64().unwrap(), late["change"].as_f64().unwrap());
+        assert_eq!(to, margin[k], "the end of the curve is the final mean margin");
+        assert!((change - (to - from)).abs() < 1e-15 && change > 0.0, "{late}: margins still rise at 300 steps");
+    }
+    // Paired differences m = 16 -> 64 over the 2 seeds: mean inside its interval, and the margin difference
+    // equals the difference of the means (same seeds on both sides).
+    let pairs = f["paired_differences"].as_array().unwrap();
+    assert_eq!(pairs.len(), 1);
+    assert_eq!((pairs[0]["from_m"].as_u64(), pairs[0]["to_m"].as_u64()), (Some(16), Some(64)));
+    for key in ["margin", "test_error"] {
+        let p = &pairs[0][key];
+        let (mean, ci) = (p["mean"].as_f64().unwrap(), numbers(&p["ci95"]));
+        assert!(ci[0] <= mean && mean <= ci[1] && p["seeds"] == 2, "{key}: {p}");
+    }
+    let diff = pairs[0]["margin"]["mean"].as_f64().unwrap();
+    assert!((diff - (margin[1] - margin[0])).abs() < 1e-12, "{diff} against {margin:?}");
 }
 
 #[test]
