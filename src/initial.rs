@@ -43,6 +43,14 @@ pub enum Units {
 }
 
 impl Units {
+    /// The name used in scenario files: `"mean-field"` or `"paper"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Units::MeanField => "mean-field",
+            Units::Paper => "paper",
+        }
+    }
+
     /// The factor that turns a scale in these units into mean-field units for m particles: 1 or sqrt(m).
     pub fn to_mean_field(self, m: usize) -> f64 {
         match self {
@@ -112,7 +120,7 @@ pub fn dead_direction(x: ArrayView2<f64>) -> std::result::Result<(Array1<f64>, f
     let v = Array1::from(solver.solution.x[..d].to_vec());
     let norm = v.dot(&v).sqrt();
     let margin = if norm > 0.0 { -x.outer_iter().map(|xi| xi.dot(&v) / norm).fold(f64::MIN, f64::max) } else { 0.0 };
-    if !(margin > 1e-9 * scale) {
+    if margin.is_nan() || margin <= 1e-9 * scale {
         return Err("no direction u has u . x_i < 0 for every training input x_i (0 is in the convex hull of \
                     the inputs, as when the data hold both x and -x); use radius = 0 (the zero cloud), or \
                     data.bias = true (then u = -e_bias is dead)"

@@ -4,6 +4,7 @@
 //! for a version that runs in seconds (used by the tests).
 
 pub mod dynamics;
+pub mod escape;
 pub mod margin;
 pub mod regime;
 pub mod sample_complexity;
@@ -79,6 +80,7 @@ pub fn all() -> Vec<&'static dyn Figure> {
         &width::Width,
         &regime::Regime,
         &dynamics::DynamicsFigure,
+        &escape::Escape,
     ]
 }
 

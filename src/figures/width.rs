@@ -90,7 +90,7 @@ impl Figure for Width {
                 "m": m, "from_step": steps[late], "from": from, "to": to,
                 "change": to - from, "relative_change": (to - from) / to.abs(),
             }));
-            panels[2].series.push(Series::new(&format!("m = {m}"), steps.clone(), curve));
+            panels[2].series.push(Series::new(format!("m = {m}"), steps.clone(), curve));
         }
         // Paired differences over seeds: each width against the next, and the widest against the narrowest.
         let column = |values: &[Vec<f64>], w: usize| values.iter().map(|row| row[w]).collect::<Vec<f64>>();
