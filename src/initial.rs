@@ -195,10 +195,10 @@ mod tests {
             let unscaled = scenario("{ kind = \"gaussian\", s_w = 1.0, s_u = 0.5 }", m, 1);
             let root = (m as f64).sqrt();
             assert_eq!(paper.init, InitSource::Sampled { m, init: Init::Gaussian { s_w: root, s_u: 0.5 * root } });
-            let (train, _) = paper.datasets().unwrap();
-            let cloud = paper.initial_cloud::<f64>(&train).unwrap();
+            let (train, _) = crate::setup::datasets(&paper).unwrap();
+            let cloud = crate::setup::initial_cloud::<f64>(&paper, &train).unwrap();
             // theta~: the same draws without the scaling.
-            let tilde = unscaled.initial_cloud::<f64>(&train).unwrap().theta;
+            let tilde = crate::setup::initial_cloud::<f64>(&unscaled, &train).unwrap().theta;
             let scale = tilde.iter().fold(0.0f64, |a, v| a.max(v.abs())) * root;
             assert!(cloud.theta.iter().zip(&tilde).all(|(t, s)| close(*t, root * s, scale)), "m = {m}");
             let expected = finite_width_predictions(&tilde, train.x.view());
@@ -249,14 +249,14 @@ mod tests {
     fn dead_clouds_are_dead_on_every_input_and_gd_only_shrinks_them() {
         let valid = scenario("{ kind = \"dead\", radius = 1.5 }", 300, 20);
         // Teacher inputs are Gaussian: 0 is in their convex hull; a bias coordinate makes -e_bias dead.
-        let (train, _) = valid.datasets().unwrap();
-        let err = valid.initial_cloud::<f64>(&train).unwrap_err().to_string();
+        let (train, _) = crate::setup::datasets(&valid).unwrap();
+        let err = crate::setup::initial_cloud::<f64>(&valid, &train).unwrap_err().to_string();
         assert!(err.contains("no direction u has u . x_i < 0") && err.contains("data.bias = true"), "{err}");
         let mut biased = valid.scenario.clone();
         biased.data.bias = true;
         let biased = biased.check(std::path::Path::new("test.toml")).unwrap();
-        let (train, _) = biased.datasets().unwrap();
-        let cloud = biased.initial_cloud::<f64>(&train).unwrap();
+        let (train, _) = crate::setup::datasets(&biased).unwrap();
+        let cloud = crate::setup::initial_cloud::<f64>(&biased, &train).unwrap();
         for t in cloud.theta.outer_iter() {
             assert!((t.dot(&t).sqrt() - 1.5).abs() < 1e-12);
             let u = t.slice(ndarray::s![1..]);

@@ -22,13 +22,13 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{check_scenario, say, simulate, stem, Figure, FigureOptions, FigureReport};
+use crate::config::{InitConfig, InitKind, Scenario};
 use crate::convex::{self, OptimumOptions};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::model::{Cloud, Init};
 use crate::output::write_npy;
 use crate::plot::{self, Panel, Scale, Series};
-use crate::scenario::{InitConfig, InitKind, Scenario};
 
 /// The `escape` figure.
 pub struct Escape;
@@ -84,7 +84,7 @@ impl Figure for Escape {
             ));
         }
         let base = check_scenario(config.scenario.clone(), self.name(), options)?;
-        let (train, _) = base.datasets()?;
+        let (train, _) = crate::setup::datasets(&base)?;
         let loss = base.scenario.loss;
         let l0 = train.y.iter().map(|&y| loss.value(y, 0.0)).sum::<f64>() / train.n() as f64;
         let opts = OptimumOptions { seed: base.seed(), ..OptimumOptions::default() };

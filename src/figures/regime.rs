@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::initial::Units;
 use crate::metrics::Metrics;
 use crate::plot::{self, Panel};
-use crate::scenario::Scenario;
+use crate::config::Scenario;
 
 /// The `regime` figure.
 pub struct Regime;

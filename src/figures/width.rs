@@ -11,10 +11,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{band_series, mean_sd, over_seeds, paired_difference, stem, Figure, FigureOptions, FigureReport};
+use crate::config::{ModelConfig, Scenario};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::plot::{self, Mark, Panel, Scale, Series};
-use crate::scenario::{ModelConfig, Scenario};
 
 /// The `width` figure.
 pub struct Width;
