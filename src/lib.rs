@@ -42,6 +42,7 @@ pub mod entropy;
 pub mod error;
 pub mod figures;
 pub mod geometry;
+pub mod initial;
 pub mod loss;
 pub mod metrics;
 pub mod model;

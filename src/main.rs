@@ -324,7 +324,12 @@ fn main() -> ExitCode {
             report = false;
             Processes::start().inspect_err(|e| eprintln!("error: {e}")).and_then(|p| run(args, &p))
         }
-        Command::Validate(args) => args.load().map(|s| print!("{}", s.to_toml())),
+        Command::Validate(args) => args.load().map(|s| {
+            print!("{}", s.to_toml());
+            if let meanfield::scenario::InitSource::Sampled { m, init } = &s.init {
+                print!("{}", meanfield::initial::scales_comment(init, *m));
+            }
+        }),
         Command::Bench(args) => Processes::start().and_then(|p| bench(args, p.comm)),
         Command::Optimum(args) => optimum(args),
         Command::Compare(args) => compare(args),

@@ -60,13 +60,18 @@ pub fn datasets(scenario: &ValidScenario) -> Result<(Dataset, Option<Dataset>)> 
     }
 }
 
-/// The initial cloud for inputs of dimension d (including the bias coordinate).
-pub fn initial_cloud<F: Real>(scenario: &ValidScenario, d: usize) -> Result<Cloud<F>> {
-    initial_shard(scenario, d, &Single).map(|(cloud, _)| cloud)
+/// The initial cloud for the training set `train` (with its bias coordinate, if any).
+pub fn initial_cloud<F: Real>(scenario: &ValidScenario, train: &Dataset) -> Result<Cloud<F>> {
+    initial_shard(scenario, train, &Single).map(|(cloud, _)| cloud)
 }
 
 /// This process's shard of [`initial_cloud`] shared by the processes of `comm`.
-fn initial_shard<F: Real>(scenario: &ValidScenario, d: usize, comm: &dyn Communicator) -> Result<(Cloud<F>, Shard)> {
+fn initial_shard<F: Real>(
+    scenario: &ValidScenario,
+    train: &Dataset,
+    comm: &dyn Communicator,
+) -> Result<(Cloud<F>, Shard)> {
+    let d = train.d();
     let shard_of = |m: usize| {
         Shard::of(m, Layout::group_size(m), comm.rank(), comm.size())
             .map_err(|e| Error::Invalid(format!("{}: {e}", scenario.source)))
@@ -75,6 +80,18 @@ fn initial_shard<F: Real>(scenario: &ValidScenario, d: usize, comm: &dyn Communi
         InitSource::Sampled { m, init } => {
             let shard = shard_of(*m)?;
             Ok((Cloud::sample_shard(shard, d, init, scenario.seed()), shard))
+        }
+        InitSource::Dead { m, radius } => {
+            let shard = shard_of(*m)?;
+            let cloud = crate::initial::dead_cloud(shard, train.x.view(), *radius, scenario.seed()).map_err(|e| {
+                Error::ScenarioValue {
+                    file: scenario.source.clone(),
+                    field: "model.init.kind".into(),
+                    value: "\"dead\"".into(),
+                    allowed: e,
+                }
+            })?;
+            Ok((cloud, shard))
         }
         InitSource::File { path, m } => {
             let theta = read_npy(path)?;
@@ -100,7 +117,7 @@ fn initial_shard<F: Real>(scenario: &ValidScenario, d: usize, comm: &dyn Communi
 /// The number of particles: model.m, or the rows of the init file (from its size).
 fn particles(scenario: &ValidScenario, d: usize) -> Result<usize> {
     match &scenario.init {
-        InitSource::Sampled { m, .. } | InitSource::File { m: Some(m), .. } => Ok(*m),
+        InitSource::Sampled { m, .. } | InitSource::Dead { m, .. } | InitSource::File { m: Some(m), .. } => Ok(*m),
         InitSource::File { path, m: None } => {
             let bytes = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len() as usize;
             Ok(bytes / (8 * (d + 1)))
@@ -171,7 +188,7 @@ pub fn build<F: Real>(scenario: &ValidScenario, comm: Arc<dyn Communicator>) -> 
             )));
         }
     }
-    let (cloud, shard) = initial_shard::<F>(scenario, train.d(), comm.as_ref())?;
+    let (cloud, shard) = initial_shard::<F>(scenario, &train, comm.as_ref())?;
     let problem = Problem::new(train, test, scenario.scenario.loss, scenario.scenario.lambda)?;
     let run = &scenario.scenario.run;
     let options = RunOptions {

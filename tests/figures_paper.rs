@@ -57,20 +57,60 @@ fn width_reports_margin_and_test_error_per_width() {
     }
     let test = numbers(&f["test_error"]["mean"]);
     assert!(test.iter().all(|e| (0.0..0.5).contains(e)), "test errors {test:?}: better than chance");
+    // The mean margin's change over the last 10% of training: from the last logged step <= 270 to the end.
+    let margin = numbers(&f["margin"]["mean"]);
+    for (k, late) in f["margin_change_last_10pct"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(late["from_step"].as_f64(), Some(270.0));
+        let (from, to, change) =
+            (late["from"].as_f64().unwrap(), late["to"].as_f64().unwrap(), late["change"].as_f64().unwrap());
+        assert_eq!(to, margin[k], "the end of the curve is the final mean margin");
+        assert!((change - (to - from)).abs() < 1e-15 && change > 0.0, "{late}: margins still rise at 300 steps");
+    }
+    // Paired differences m = 16 -> 64 over the 2 seeds: mean inside its interval, and the margin difference
+    // equals the difference of the means (same seeds on both sides).
+    let pairs = f["paired_differences"].as_array().unwrap();
+    assert_eq!(pairs.len(), 1);
+    assert_eq!((pairs[0]["from_m"].as_u64(), pairs[0]["to_m"].as_u64()), (Some(16), Some(64)));
+    for key in ["margin", "test_error"] {
+        let p = &pairs[0][key];
+        let (mean, ci) = (p["mean"].as_f64().unwrap(), numbers(&p["ci95"]));
+        assert!(ci[0] <= mean && mean <= ci[1] && p["seeds"] == 2, "{key}: {p}");
+    }
+    let diff = pairs[0]["margin"]["mean"].as_f64().unwrap();
+    assert!((diff - (margin[1] - margin[0])).abs() < 1e-12, "{diff} against {margin:?}");
 }
 
 #[test]
-fn regime_tracks_error_margin_and_pattern_change() {
+fn regime_tracks_error_margin_and_pattern_change_in_both_units() {
     let dir = tempfile::tempdir().unwrap();
     let f = quick("regime", dir.path());
     let finals = f["final"].as_array().unwrap();
-    assert_eq!(finals.len(), 2);
-    assert_eq!((finals[0]["lambda"].as_f64(), finals[1]["lambda"].as_f64()), (Some(0.0), Some(5e-4)));
+    assert_eq!(finals.len(), 4);
+    let keys: Vec<(String, f64)> =
+        finals.iter().map(|r| (r["units"].as_str().unwrap().to_string(), r["lambda"].as_f64().unwrap())).collect();
+    let expected = [("paper", 0.0), ("paper", 5e-4), ("mean-field", 0.0), ("mean-field", 5e-4)];
+    assert_eq!(keys, expected.map(|(u, l)| (u.to_string(), l)));
     for run in finals {
         let value = |key: &str| run[key]["mean"].as_f64().unwrap();
         assert!((0.0..0.5).contains(&value("test_error")), "{run}");
         assert!(value("pattern_change") > 0.0 && value("pattern_change") < 1.0, "{run}");
         assert!(value("margin").is_finite());
+    }
+    // The paper's large initialisation is closer to the kernel regime: without weight decay it changes fewer
+    // activation patterns than the same N(0, 1) scales in mean-field units.
+    let change = |k: usize| finals[k]["pattern_change"]["mean"].as_f64().unwrap();
+    assert!(change(0) < change(2), "paper {} against mean-field {}", change(0), change(2));
+    // Paired test-error differences lambda = 0 minus lambda = 5e-4, one per units, equal to the difference of the
+    // means (the same seeds on both sides) and inside their intervals.
+    let differences = f["test_error_difference"].as_array().unwrap();
+    assert_eq!(differences.len(), 2);
+    for (k, difference) in differences.iter().enumerate() {
+        assert_eq!(difference["units"], finals[2 * k]["units"]);
+        let error = |j: usize| finals[j]["test_error"]["mean"].as_f64().unwrap();
+        let mean = difference["mean"].as_f64().unwrap();
+        assert!((mean - (error(2 * k) - error(2 * k + 1))).abs() < 1e-12, "{difference}");
+        let ci = numbers(&difference["ci95"]);
+        assert!(ci[0] <= mean + 1e-15 && mean <= ci[1] + 1e-15, "{difference}");
     }
 }
 
@@ -93,7 +133,7 @@ fn dynamics_stay_above_the_optimum_and_gd_closes_the_gap() {
 fn the_figures_are_listed() {
     let output = Command::new(env!("CARGO_BIN_EXE_meanfield")).args(["figure", "--list"]).output().unwrap();
     let list = String::from_utf8(output.stdout).unwrap();
-    for name in ["margin", "width", "regime", "dynamics"] {
+    for name in ["margin", "width", "regime", "dynamics", "escape"] {
         assert!(list.lines().any(|l| l.starts_with(name)), "{name} missing from {list}");
     }
 }
@@ -142,4 +182,43 @@ fn kernel_vs_net_compares_four_predictors_on_both_tasks() {
         assert_eq!(paper["stop_reasons"]["cap"].as_u64(), Some(6), "{task}: the paper's recipe runs its fixed steps");
         assert_eq!(paper["mean_steps"].as_f64(), Some(500.0));
     }
+}
+
+#[test]
+fn escape_gd_stays_at_dead_zero_and_collapsed_clouds_while_the_perturbed_flow_leaves() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = quick("escape", dir.path());
+    assert_eq!(f["optimum_exact"], Value::Bool(true));
+    let (l0, optimum) = (f["l0"].as_f64().unwrap(), f["optimum"].as_f64().unwrap());
+    assert!((l0 - std::f64::consts::LN_2).abs() < 1e-12 && optimum < l0 - 0.1, "l(0) = {l0}, L* = {optimum}");
+    let runs = f["runs"].as_array().unwrap();
+    // Starts dead (R = 1), zero, collapsed; dynamics gd and perturbed (sigma = 1e-2) each.
+    assert_eq!(runs.len(), 6);
+    let value = |run: &Value, key: &str| run[key].as_f64().unwrap();
+    for pair in runs.chunks(2) {
+        let (gd, perturbed) = (&pair[0], &pair[1]);
+        assert_eq!((gd["dynamics"].as_str(), pair[0]["start"].clone()), (Some("gd"), pair[1]["start"].clone()));
+        assert!(perturbed["dynamics"].as_str().unwrap().starts_with("perturbed"));
+        for run in pair {
+            assert_eq!(run["certificate"], "exact", "{run}");
+            assert!(value(run, "final_gap") >= value(run, "final_excess") - 1e-9, "{run}: D <= L*");
+            assert!(value(run, "final_excess") >= -1e-9, "{run}: L >= L*");
+        }
+        assert!(gd["time_to_gap"].is_null(), "{gd}");
+        assert!(value(gd, "final_gap") > 0.2, "{gd}: gd stays far from the optimum");
+        assert!(value(perturbed, "final_gap") < 0.5 * value(gd, "final_gap"), "{perturbed} against {gd}");
+        assert!(value(perturbed, "final_loss") < value(gd, "final_loss") - 0.1, "{perturbed} against {gd}");
+    }
+    // Dead and zero clouds: the predictions stay 0, so gd's L is l(0) plus a penalty that decays to nothing.
+    for gd in [&runs[0], &runs[2]] {
+        assert!((value(gd, "final_data_fit") - l0).abs() < 1e-12, "{gd}");
+        assert!((value(gd, "final_loss") - l0).abs() < 1e-12, "{gd}");
+    }
+    assert_eq!(value(&runs[2], "final_penalty"), 0.0, "the zero cloud does not move under gd");
+    // Collapsed: gd keeps the particles together (one Dirac mass) at a point with a lower L than l(0) but a large
+    // certified gap; the perturbed flow spreads them.
+    let collapsed = &runs[4];
+    assert!(collapsed["start"].as_str().unwrap().starts_with("collapsed"));
+    assert_eq!(value(collapsed, "final_spread"), 0.0, "{collapsed}");
+    assert!(value(collapsed, "final_loss") < l0 && value(&runs[5], "final_spread") > 1.0);
 }

@@ -115,7 +115,7 @@ fn range_errors() {
         (&["model.m=0"], "field `model.m` = 0: must be at least 1"),
         (&["model.init.s_w=0"], "field `model.init.s_w` = 0: must be a finite number > 0"),
         (&["model.init.kind=\"sphere\"", "model.init.radius=-1"], "field `model.init.radius` = -1: must be a finite number > 0"),
-        (&["model.init.radius=2"], "field `model.init.radius` = 2.0: only applies to model.init.kind = \"sphere\"; remove it"),
+        (&["model.init.radius=2"], "field `model.init.radius` = 2.0: only applies to model.init.kind = \"sphere\" or \"dead\"; remove it"),
         (&["dynamics.kind=\"sgd\""], "field `dynamics.kind` = \"sgd\": must be one of \"gd\", \"langevin\", \"perturbed\", \"langevin+perturbed\""),
         (&["dynamics.kind=\"gd+langevin\""], "field `dynamics.kind` = \"gd+langevin\": must be one of \"gd\", \"langevin\", \"perturbed\", \"langevin+perturbed\""),
         (&["dynamics.sigma=0.1"], "field `dynamics.sigma` = 0.1: only applies to perturbed dynamics; remove it"),

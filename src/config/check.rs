@@ -28,6 +28,8 @@ pub enum InitSource {
     Sampled { m: usize, init: Init },
     /// Read from a `.npy` file (with the expected m, if the scenario gave one).
     File { path: PathBuf, m: Option<usize> },
+    /// m particles of norm `radius`, dead on the training inputs ([`crate::initial::dead_cloud`]).
+    Dead { m: usize, radius: f64 },
 }
 
 /// A checked scenario: every value in range, ready to build a simulation.
@@ -265,8 +267,13 @@ fn check_init(v: &Checker, model: &mut ModelConfig, base: &Path) -> Result<InitS
         v.absent("model.init.s_w", &init.s_w, "to model.init.kind = \"gaussian\"")?;
         v.absent("model.init.s_u", &init.s_u, "to model.init.kind = \"gaussian\"")?;
     }
-    if kind != InitKind::Sphere {
-        v.absent("model.init.radius", &init.radius, "to model.init.kind = \"sphere\"")?;
+    if kind != InitKind::Sphere && kind != InitKind::Dead {
+        v.absent("model.init.radius", &init.radius, "to model.init.kind = \"sphere\" or \"dead\"")?;
+    }
+    if kind == InitKind::Gaussian || kind == InitKind::Sphere {
+        init.units.get_or_insert(crate::initial::Units::MeanField);
+    } else {
+        v.absent("model.init.units", &init.units, "to model.init.kind = \"gaussian\" or \"sphere\"")?;
     }
     if kind == InitKind::File {
         let path = absolute(base, init.file.as_ref().expect("file kind has a file"));
@@ -276,13 +283,18 @@ fn check_init(v: &Checker, model: &mut ModelConfig, base: &Path) -> Result<InitS
         return Ok(InitSource::File { path, m });
     }
     let m = v.positive_int("model.m", v.required("model.m", model.m, "unless model.init.file is given")?)?;
+    let scale = init.units.unwrap_or_default().to_mean_field(m);
     let init = match kind {
         InitKind::Gaussian => Init::Gaussian {
-            s_w: v.finite_positive("model.init.s_w", *init.s_w.get_or_insert(1.0))?,
-            s_u: v.finite_positive("model.init.s_u", *init.s_u.get_or_insert(1.0))?,
+            s_w: scale * v.finite_positive("model.init.s_w", *init.s_w.get_or_insert(1.0))?,
+            s_u: scale * v.finite_positive("model.init.s_u", *init.s_u.get_or_insert(1.0))?,
         },
         InitKind::Sphere => {
-            Init::Sphere { radius: v.finite_positive("model.init.radius", *init.radius.get_or_insert(1.0))? }
+            Init::Sphere { radius: scale * v.finite_positive("model.init.radius", *init.radius.get_or_insert(1.0))? }
+        }
+        InitKind::Dead => {
+            let radius = v.finite_at_least("model.init.radius", *init.radius.get_or_insert(1.0), 0.0)?;
+            return Ok(InitSource::Dead { m, radius });
         }
         InitKind::File => unreachable!("file returned above"),
     };

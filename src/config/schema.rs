@@ -103,6 +103,9 @@ pub struct InitConfig {
     /// A `.npy` cloud to start from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<PathBuf>,
+    /// Units of s_w, s_u (gaussian) or radius (sphere): `"mean-field"` (default) or `"paper"` (times sqrt(m)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub units: Option<crate::initial::Units>,
 }
 
 /// Kinds of initial cloud.
@@ -115,6 +118,8 @@ pub enum InitKind {
     Sphere,
     /// Read from `file`.
     File,
+    /// Dead on every training input (`radius`; 0 is the zero cloud), see [`crate::initial`].
+    Dead,
 }
 
 /// The `[model]` table.

@@ -10,11 +10,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{check_scenario, say, simulate, stem, Figure, FigureOptions, FigureReport};
+use crate::config::Scenario;
 use crate::convex::{self, OptimumOptions};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::report;
-use crate::config::Scenario;
 
 /// The `dynamics` figure.
 pub struct DynamicsFigure;
@@ -60,17 +60,7 @@ impl Figure for DynamicsFigure {
         let optimum = convex::solve(&train, base.scenario.loss, base.scenario.lambda, &opts)?;
         let solve_seconds = solving.elapsed().as_secs_f64();
         say(options, format!("dynamics: L* = {} (exact: {}, {solve_seconds:.2} s)", optimum.value, optimum.exact));
-        let mut variants: Vec<(String, Scenario)> = vec![("gd".into(), with_kind(&config.scenario, "gd"))];
-        for &sigma in &config.sigmas {
-            let mut s = with_kind(&config.scenario, "perturbed");
-            s.dynamics.params.insert("sigma".into(), sigma);
-            variants.push((format!("perturbed, sigma = {sigma:e}"), s));
-        }
-        for &tau in &config.taus {
-            let mut s = with_kind(&config.scenario, "langevin");
-            s.dynamics.params.insert("tau".into(), tau);
-            variants.push((format!("langevin, tau = {tau:e}"), s));
-        }
+        let variants = noise_variants(&config.scenario, &config.sigmas, &config.taus);
         let gap_eps = base.scenario.run.gap_eps;
         let runs = variants
             .into_par_iter()
@@ -103,6 +93,23 @@ impl Figure for DynamicsFigure {
         });
         Ok(FigureReport::new(self.name(), &stem, started, findings))
     }
+}
+
+/// `scenario` with gd, then the perturbed flow at each of `sigmas`, then Langevin dynamics at each of `taus`,
+/// with their labels.
+pub(super) fn noise_variants(scenario: &Scenario, sigmas: &[f64], taus: &[f64]) -> Vec<(String, Scenario)> {
+    let mut variants: Vec<(String, Scenario)> = vec![("gd".into(), with_kind(scenario, "gd"))];
+    for &sigma in sigmas {
+        let mut s = with_kind(scenario, "perturbed");
+        s.dynamics.params.insert("sigma".into(), sigma);
+        variants.push((format!("perturbed, sigma = {sigma:e}"), s));
+    }
+    for &tau in taus {
+        let mut s = with_kind(scenario, "langevin");
+        s.dynamics.params.insert("tau".into(), tau);
+        variants.push((format!("langevin, tau = {tau:e}"), s));
+    }
+    variants
 }
 
 /// The scenario with dynamics `kind` and no noise parameters.

@@ -5,6 +5,7 @@
 
 pub mod dynamics;
 pub mod kernel_vs_net;
+pub mod escape;
 pub mod margin;
 pub mod regime;
 pub mod sample_complexity;
@@ -83,6 +84,7 @@ pub fn all() -> Vec<&'static dyn Figure> {
         &dynamics::DynamicsFigure,
         &temperature::Temperature,
         &kernel_vs_net::KernelVsNet,
+        &escape::Escape,
     ]
 }
 
@@ -197,6 +199,19 @@ pub fn mean_sd(runs: &[Vec<f64>]) -> (Vec<f64>, Vec<f64>) {
             (mean, var.sqrt())
         })
         .unzip()
+}
+
+/// The paired difference b - a over seeds (`a[k]`, `b[k]` from seed k): its mean, sample standard deviation
+/// and 95% Student-t interval mean +- t_{0.975, k-1} sd / sqrt(k) (null with one seed).
+pub fn paired_difference(a: &[f64], b: &[f64]) -> serde_json::Value {
+    let diffs: Vec<Vec<f64>> = a.iter().zip(b).map(|(x, y)| vec![y - x]).collect();
+    let (mean, sd) = mean_sd(&diffs);
+    let k = diffs.len();
+    let ci95 = (k > 1).then(|| {
+        let half = sample_complexity::student_t_975(k - 1) * sd[0] / (k as f64).sqrt();
+        [mean[0] - half, mean[0] + half]
+    });
+    serde_json::json!({ "mean": mean[0], "sd": sd[0], "ci95": ci95, "seeds": k })
 }
 
 /// A curve of the mean over seeds against `x` with a band of one standard deviation either side (`runs`: one

@@ -677,7 +677,7 @@ fn fit_power_law(points: &[(f64, f64)]) -> Option<Fit> {
 
 /// The 0.975 quantile of Student's t with `dof` >= 1 degrees of freedom: a table up to 30, then
 /// the Cornish-Fisher expansion z + (z^3 + z) / (4 dof) + (5 z^5 + 16 z^3 + 3 z) / (96 dof^2).
-fn student_t_975(dof: usize) -> f64 {
+pub(super) fn student_t_975(dof: usize) -> f64 {
     const TABLE: [f64; 30] = [
         12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
