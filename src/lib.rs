@@ -46,6 +46,7 @@ pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod ntk;
+pub mod optimum;
 pub mod output;
 pub mod plot;
 pub mod report;

@@ -1,0 +1,109 @@
+"""The GIL is released during long calls, and Ctrl-C (SIGINT) stops them after the current step."""
+
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import meanfield
+
+# About a second of work on one thread: 3000 particles, 200 samples, no certificates.
+LONG = """
+name = "long"
+seed = 2
+lambda = 0.001
+
+[data]
+kind = "xor"
+d = 3
+n = 200
+test_n = 0
+bias = true
+
+[model]
+m = 3000
+
+[dynamics]
+kind = "langevin"
+eta = 0.1
+tau = 1e-5
+
+[run]
+steps = {steps}
+log_every = 50
+certify_every = 0
+plots = false
+checkpoint_every = {checkpoint}
+"""
+
+
+def long_scenario(steps=400, checkpoint=0):
+    return meanfield.Scenario.from_toml(LONG.format(steps=steps, checkpoint=checkpoint))
+
+
+def interrupt_main_thread_after(seconds):
+    """Sends SIGINT to the main thread (as Ctrl-C does) after `seconds`."""
+    main = threading.main_thread().ident
+    timer = threading.Timer(seconds, lambda: signal.pthread_kill(main, signal.SIGINT))
+    timer.start()
+    return timer
+
+
+def test_another_python_thread_runs_during_a_long_run(tmp_path):
+    state = {"running": False, "counted": 0, "seconds": 0.0}
+
+    def work():
+        state["running"] = True
+        started = time.perf_counter()
+        meanfield.run(long_scenario(), out=tmp_path / "r", threads=1)
+        state["seconds"] = time.perf_counter() - started
+        state["running"] = False
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    while not state["running"]:
+        time.sleep(0.001)
+    # Pure Python work on this thread while the run is in progress: impossible if the run held
+    # the GIL.
+    while state["running"]:
+        state["counted"] += 1
+    thread.join()
+    assert state["seconds"] > 0.2, state
+    assert state["counted"] > 10_000, state
+
+
+def test_ctrl_c_stops_a_run_with_a_checkpoint_and_resume_finishes_it(tmp_path):
+    scenario = long_scenario(steps=600)
+    timer = interrupt_main_thread_after(0.4)
+    started = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        meanfield.run(scenario, out=tmp_path / "r", threads=1)
+    stopped = time.perf_counter() - started
+    timer.join()
+    out = tmp_path / "r"
+    assert (out / "checkpoint.bin").exists() and (out / "metrics.csv").exists()
+    assert not (out / "summary.json").exists()
+    assert stopped < 5.0
+    resumed = meanfield.run(scenario, out=out, threads=1, resume=True)
+    assert not (out / "checkpoint.bin").exists()
+    whole = meanfield.run(scenario, out=tmp_path / "whole", threads=2)
+    assert resumed.particles.tobytes() == whole.particles.tobytes()
+    assert resumed.metrics["loss"].tobytes() == whole.metrics["loss"].tobytes()
+
+
+def test_ctrl_c_stops_simulation_steps_after_the_current_step():
+    sim = meanfield.Simulation(long_scenario(), threads=1)
+    timer = interrupt_main_thread_after(0.3)
+    with pytest.raises(KeyboardInterrupt):
+        sim.step(10**9)
+    timer.join()
+    taken = sim.steps
+    assert 0 < taken < 10**9
+    assert np.isfinite(sim.particles).all()
+    # The simulation is consistent: stepping on equals stepping from scratch.
+    sim.step(2)
+    again = meanfield.Simulation(long_scenario(), threads=2)
+    again.step(taken + 2)
+    assert sim.particles.tobytes() == again.particles.tobytes()
