@@ -74,7 +74,7 @@ fn python_package_installs_with_pip_and_passes_its_tests() {
             .args(["-m", "pip", "install"])
             .args(quiet)
             .arg(root.join("python"))
-            .env("CARGO_TARGET_DIR", scratch.join("python-target")),
+            .env("CARGO_TARGET_DIR", scratch.parent().expect("the target folder").join("python")),
         "pip install ./python",
     );
     let output = Command::new(&python)

@@ -2,7 +2,10 @@
 
 use meanfield::Error;
 use pyo3::create_exception;
-use pyo3::exceptions::{PyFileExistsError, PyKeyboardInterrupt, PyOSError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{
+    PyFileExistsError, PyFileNotFoundError, PyKeyboardInterrupt, PyOSError, PyPermissionError, PyRuntimeError,
+    PyValueError,
+};
 use pyo3::PyErr;
 
 create_exception!(
@@ -38,7 +41,11 @@ fn convert(error: Error, invalid: impl FnOnce(String) -> PyErr) -> PyErr {
         Error::Diverged { .. } => DivergedError::new_err(message),
         Error::Interrupted { .. } => PyKeyboardInterrupt::new_err(message),
         Error::OutputExists { .. } => PyFileExistsError::new_err(message),
-        Error::Io { .. } => PyOSError::new_err(message),
+        Error::Io { source, .. } => match source.kind() {
+            std::io::ErrorKind::NotFound => PyFileNotFoundError::new_err(message),
+            std::io::ErrorKind::PermissionDenied => PyPermissionError::new_err(message),
+            _ => PyOSError::new_err(message),
+        },
         _ if error.exit_code() == 2 => invalid(message),
         _ => PyRuntimeError::new_err(message),
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use meanfield::output::read_npy;
 use meanfield::runner::{self, RunControl, Verbosity};
-use meanfield::sweep::{self, Sweep, SweepOptions};
+use meanfield::sweep::{run_sweep, Sweep, SweepOptions};
 use numpy::{IntoPyArray, PyArray2};
 use pyo3::exceptions::PyImportError;
 use pyo3::prelude::*;
@@ -177,7 +177,7 @@ pub fn sweep<'py>(
         verbosity: if quiet { Verbosity::Quiet } else { Verbosity::Normal },
         interrupt: Some(interrupt.clone()),
     };
-    interruptible(py, &Threads::default(), &interrupt, || sweep::run_sweep(&plan, &scenarios, &out, &options))?
+    interruptible(py, &Threads::default(), &interrupt, || run_sweep(&plan, &scenarios, &out, &options))?
         .map_err(scenario_error)?;
     let table = detached(py, &Threads::default(), || Table::read(&out.join("sweep.csv"))).map_err(scenario_error)?;
     let dict = table.into_dict(py)?;

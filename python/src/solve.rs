@@ -6,7 +6,7 @@ use meanfield::loss::Loss;
 use meanfield::ntk::{self, KernelFit, Ntk};
 use meanfield::Error;
 use ndarray::{Array1, Array2};
-use numpy::{IntoPyArray, PyArray1, PyArray2};
+use numpy::{IntoPyArray, PyArray2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;

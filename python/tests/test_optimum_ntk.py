@@ -87,7 +87,7 @@ def test_ntk_gram_follows_the_formula():
     g = meanfield.ntk.gram(a)
     assert np.array_equal(g, g.T)
     with pytest.raises(ValueError, match=r"x2: shape \[5, 2\] has 2 columns, but the rows of x1 need 3"):
-        meanfield.ntk.gram(a, b[:, :2])
+        meanfield.ntk.gram(a, np.ascontiguousarray(b[:, :2]))
     with pytest.raises(ValueError, match="r_w"):
         meanfield.ntk.gram(a, r_w=-1.0)
 

@@ -77,7 +77,6 @@ def test_another_scenarios_folder_is_refused_unless_forced(tiny_path, tmp_path):
 
 
 def test_divergence_raises_with_the_command_lines_message(cli, tiny_path, tmp_path):
-    overrides = {"dynamics.eta": 1e6, "dynamics.kind": "gd", "dynamics.tau": None}
     text = TINY.replace("eta = 0.2", "eta = 1e6").replace('kind = "langevin+perturbed"', 'kind = "gd"')
     text = text.replace("tau = 1e-4\n", "").replace("sigma = 0.05\n", "").replace("reinit_radius = 1.0\n", "")
     path = tmp_path / "wild.toml"
@@ -88,7 +87,6 @@ def test_divergence_raises_with_the_command_lines_message(cli, tiny_path, tmp_pa
     assert proc.returncode == 3
     assert proc.stderr.strip() == f"error: {caught.value}"
     assert str(caught.value).startswith("diverged at step")
-    del overrides
 
 
 SWEEP = """
