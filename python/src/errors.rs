@@ -26,7 +26,7 @@ create_exception!(
 /// `error` as a Python exception; invalid input (exit code 2 of the command line) becomes a
 /// `ScenarioError`.
 pub fn scenario_error(error: Error) -> PyErr {
-    convert(error, |message| ScenarioError::new_err(message))
+    convert(error, ScenarioError::new_err)
 }
 
 /// `error` as a Python exception; invalid input becomes a `ValueError` (arguments of a function

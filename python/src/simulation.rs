@@ -67,8 +67,7 @@ impl<F: Real> Stepper for Engine<F> {
     /// reference of the pattern change).
     fn set_particles(&mut self, theta: Array2<f64>, dynamics: &DynamicsSpec) -> Result<(), Error> {
         let cloud = Cloud::new(theta.mapv(F::of))?;
-        let (sim, state) =
-            Simulation::new(self.sim.problem.clone(), dynamics.build(), self.sim.options.clone(), cloud)?;
+        let (sim, state) = Simulation::new(self.sim.problem.clone(), dynamics.build(), self.sim.options, cloud)?;
         let (step, time) = (self.state.step, self.state.time);
         self.sim = sim;
         self.state = State { step, time, ..state };

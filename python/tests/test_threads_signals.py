@@ -107,3 +107,43 @@ def test_ctrl_c_stops_simulation_steps_after_the_current_step():
     again = meanfield.Simulation(long_scenario(), threads=2)
     again.step(taken + 2)
     assert sim.particles.tobytes() == again.particles.tobytes()
+
+
+def test_ctrl_c_stops_a_sweep_and_a_second_call_completes_it(tmp_path):
+    (tmp_path / "long.toml").write_text(LONG.format(steps=300, checkpoint=0))
+    (tmp_path / "sweep.toml").write_text('base = "long.toml"\nseeds = 3\n')
+    timer = interrupt_main_thread_after(0.4)
+    with pytest.raises(KeyboardInterrupt):
+        meanfield.sweep(tmp_path / "sweep.toml", jobs=1, out=tmp_path / "s")
+    timer.join()
+    runs = sorted((tmp_path / "s" / "runs").iterdir())
+    complete = [r for r in runs if (r / "summary.json").exists()]
+    stopped = [r for r in runs if (r / "checkpoint.bin").exists()]
+    assert len(complete) < 3 and len(stopped) == 1  # the run in progress stopped with a checkpoint
+    table = meanfield.sweep(tmp_path / "sweep.toml", jobs=1, out=tmp_path / "s")
+    assert np.asarray(table["seed"]).tolist() == [1, 2, 3]
+    assert np.isfinite(np.asarray(table["loss"], dtype=float)).all()
+
+
+def test_sigint_from_outside_interrupts_a_run_in_a_python_process(tmp_path):
+    import subprocess
+    import sys
+
+    script = (
+        "import meanfield, sys\n"
+        f"s = meanfield.Scenario.from_toml({LONG.format(steps=100000, checkpoint=0)!r})\n"
+        "print('started', flush=True)\n"
+        f"meanfield.run(s, out={str(tmp_path / 'r')!r}, threads=1)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "started"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, stderr = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    assert proc.returncode != 0
+    assert "KeyboardInterrupt" in stderr
+    assert (tmp_path / "r" / "checkpoint.bin").exists() and (tmp_path / "r" / "metrics.csv").exists()
