@@ -21,6 +21,10 @@ def test_run_is_byte_identical_to_the_command_line(cli, tiny_path, tmp_path):
     assert len(rows) == 7  # steps 0, 10, ..., 60
     assert without(header, rows, "wall_seconds") == without(cli_header, cli_rows, "wall_seconds")
     assert run.out == py_dir
+    # A Scenario object with the seed given to run() resolves to the same scenario.
+    again = meanfield.run(meanfield.Scenario.load(tiny_path), out=tmp_path / "obj", seed=5)
+    assert (tmp_path / "obj" / "scenario.toml").read_text() == (cli_dir / "scenario.toml").read_text()
+    assert again.particles.tobytes() == run.particles.tobytes()
 
 
 def test_run_contents_are_the_files(cli, tiny_path, tmp_path):
