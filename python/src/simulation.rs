@@ -123,7 +123,9 @@ fn engine<F: Real>(scenario: &ValidScenario) -> Result<Box<dyn Stepper>, Error> 
 /// times the step size eta, then applies the dynamics (Langevin noise, perturbed re-draws), as
 /// `meanfield run` does: `step(k)` from the start gives the particles of a run of k steps, bit
 /// for bit. Ctrl-C during `step(k)` stops after the current step (KeyboardInterrupt). The GIL is
-/// released while stepping; `threads` sets the rayon threads (default `RAYON_NUM_THREADS`).
+/// released while stepping; `threads` sets the rayon threads (default `RAYON_NUM_THREADS`). Other
+/// Python threads run meanwhile, but one that uses this same simulation during `step` gets a
+/// RuntimeError (already borrowed) rather than a half-updated cloud.
 #[pyclass(name = "Simulation", module = "meanfield")]
 pub struct PySimulation {
     scenario: ValidScenario,

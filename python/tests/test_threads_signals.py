@@ -147,3 +147,22 @@ def test_sigint_from_outside_interrupts_a_run_in_a_python_process(tmp_path):
     assert proc.returncode != 0
     assert "KeyboardInterrupt" in stderr
     assert (tmp_path / "r" / "checkpoint.bin").exists() and (tmp_path / "r" / "metrics.csv").exists()
+
+
+def test_a_simulation_in_use_by_another_thread_is_not_read_half_updated():
+    sim = meanfield.Simulation(long_scenario(), threads=1)
+    started = threading.Event()
+
+    def work():
+        started.set()
+        sim.step(300)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    started.wait()
+    time.sleep(0.1)
+    assert thread.is_alive()
+    with pytest.raises(RuntimeError, match="borrow"):
+        sim.particles
+    thread.join()
+    assert sim.steps == 300
