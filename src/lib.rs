@@ -15,7 +15,7 @@
 //! use meanfield::loss::Loss;
 //! use meanfield::model::{Cloud, Init};
 //! use meanfield::rng::Purpose;
-//! use meanfield::simulation::{Problem, RunOptions, Simulation};
+//! use meanfield::engine::{Problem, RunOptions, Simulation};
 //!
 //! let train = Distribution::Xor { d: 2, noise: Default::default() }.sample(40, 1, Purpose::TrainData)?;
 //! let problem = Problem::<f64>::new(train, None, Loss::Logistic, 1e-3)?;
@@ -33,11 +33,12 @@
 
 pub mod bench;
 pub mod certify;
-pub mod checkpoint;
 pub mod comm;
+pub mod config;
 pub mod convex;
 pub mod data;
 pub mod dynamics;
+pub mod engine;
 pub mod error;
 pub mod exact;
 pub mod figures;
@@ -53,8 +54,12 @@ pub mod report;
 pub mod resources;
 pub mod rng;
 pub mod runner;
-pub mod scenario;
-pub mod simulation;
+pub mod setup;
 pub mod sweep;
 
 pub use error::{Error, Result};
+
+/// The scenario format under its former module name ([`config`]).
+pub use config as scenario;
+/// The engine's modules under their former top-level names ([`engine`]).
+pub use engine::{checkpoint, simulation};

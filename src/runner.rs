@@ -15,7 +15,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ndarray::s;
 use serde::Serialize;
 
-use crate::checkpoint::Checkpoint;
+use crate::engine::Checkpoint;
 use crate::comm::{Communicator, Single};
 use crate::convex::{self, Optimum, OptimumOptions};
 use crate::data::Distribution;
@@ -26,8 +26,9 @@ use crate::output::{write_atomic, write_npy};
 use crate::plot::{Animation, Scatter};
 use crate::report::{self, Ideal};
 use crate::resources::human_bytes;
-use crate::scenario::{DataSource, Precision, Scenario, ValidScenario};
-use crate::simulation::{Observer, Simulation, State};
+use crate::setup::{self, Setup};
+use crate::config::{DataSource, Precision, Scenario, ValidScenario};
+use crate::engine::{Observer, Simulation, State};
 
 /// How a run reports progress.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -297,12 +298,10 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
     if root {
         claim(out, &toml, control.force)?;
     }
-    let (mut sim, mut state) = scenario.simulation_on::<F>(comm.clone())?;
+    let Setup { simulation: mut sim, mut state, memory_bytes: bytes } = setup::build::<F>(scenario, comm.clone())?;
     let (m, n, d) = (sim.shard().total, sim.problem.train.n(), state.cloud.d());
     let verbosity = if root { control.verbosity } else { Verbosity::Quiet };
     if verbosity == Verbosity::Normal {
-        let n_test = sim.problem.test.as_ref().map_or(0, |t| t.n());
-        let bytes = scenario.memory_per_process(n, n_test, d, processes)?;
         let per = if processes > 1 { format!(" per process ({processes} processes)") } else { String::new() };
         eprintln!("{}: m = {m}, n = {n}, d = {d}, memory estimate {}{per}", scenario.name, human_bytes(bytes as u64));
     }

@@ -26,8 +26,8 @@ use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::output::write_atomic;
 use crate::plot::{self, Heatmap, Mark, Panel, Scale, Series};
+use crate::config::{Checker, Scenario, ValidScenario};
 use crate::runner::{self, progress_bar, RunControl, Verbosity};
-use crate::scenario::{Checker, Scenario, ValidScenario};
 
 /// The metric columns of `sweep.csv` after the axis columns and `run`, in order.
 pub const METRICS: [&str; 10] = [

@@ -5,7 +5,7 @@ use meanfield::data::Dataset;
 use meanfield::dynamics::Gd;
 use meanfield::loss::Loss;
 use meanfield::model::{first_variation, Cloud};
-use meanfield::simulation::{Problem, RunOptions, Simulation};
+use meanfield::engine::{Problem, RunOptions, Simulation};
 use ndarray::{Array1, Array2};
 use proptest::prelude::*;
 

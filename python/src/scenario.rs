@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use meanfield::scenario::{Scenario, ValidScenario};
+use meanfield::config::{Scenario, ValidScenario};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};

@@ -2,10 +2,10 @@
 //! steps.
 
 use meanfield::certify::DualBound;
+use meanfield::config::{DynamicsSpec, Precision, ValidScenario};
+use meanfield::engine::{Objective, Simulation, State};
 use meanfield::linalg::Real;
 use meanfield::model::Cloud;
-use meanfield::scenario::{DynamicsSpec, Precision, ValidScenario};
-use meanfield::simulation::{Objective, Simulation, State};
 use meanfield::Error;
 use ndarray::{Array1, Array2};
 use numpy::{IntoPyArray, PyArray1, PyArray2};
@@ -111,7 +111,7 @@ impl<F: Real> Stepper for Engine<F> {
 }
 
 fn engine<F: Real>(scenario: &ValidScenario) -> Result<Box<dyn Stepper>, Error> {
-    let (sim, state) = scenario.simulation::<F>()?;
+    let (sim, state) = meanfield::setup::simulation::<F>(scenario)?;
     Ok(Box::new(Engine { sim, state }))
 }
 

@@ -15,7 +15,7 @@ use crate::convex::{self, OptimumOptions};
 use crate::data::{paper_network, Distribution};
 use crate::error::{Error, Result};
 use crate::plot::{self, Mark, Panel, Scale, Series};
-use crate::scenario::{DataSource, Scenario};
+use crate::config::{DataSource, Scenario};
 
 /// The `margin` figure.
 pub struct Margin;
@@ -66,7 +66,7 @@ impl Figure for Margin {
             )));
         }
         let base = check_scenario(config.scenario.clone(), self.name(), options)?;
-        let (train, _) = base.datasets()?;
+        let (train, _) = crate::setup::datasets(&base)?;
         let star = convex::max_margin(&train, config.max_patterns)?;
         say(options, format!("margin: gamma* = {} (dual bound {})", star.gamma, star.upper));
         let etas: Vec<f64> =

@@ -38,7 +38,7 @@ use crate::model::{Cloud, Init};
 use crate::ntk::{self, Ntk};
 use crate::plot::{self, Mark, Panel, Scale, Series};
 use crate::rng::Purpose;
-use crate::simulation::{Problem, RunOptions, Simulation};
+use crate::engine::{Problem, RunOptions, Simulation};
 
 /// The figure `sample-complexity`.
 pub struct SampleComplexity;

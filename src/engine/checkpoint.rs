@@ -14,12 +14,12 @@ use std::path::Path;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
+use super::problem::State;
 use crate::error::{Error, Result};
 use crate::linalg::Real;
 use crate::metrics::Metrics;
 use crate::model::Cloud;
 use crate::output::write_atomic;
-use crate::simulation::State;
 
 const MAGIC: &[u8] = b"meanfield-checkpoint 1\n";
 
