@@ -3,7 +3,7 @@
 //! A simulator of infinite-width two-layer ReLU networks, after Wei, Lee, Liu & Ma, "Regularization
 //! Matters" (NeurIPS 2019). The network is a probability measure over neurons theta = (w, u), held
 //! as a cloud of particles ([`model::Cloud`]) and moved by particle gradient descent, the paper's
-//! perturbed flow or Langevin dynamics ([`dynamics`]). The formulas and names follow `MATH.md`.
+//! perturbed flow or Langevin dynamics ([`dynamics`]). The formulas and names follow `docs/math.md`.
 //! Every reduction is exact ([`exact`]), so results are bit-identical for any number of threads
 //! and, with the `mpi` feature, for any number of processes sharing one cloud ([`comm`]).
 //!
@@ -33,20 +33,19 @@
 
 pub mod bench;
 pub mod certify;
-pub mod comm;
 pub mod config;
 pub mod convex;
 pub mod data;
 pub mod dynamics;
 pub mod engine;
 pub mod error;
-pub mod exact;
 pub mod figures;
-pub mod linalg;
+pub mod geometry;
 pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod ntk;
+pub mod numerics;
 pub mod optimum;
 pub mod output;
 pub mod plot;
@@ -58,6 +57,7 @@ pub mod setup;
 pub mod sweep;
 
 pub use error::{Error, Result};
+pub use numerics::{comm, exact, linalg};
 
 /// The scenario format under its former module name ([`config`]).
 pub use config as scenario;

@@ -72,7 +72,7 @@ pub struct Summary {
     pub scenario: Scenario,
 }
 
-/// The exact optimum of the convex reformulation (MATH.md section 5).
+/// The exact optimum of the convex reformulation (docs/math.md, section Convex program).
 #[derive(Clone, Debug, Serialize)]
 pub struct OptimumSummary {
     /// L* (an upper bound on it when `exact` is false).

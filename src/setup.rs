@@ -13,7 +13,7 @@ use crate::data::Dataset;
 use crate::engine::{Problem, RunOptions, Simulation, State};
 use crate::error::{Error, Result};
 use crate::linalg::Real;
-use crate::model::{Cloud, Kernel, Layout};
+use crate::model::{Cloud, ComputeKernel as Kernel, Layout};
 use crate::output::read_npy;
 use crate::resources::{available_memory_bytes, human_bytes};
 use crate::rng::Purpose;

@@ -1,4 +1,4 @@
-//! The facts of MATH.md section 8 and the defining properties of the dynamics, on small clouds.
+//! The facts of docs/math.md, section Invariants, and the defining properties of the dynamics, on small clouds.
 
 use meanfield::data::{Dataset, Distribution, XorNoise};
 use meanfield::dynamics::{Dynamics, Gd, Langevin, Perturbed, StepContext};

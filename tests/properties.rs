@@ -1,4 +1,4 @@
-//! Property tests of the facts of MATH.md section 8 on random small clouds and data sets.
+//! Property tests of the facts of docs/math.md, section Invariants, on random small clouds and data sets.
 
 use meanfield::certify::SphereMethod;
 use meanfield::data::Dataset;

@@ -120,7 +120,8 @@ fn engine<F: Real>(scenario: &ValidScenario) -> Result<Box<dyn Stepper>, Error> 
 ///
 /// Each step moves every particle theta_j = (w_j, u_j) by the velocity
 /// v(theta) = -grad_theta (sum_i r_i w relu(u . x_i) + lambda |theta|^2), r_i = l'(y_i, F_i) / n,
-/// times the step size eta, then applies the dynamics (Langevin noise, perturbed re-draws), as
+/// times the step size eta, then applies the dynamics (Langevin noise, perturbed re-draws;
+/// docs/math.md, sections Velocity and Dynamics), as
 /// `meanfield run` does: `step(k)` from the start gives the particles of a run of k steps, bit
 /// for bit. Ctrl-C during `step(k)` stops after the current step (KeyboardInterrupt). The GIL is
 /// released while stepping; `threads` sets the rayon threads (default `RAYON_NUM_THREADS`). Other
@@ -189,7 +190,8 @@ impl PySimulation {
     }
 
     /// The objective at the current cloud: {"loss": L, "data_fit": R, "penalty": P} with
-    /// R = (1/n) sum_i l(y_i, F_i), P = lambda integral |theta|^2 d rho and L = R + P.
+    /// R = (1/n) sum_i l(y_i, F_i), P = lambda integral |theta|^2 d rho and L = R + P
+    /// (docs/math.md, section Objective).
     fn loss<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let engine = &self.engine;
         let o = detached(py, &self.threads, || engine.objective());
@@ -203,7 +205,8 @@ impl PySimulation {
     /// The certificate at the current cloud: {"dual_bound": D, "gap": G, "certificate": "exact" or
     /// "estimated"}, with D = -(1/n) sum_i l*(y_i, c n r_i) <= L* <= L, c = min(1, 2 lambda / S),
     /// S = max over unit v of |sum_i r_i relu(v . x_i)| and G = L - D >= L - L*. G is a
-    /// certificate when S was computed exactly ("exact"), per the scenario's run.certificate.
+    /// certificate when S was computed exactly ("exact"), per the scenario's run.certificate
+    /// (docs/math.md, sections Dual bound and Sphere maximum).
     fn certificate<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let engine = &self.engine;
         let (bound, objective) = detached(py, &self.threads, || engine.dual_bound().map(|b| (b, engine.objective())))

@@ -32,7 +32,8 @@ fn labelled(x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>) -> PyResult<(Array2<f64>
 
 /// The exact global minimum L* of L[rho] = (1/n) sum_i l(y_i, F_i) + lam integral |theta|^2 d rho
 /// over all measures rho, by the convex program of Pilanci & Ergen (2020) over the activation
-/// patterns of the data, solved by an interior-point conic solver, as
+/// patterns of the data (docs/math.md, section Convex program), solved by an interior-point
+/// conic solver, as
 /// `meanfield optimum --data FILE --lambda LAM --loss LOSS [--bias] --json`.
 ///
 /// `x` is (n, d) float64, `y` (n) float64 (labels -1/+1 for the logistic loss), `lam` > 0; `bias`
@@ -74,7 +75,8 @@ fn kernel(r_w: f64, r_u: f64) -> PyResult<Ntk> {
 /// The NTK matrix K(x1_i, x2_j) of the two-layer ReLU network initialised with w ~ N(0, r_w^2),
 /// u ~ N(0, r_u^2 I):
 /// K(x, x') = r_w^2 (x . x') (pi - t) / (2 pi) + r_u^2 |x| |x'| (sin t + (pi - t) cos t) / (2 pi),
-/// t the angle between x and x'. `x2=None` gives the Gram matrix of x1 (exactly symmetric).
+/// t the angle between x and x' (docs/math.md, section Kernels). `x2=None` gives the Gram matrix
+/// of x1 (exactly symmetric).
 #[pyfunction]
 #[pyo3(name = "ntk_gram", signature = (x1, x2=None, r_w=1.0, r_u=1.0, threads=None))]
 pub fn ntk_gram<'py>(

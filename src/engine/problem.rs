@@ -8,7 +8,7 @@ use crate::linalg::Real;
 use crate::loss::Loss;
 use crate::model::Cloud;
 
-/// The objective of MATH.md section 3 on a training set: L[rho] = R(F) + lambda integral |theta|^2 d rho.
+/// The objective (docs/math.md, section Objective) on a training set: L\[rho\] = R(F) + lambda integral |theta|^2 d rho.
 #[derive(Clone, Debug)]
 pub struct Problem<F: Real> {
     /// Training data.

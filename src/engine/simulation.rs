@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::linalg::Real;
 use crate::loss::Loss;
 use crate::metrics::Metrics;
-use crate::model::{Cloud, Kernel};
+use crate::model::{Cloud, ComputeKernel as Kernel};
 use crate::rng::{self, Purpose};
 
 /// How long and how a run steps.
@@ -229,7 +229,7 @@ impl<F: Real> Simulation<F> {
         self.optimum
     }
 
-    /// The dual bound D <= L* at `state` (MATH.md section 5), with every k-th particle direction
+    /// The dual bound D <= L* at `state` (docs/math.md, section Dual bound), with every k-th particle direction
     /// of the cloud (at most 128) as starts when the sphere maximum is estimated. Computed on rank 0
     /// and sent to the other processes.
     pub fn dual_bound(&self, state: &State<F>) -> Result<DualBound> {
@@ -422,7 +422,7 @@ impl<F: Real> Simulation<F> {
         step % self.options.log_every.max(1) == 0 || step == self.options.steps
     }
 
-    /// The metrics of MATH.md sections 3 and 5 at `state` (certified when `state.step` is due).
+    /// The metrics of docs/math.md, sections Objective and Dual bound, at `state` (certified when `state.step` is due).
     pub fn metrics(&mut self, state: &State<F>) -> Result<Metrics> {
         let every = self.options.certify_every;
         let due = every > 0 && (state.step % every == 0 || state.step == self.options.steps);

@@ -1,4 +1,4 @@
-//! `dynamics`: how the three dynamics of MATH.md section 4 converge on one problem whose global minimum L* is
+//! `dynamics`: how the three dynamics (docs/math.md, section Dynamics) converge on a problem whose global minimum L* is
 //! known exactly (the convex program of [`convex::solve`]): L - L* and the certified gap G = L - D against time
 //! for gradient descent, the perturbed flow at several re-draw rates sigma and Langevin dynamics at several
 //! temperatures tau, all from the same initial cloud.

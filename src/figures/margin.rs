@@ -1,4 +1,4 @@
-//! `margin`: weak regularisation gives the maximum normalised margin (MATH.md section 5). On small separable
+//! `margin`: weak regularisation gives the maximum normalised margin (docs/math.md, section Margin). On small separable
 //! data the normalised margin gamma = min_i y_i F_i / integral |theta|^2 d rho of (a) the cloud trained by
 //! gradient descent and (b) the exact regularised optimum ([`convex::solve`]) is drawn against lambda, with the
 //! exact maximum gamma* ([`convex::max_margin`]) as a horizontal line: as lambda -> 0, gamma rises to gamma*

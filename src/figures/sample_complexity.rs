@@ -1,4 +1,4 @@
-//! The paper's Theorem 2.1 as a measurement: on its distribution D (MATH.md section 7) the
+//! The paper's Theorem 2.1 as a measurement: on its distribution D (docs/math.md, section Distributions) the
 //! weakly regularised network learns from O(d) samples, while every predictor of the network's
 //! kernel (its NTK, [`crate::ntk`]) needs Omega(d^2).
 //!
