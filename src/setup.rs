@@ -13,7 +13,7 @@ use crate::data::Dataset;
 use crate::engine::{Problem, RunOptions, Simulation, State};
 use crate::error::{Error, Result};
 use crate::linalg::Real;
-use crate::model::{Cloud, ComputeKernel as Kernel, Layout};
+use crate::model::{Cloud, ComputeKernel, Layout};
 use crate::output::read_npy;
 use crate::resources::{available_memory_bytes, human_bytes};
 use crate::rng::Purpose;
@@ -115,9 +115,9 @@ pub fn memory_estimate<F: Real>(m: usize, n: usize, n_test: usize, d: usize, bat
     let bytes = std::mem::size_of::<F>();
     let cloud = 2 * m * (d + 1) * bytes;
     let data = (n + n_test) * (d * (8 + bytes) + 8) + 3 * n * 8;
-    let kernels = Kernel::<F>::bytes(m, n, d, threads)
-        + if n_test > 0 { Kernel::<F>::bytes(m, n_test, d, threads) } else { 0 }
-        + batch.map_or(0, |b| Kernel::<F>::bytes(m, b, d, threads) + b * (d * bytes + 32));
+    let kernels = ComputeKernel::<F>::bytes(m, n, d, threads)
+        + if n_test > 0 { ComputeKernel::<F>::bytes(m, n_test, d, threads) } else { 0 }
+        + batch.map_or(0, |b| ComputeKernel::<F>::bytes(m, b, d, threads) + b * (d * bytes + 32));
     cloud + data + kernels
 }
 
