@@ -76,6 +76,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// The process exit code of the command line for this error (the README's table): 130
+    /// interrupted, 3 diverged, 1 I/O, plot, solver or incomplete sweep, 2 invalid input.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Interrupted { .. } => 130,
+            Error::Diverged { .. } => 3,
+            Error::Io { .. } | Error::Plot { .. } | Error::Solver(_) | Error::SweepIncomplete { .. } => 1,
+            Error::SweepFailed { first, .. } => first.exit_code(),
+            Error::SweepRun { source, .. } => source.exit_code(),
+            _ => 2,
+        }
+    }
+
     /// An I/O error at `path`.
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
         Error::Io { path: path.as_ref().to_path_buf(), source }

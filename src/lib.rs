@@ -48,6 +48,7 @@ pub mod metrics;
 pub mod model;
 pub mod ntk;
 pub mod numerics;
+pub mod optimum;
 pub mod output;
 pub mod plot;
 pub mod report;

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use meanfield::bench::{BenchConfig, ScalingAxis};
 use meanfield::comm::Communicator;
-use meanfield::convex::{self, OptimumOptions};
 use meanfield::data::Dataset;
 use meanfield::figures::{self, FigureOptions};
 use meanfield::loss::Loss;
@@ -271,14 +270,7 @@ struct RunArgs {
 
 /// Exit codes (documented in the README).
 fn exit_code(error: &Error) -> u8 {
-    match error {
-        Error::Interrupted { .. } => 130,
-        Error::Diverged { .. } => 3,
-        Error::Io { .. } | Error::Plot { .. } | Error::Solver(_) | Error::SweepIncomplete { .. } => 1,
-        Error::SweepFailed { first, .. } => exit_code(first),
-        Error::SweepRun { source, .. } => exit_code(source),
-        _ => 2,
-    }
+    error.exit_code()
 }
 
 /// The processes of this job: MPI's world (feature `mpi`; one process when not started by
@@ -431,6 +423,7 @@ fn sweep(args: &SweepArgs, comm: &dyn Communicator) -> Result<(), Error> {
         shard,
         force: args.force,
         verbosity: if quiet { Verbosity::Quiet } else { Verbosity::Normal },
+        interrupt: None,
     };
     let report = sweep::run_sweep_across(&plan, &scenarios, &out, &options, comm)?;
     if !quiet {
@@ -518,45 +511,26 @@ fn optimum(args: &OptimumArgs) -> Result<(), Error> {
             (train, scenario.scenario.loss, args.lambda.unwrap_or(scenario.scenario.lambda), scenario.seed())
         }
         (None, Some(path)) => {
-            let data = Dataset::from_csv(path)?;
             let loss = match args.loss {
                 LossArg::Logistic => Loss::Logistic,
                 LossArg::Squared => Loss::Squared,
             };
-            data.check_labels(loss, &path.display().to_string())?;
-            let data = if args.bias { data.with_bias() } else { data };
+            let data =
+                meanfield::optimum::prepare(Dataset::from_csv(path)?, loss, args.bias, &path.display().to_string())?;
             (data, loss, args.lambda.expect("clap requires --lambda with --data"), 0)
         }
         (None, None) => unreachable!("clap requires SCENARIO or --data"),
     };
-    let started = std::time::Instant::now();
-    let options = OptimumOptions { seed, ..OptimumOptions::default() };
-    let optimum = convex::solve(&data, loss, lambda, &options)?;
-    let seconds = started.elapsed().as_secs_f64();
+    let (optimum, report) = meanfield::optimum::solve(&data, loss, lambda, seed)?;
     if let Some(path) = &args.particles {
         meanfield::output::write_npy(path, &optimum.particles)?;
     }
-    let status = if optimum.exact { "exact" } else { "sampled" };
     if args.json {
-        let report = serde_json::json!({
-            "value": optimum.value,
-            "dual": optimum.dual,
-            "gap": optimum.gap,
-            "patterns": optimum.patterns,
-            "exact": optimum.exact,
-            "status": status,
-            "neurons": optimum.neurons,
-            "n": data.n(),
-            "d": data.d(),
-            "loss": loss.name(),
-            "lambda": lambda,
-            "seconds": seconds,
-        });
-        println!("{report}");
+        println!("{}", serde_json::to_string(&report).expect("a report always serialises"));
     } else {
         println!(
-            "L* = {:.12e} ({status}; dual bound {:.12e}, gap {:.3e})\n{} activation patterns, {} neurons, {:.2} s",
-            optimum.value, optimum.dual, optimum.gap, optimum.patterns, optimum.neurons, seconds
+            "L* = {:.12e} ({}; dual bound {:.12e}, gap {:.3e})\n{} activation patterns, {} neurons, {:.2} s",
+            report.value, report.status, report.dual, report.gap, report.patterns, report.neurons, report.seconds
         );
     }
     Ok(())

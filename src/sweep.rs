@@ -14,6 +14,8 @@
 //! - `sweep.csv` and the figures, rebuilt from the run folders.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -24,8 +26,8 @@ use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::output::write_atomic;
 use crate::plot::{self, Heatmap, Mark, Panel, Scale, Series};
-use crate::runner::{self, progress_bar, Verbosity};
 use crate::config::{Checker, Scenario, ValidScenario};
+use crate::runner::{self, progress_bar, RunControl, Verbosity};
 
 /// The metric columns of `sweep.csv` after the axis columns and `run`, in order.
 pub const METRICS: [&str; 15] = [
@@ -664,7 +666,7 @@ impl Shard {
 }
 
 /// How [`run_sweep`] runs.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct SweepOptions {
     /// Threads shared by the runs and their kernels (default: rayon's default).
     pub jobs: Option<usize>,
@@ -674,6 +676,9 @@ pub struct SweepOptions {
     pub force: bool,
     /// Progress bar on stderr (when it is a terminal) or nothing.
     pub verbosity: Verbosity,
+    /// Once set (by a Ctrl-C handler), the running runs stop after their current step with a
+    /// checkpoint and the runs not yet started are skipped.
+    pub interrupt: Option<Arc<AtomicBool>>,
 }
 
 /// What [`run_sweep`] did.
@@ -729,7 +734,15 @@ pub fn run_sweep(
     let failures: Vec<(usize, Error)> = pool.install(|| {
         todo.par_iter()
             .filter_map(|(run, scenario, dir)| {
-                let result = runner::run(scenario, dir, Verbosity::Quiet);
+                if options.interrupt.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
+                    return None;
+                }
+                let control = RunControl {
+                    verbosity: Verbosity::Quiet,
+                    interrupt: options.interrupt.clone(),
+                    ..RunControl::default()
+                };
+                let result = runner::run_with(scenario, dir, &control);
                 bar.inc(1);
                 result.err().map(|e| (run.index, e))
             })
@@ -787,7 +800,7 @@ pub fn run_sweep_across(
             comm.size()
         )));
     }
-    let part = SweepOptions { shard: Some(Shard::process(comm.rank(), comm.size())), ..*options };
+    let part = SweepOptions { shard: Some(Shard::process(comm.rank(), comm.size())), ..options.clone() };
     let result = run_sweep(sweep, scenarios, out, &part);
     comm.barrier();
     let report = result?;
