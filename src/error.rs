@@ -62,9 +62,17 @@ pub enum Error {
     #[error("interrupted after step {step}; the checkpoint and metrics are written: continue with --resume")]
     Interrupted { step: u64 },
 
+    /// The run was stopped by SIGTERM after a step; a checkpoint was written.
+    #[error("terminated by SIGTERM after step {step}; the checkpoint and metrics are written: continue with --resume")]
+    Terminated { step: u64 },
+
     /// An output folder holds a different run.
     #[error("{dir}: holds the outputs of a different scenario; use --force to overwrite them or choose another --out")]
     OutputExists { dir: PathBuf },
+
+    /// Another run holds the output folder's lock.
+    #[error("{}: in use by another meanfield run ({}); wait for it to finish or choose another --out", dir.display(), pid.map_or("pid unknown".to_string(), |p| format!("pid {p}")))]
+    Locked { dir: PathBuf, pid: Option<u32> },
 
     /// The convex solver failed.
     #[error("convex solver: {0}")]

@@ -42,6 +42,7 @@ pub mod error;
 pub mod exact;
 pub mod figures;
 pub mod linalg;
+pub mod lock;
 pub mod loss;
 pub mod metrics;
 pub mod model;
@@ -51,8 +52,10 @@ pub mod plot;
 pub mod report;
 pub mod resources;
 pub mod rng;
+pub mod run_files;
 pub mod runner;
 pub mod scenario;
+pub mod signals;
 pub mod simulation;
 pub mod sweep;
 

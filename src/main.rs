@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
@@ -272,7 +271,8 @@ struct RunArgs {
 /// Exit codes (documented in the README).
 fn exit_code(error: &Error) -> u8 {
     match error {
-        Error::Interrupted { .. } => 130,
+        Error::Interrupted { .. } => meanfield::signals::EXIT_INTERRUPTED,
+        Error::Terminated { .. } => meanfield::signals::EXIT_TERMINATED,
         Error::Diverged { .. } => 3,
         Error::Io { .. } | Error::Plot { .. } | Error::Solver(_) | Error::SweepIncomplete { .. } => 1,
         Error::SweepFailed { first, .. } => exit_code(first),
@@ -349,7 +349,7 @@ fn run(args: &RunArgs, processes: &Processes) -> Result<(), Error> {
     let comm = &processes.comm;
     let result = run_on(args, comm.clone());
     if let Err(error) = &result {
-        let shared = matches!(error, Error::Interrupted { .. } | Error::Diverged { .. });
+        let shared = matches!(error, Error::Interrupted { .. } | Error::Terminated { .. } | Error::Diverged { .. });
         if comm.size() == 1 || (shared && comm.is_root()) {
             eprintln!("error: {error}");
         } else if !shared {
@@ -365,18 +365,15 @@ fn run(args: &RunArgs, processes: &Processes) -> Result<(), Error> {
 fn run_on(args: &RunArgs, comm: Arc<dyn Communicator>) -> Result<(), Error> {
     let scenario = args.scenario.load()?;
     let out = args.out.clone().unwrap_or_else(|| runner::default_out_dir(&scenario));
-    let interrupt = Arc::new(AtomicBool::new(false));
-    let flag = interrupt.clone();
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
-        .map_err(|e| Error::Invalid(format!("cannot install the Ctrl-C handler: {e}")))?;
+    let signals = meanfield::signals::StopSignals::install()?;
     let control = RunControl {
         verbosity: if args.quiet { Verbosity::Quiet } else { Verbosity::Normal },
         resume: args.resume,
         force: args.force,
-        interrupt: Some(interrupt),
+        interrupt: Some(signals.stop.clone()),
         comm: Some(comm.clone()),
     };
-    let summary = runner::run_with(&scenario, &out, &control)?;
+    let summary = runner::run_with(&scenario, &out, &control).map_err(|e| signals.explain(e))?;
     if !args.quiet && comm.is_root() {
         let last = &summary.last;
         eprintln!(

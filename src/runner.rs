@@ -252,15 +252,18 @@ pub fn run_with(scenario: &ValidScenario, out: &Path, control: &RunControl) -> R
     }
 }
 
-/// Claims `out` for this scenario: refuses a folder of a different scenario (unless forced),
-/// removes a stale summary.json (so the folder never looks complete mid-run) and writes
-/// scenario.toml.
+/// Claims `out` for this scenario: refuses a folder of a different scenario (unless forced; a
+/// forced run first removes every file a run writes, [`crate::run_files`]), removes a stale
+/// summary.json (so the folder never looks complete mid-run) and writes scenario.toml.
 fn claim(out: &Path, toml: &str, force: bool) -> Result<()> {
     let existing = out.join("scenario.toml");
     if let Ok(previous) = std::fs::read_to_string(&existing) {
         if previous != toml && !force {
             return Err(Error::OutputExists { dir: out.to_path_buf() });
         }
+    }
+    if force {
+        crate::run_files::remove_run_files(out)?;
     }
     let summary = out.join("summary.json");
     if summary.exists() {
@@ -272,6 +275,9 @@ fn claim(out: &Path, toml: &str, force: bool) -> Result<()> {
 fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -> Result<Summary> {
     let started = Instant::now();
     let toml = scenario.to_toml();
+    let root = control.comm.as_ref().is_none_or(|c| c.is_root());
+    // Held until the run returns: no second run writes into this folder meanwhile.
+    let _lock = if root { Some(crate::lock::FolderLock::acquire(out)?) } else { None };
     let checkpoint = if control.resume {
         let path = checkpoint_path(out);
         if !path.exists() {
@@ -295,7 +301,7 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
         )));
     }
     if root {
-        claim(out, &toml, control.force)?;
+        claim(out, &toml, control.force && !control.resume)?;
     }
     let (mut sim, mut state) = scenario.simulation_on::<F>(comm.clone())?;
     let (m, n, d) = (sim.shard().total, sim.problem.train.n(), state.cloud.d());
@@ -346,10 +352,10 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
     progress.bar.finish_and_clear();
     let run_seconds = looped.elapsed().as_secs_f64();
     let rows = sim.history();
-    if root {
-        write_atomic(&out.join("metrics.csv"), &Metrics::to_csv(rows)?)?;
-    }
+    let metrics = if root { write_atomic(&out.join("metrics.csv"), &Metrics::to_csv(rows)?) } else { Ok(()) };
+    // The run's own error (a checkpoint that could not be written, say) comes first.
     let state = result?;
+    metrics?;
     let Some(cloud) = sim.gather(&state.cloud) else {
         return Ok(summary(scenario, &sim, started, run_seconds, optimum));
     };
