@@ -41,6 +41,7 @@ pub mod dynamics;
 pub mod error;
 pub mod exact;
 pub mod figures;
+pub mod footprint;
 pub mod linalg;
 pub mod lock;
 pub mod loss;

@@ -268,6 +268,8 @@ struct RunArgs {
     force: bool,
 }
 
+const ADVICE: &str = meanfield::resources::MEMORY_ADVICE;
+
 /// Exit codes (documented in the README).
 fn exit_code(error: &Error) -> u8 {
     match error {
@@ -419,7 +421,7 @@ fn sweep(args: &SweepArgs, comm: &dyn Communicator) -> Result<(), Error> {
         return Ok(());
     }
     let options = SweepOptions {
-        jobs: args.jobs,
+        jobs: args.jobs.map(|j| meanfield::resources::check_threads("--jobs", j)).transpose()?,
         shard,
         force: args.force,
         verbosity: if quiet { Verbosity::Quiet } else { Verbosity::Normal },
@@ -456,6 +458,14 @@ fn bench(args: &BenchArgs, comm: Arc<dyn Communicator>) -> Result<(), Error> {
         tau: uses("langevin").then_some(args.tau),
         tau_decay: None,
     };
+    let (m, n, d, s) =
+        (args.m as u128, args.n as u128, args.d as u128, if matches!(args.dtype, Dtype::F32) { 4 } else { 8 });
+    let mut needs = meanfield::footprint::Footprint::default();
+    let (field_m, value_m) = if d > m { ("--d", d) } else { ("--m", m) };
+    needs.add(field_m, value_m, "the particles", meanfield::footprint::product(&[m, d + 1, 2 * s + 16]));
+    let (field_n, value_n) = if d > n { ("--d", d) } else { ("--n", n) };
+    needs.add(field_n, value_n, "the data", meanfield::footprint::product(&[n, d, 8 + s]));
+    needs.check("meanfield bench", meanfield::resources::available_memory_bytes(), "use smaller --m, --n or --d")?;
     let config = BenchConfig {
         m: args.m,
         n: args.n,
@@ -513,6 +523,8 @@ fn optimum(args: &OptimumArgs) -> Result<(), Error> {
     let (data, loss, lambda, seed) = match (&args.scenario, &args.data) {
         (Some(path), _) => {
             let scenario = ValidScenario::load(path, &args.set)?;
+            let available = meanfield::resources::available_memory_bytes();
+            meanfield::footprint::of_scenario(&scenario, 1)?.check(&scenario.source, available, ADVICE)?;
             let (train, _) = scenario.datasets()?;
             (train, scenario.scenario.loss, args.lambda.unwrap_or(scenario.scenario.lambda), scenario.seed())
         }

@@ -117,6 +117,10 @@ pub struct Timings {
     pub particle_steps_per_sec: f64,
     /// Seconds of `run_seconds` spent on the dual bound (the certificate).
     pub certify_seconds: f64,
+    /// The memory estimate made before the run ([`crate::footprint`]), bytes.
+    pub memory_estimate_bytes: u64,
+    /// The process's peak resident memory when the summary was written (Linux), bytes.
+    pub peak_rss_bytes: Option<u64>,
 }
 
 /// A progress bar with the current loss and ETA, hidden when quiet or when stderr is not a terminal.
@@ -276,6 +280,13 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
     let started = Instant::now();
     let toml = scenario.to_toml();
     let root = control.comm.as_ref().is_none_or(|c| c.is_root());
+    let processes = control.comm.as_ref().map_or(1, |c| c.size());
+    // Before anything is allocated or written: a run too large for the machine leaves nothing.
+    let estimate = crate::footprint::of_scenario(scenario, processes)?.check(
+        &scenario.source,
+        crate::resources::available_memory_bytes(),
+        crate::resources::MEMORY_ADVICE,
+    )?;
     // Held until the run returns: no second run writes into this folder meanwhile.
     let _lock = if root { Some(crate::lock::FolderLock::acquire(out)?) } else { None };
     let checkpoint = if control.resume {
@@ -307,8 +318,7 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
     let (m, n, d) = (sim.shard().total, sim.problem.train.n(), state.cloud.d());
     let verbosity = if root { control.verbosity } else { Verbosity::Quiet };
     if verbosity == Verbosity::Normal {
-        let n_test = sim.problem.test.as_ref().map_or(0, |t| t.n());
-        let bytes = scenario.memory_per_process(n, n_test, d, processes)?;
+        let bytes = estimate;
         let per = if processes > 1 { format!(" per process ({processes} processes)") } else { String::new() };
         eprintln!("{}: m = {m}, n = {n}, d = {d}, memory estimate {}{per}", scenario.name, human_bytes(bytes as u64));
     }
@@ -372,7 +382,8 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
             report::convergence_figure(out, rows, sim.optimum())?;
         }
     }
-    let summary = summary(scenario, &sim, started, run_seconds, optimum);
+    let mut summary = summary(scenario, &sim, started, run_seconds, optimum);
+    summary.timings.memory_estimate_bytes = estimate;
     let json = serde_json::to_vec_pretty(&summary).expect("a summary always serialises");
     write_atomic(&out.join("summary.json"), &json)?;
     let checkpoint = checkpoint_path(out);
@@ -408,6 +419,8 @@ fn summary<F: Real>(
             steps: sim.options.steps,
             particle_steps_per_sec: m as f64 * sim.options.steps as f64 / run_seconds.max(1e-12),
             certify_seconds: sim.certify_seconds(),
+            memory_estimate_bytes: 0,
+            peak_rss_bytes: crate::resources::peak_rss_bytes(),
         },
         optimum,
         time_to_gap: rows.iter().find(|r| r.gap.is_some_and(|g| g <= run.gap_eps)).map(|r| r.time),

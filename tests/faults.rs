@@ -255,3 +255,98 @@ fn a_full_disk_names_the_file_that_failed_and_leaves_no_temporary_file() {
         let _ = std::fs::remove_dir_all(&out);
     }
 }
+
+#[test]
+fn sizes_beyond_the_machine_are_refused_before_allocating_naming_the_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        ("data.n=10000000000", "data.n` = 10000000000", "the training data"),
+        ("data.test_n=10000000000", "data.test_n` = 10000000000", "the test data"),
+        ("data.d=1000000000", "data.d` = 1000000000", "the test data"),
+        ("data.hidden=10000000000", "data.hidden` = 10000000000", "the teacher's hidden units"),
+        ("model.m=9223372036854775807", "model.m` = 9223372036854775807", "the particles"),
+    ];
+    for (set, field, what) in cases {
+        let out = tmp.path().join("big");
+        let output = command(&["run", "scenarios/quickstart.toml", "--quiet", "--set", set, "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{set}: {message}");
+        let head = format!("error: scenarios/quickstart.toml: field `{field}: the run would need about ");
+        assert!(message.starts_with(&head), "{set}: {message}");
+        assert!(message.contains(&format!(" for {what}) but only ")), "{set}: {message}");
+        assert!(!out.exists(), "{set}: a refused run leaves no folder behind");
+    }
+    // An init file whose header claims 1e12 rows.
+    let npy = tmp.path().join("lying.npy");
+    meanfield::output::write_npy(&npy, &ndarray::Array2::zeros((4, 3))).unwrap();
+    let text = String::from_utf8_lossy(&std::fs::read(&npy).unwrap()).replacen("(4, 3)", "(1000000000000, 3)", 1);
+    std::fs::write(&npy, text.as_bytes()).unwrap();
+    let init = format!("model.init={{ file = \"{}\" }}", npy.display());
+    let out = tmp.path().join("init");
+    let output =
+        command(&["run", "scenarios/quickstart.toml", "--quiet", "--set", "model.m=4", "--set", &init, "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("lying.npy:npy: the header declares 1000000000000 x 3 values"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!out.exists());
+    // bench and sweeps.
+    for (args, start) in [
+        (
+            &["bench", "--m", "1000000000000"][..],
+            "error: meanfield bench: field `--m` = 1000000000000: the run would need",
+        ),
+        (&["bench", "--d", "1000000000"][..], "error: meanfield bench: field `--d` = 1000000000: the run would need"),
+    ] {
+        let output = command(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        assert!(stderr(&output).starts_with(start), "{}", stderr(&output));
+    }
+    let sweep = tmp.path().join("s.toml");
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.toml");
+    let text = format!(
+        "base = \"{}\"\n[[axis]]\nkey = \"lambda\"\nlinspace = {{ start = 0.1, stop = 0.5, num = 100000000 }}\n",
+        base.display()
+    );
+    std::fs::write(&sweep, text).unwrap();
+    let output = command(&["sweep", sweep.to_str().unwrap(), "--dry-run"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "error: {}: field `axis[0].linspace.num` = 100000000: must be between 1 and 1000000\n",
+            sweep.display()
+        )
+    );
+    std::fs::write(&sweep, format!("base = \"{}\"\nseeds = 1000000000\n", base.display())).unwrap();
+    let output = command(&["sweep", sweep.to_str().unwrap(), "--dry-run"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        stderr(&output),
+        format!("error: {}: field `seeds` = 1000000000: at most 1000000 seeds\n", sweep.display())
+    );
+}
+
+#[test]
+fn absurd_thread_counts_are_refused() {
+    let sweep = "scenarios/sweeps/speed.toml";
+    let cores = std::thread::available_parallelism().unwrap().get();
+    for (jobs, expected) in [
+        ("100000".to_string(), format!("error: --jobs 100000: at most {} (4 per core, {cores} cores here); more threads only add memory, not speed\n", 4 * cores)),
+        ("0".to_string(), format!("error: --jobs 0: must be at least 1 (omit it to use all {cores} cores)\n")),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let output = command(&["sweep", sweep, "--quiet", "--jobs", &jobs, "--out"]).arg(tmp.path().join("s")).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        assert_eq!(stderr(&output), expected);
+        assert!(!tmp.path().join("s/runs").exists(), "nothing ran");
+    }
+}
