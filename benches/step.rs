@@ -14,7 +14,7 @@ use meanfield::linalg::Real;
 use meanfield::loss::Loss;
 use meanfield::model::{Cloud, Init};
 use meanfield::rng::Purpose;
-use meanfield::simulation::{Problem, RunOptions, Simulation};
+use meanfield::engine::{Problem, RunOptions, Simulation};
 
 /// (d, n, m) of the grid.
 fn sizes() -> impl Iterator<Item = (usize, usize, usize)> {

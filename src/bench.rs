@@ -19,8 +19,8 @@ use crate::loss::Loss;
 use crate::model::{Cloud, Init, Layout};
 use crate::resources::peak_rss_bytes;
 use crate::rng::Purpose;
-use crate::scenario::{DynamicsSpec, Precision};
-use crate::simulation::{Problem, RunOptions, Simulation};
+use crate::config::{DynamicsSpec, Precision};
+use crate::engine::{Problem, RunOptions, Simulation};
 
 /// What to time.
 #[derive(Clone, Debug, PartialEq)]

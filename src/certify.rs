@@ -1,4 +1,4 @@
-//! The dual lower bound on L* (MATH.md section 5).
+//! The dual lower bound on L* (docs/math.md, section Dual bound; the computation of S: section Sphere maximum).
 //!
 //! With r_i = l'(y_i, F_i) / n at the current predictions F, the sphere maximum
 //!
@@ -10,7 +10,7 @@
 //! min_mu R(F_mu) + 2 lambda |mu|_TV, so D = -R*(c r) <= L* <= L\[rho\].
 //!
 //! S is computed exactly, when affordable (any d; at d = 3 up to about 2000 distinct inputs), from the
-//! arrangement of the hyperplanes x_i . v = 0 (see the `arrangement` submodule): on a cell with activation pattern P,
+//! arrangement of the hyperplanes x_i . v = 0 (see `geometry::arrangement`): on a cell with activation pattern P,
 //! phi(v) = g_P . v with g_P = sum_{i in P} r_i x_i, so the maximum of |phi| over the closure of a cell is
 //! attained either at +-g_P / |g_P| (if that point lies in the cell) or on the cell's boundary, which is made
 //! of cells of lower-dimensional restricted arrangements. On arcs of 2-D subspaces the maximum of
@@ -19,16 +19,14 @@
 //! |g_P| beats the best value so far. Otherwise S is estimated from given directions, random directions and
 //! projected ascent on the sphere, and the result says `exact = false`.
 
-pub(crate) mod arrangement;
-
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use rand_distr::{Distribution as _, StandardNormal};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::geometry::arrangement::{self, dot, norm, Cell, CircleArc, DistinctDirections, Visitor};
 use crate::loss::Loss;
 use crate::rng::{self, Purpose};
-use arrangement::{dot, norm, Arc, Cell, Directions, Visitor};
 
 /// Result of the sphere maximisation S = sup_{|v|=1} |sum_i r_i relu(v . x_i)|.
 #[derive(Clone, Debug, PartialEq)]
@@ -127,7 +125,7 @@ pub fn sphere_max(
         SphereMethod::Auto => {
             d == 1 || exact_cost(n, d) <= EXACT_BUDGET || {
                 (n as f64).powi(2) * d as f64 <= 4.0 * EXACT_BUDGET
-                    && exact_cost(Directions::new(x).len(), d) <= EXACT_BUDGET
+                    && exact_cost(DistinctDirections::new(x).len(), d) <= EXACT_BUDGET
             }
         }
     };
@@ -162,7 +160,7 @@ fn exact_max(
     estimate_seed: Option<u64>,
 ) -> (f64, Vec<f64>) {
     let d = x.ncols();
-    let dirs = Directions::new(x);
+    let dirs = DistinctDirections::new(x);
     let weights = dirs.weights(&r.to_vec());
     let mut best = (0.0, unit(d));
     let mut offer = |v: Vec<f64>| {
@@ -211,7 +209,7 @@ fn unit(d: usize) -> Vec<f64> {
 
 /// The visitor of the exact search: the best value and maximiser so far.
 struct Search<'a> {
-    dirs: &'a Directions,
+    dirs: &'a DistinctDirections,
     lb: f64,
     best: Vec<f64>,
 }
@@ -262,7 +260,7 @@ impl Visitor for Search<'_> {
     /// On the arc t in (a, b), phi = g2 . (cos t, sin t): the maximum of |phi| over the closed arc is |g2| if
     /// the angle of g2 or of -g2 lies in the arc, and otherwise at an endpoint (the end point is the start
     /// of the next arc, so only the start is evaluated here).
-    fn arc(&mut self, arc: &Arc<'_>) {
+    fn arc(&mut self, arc: &CircleArc<'_>) {
         let lift = |t: f64| -> Vec<f64> {
             let (c, s) = (t.cos(), t.sin());
             arc.b1.iter().zip(arc.b2).map(|(p, q)| c * p + s * q).collect()

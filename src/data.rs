@@ -1,4 +1,4 @@
-//! Data sets (MATH.md section 7): the paper's distribution, XOR, a random ReLU teacher, and user
+//! Data sets (docs/math.md, section Distributions): the paper's distribution, XOR, a random ReLU teacher, and user
 //! csv files.
 
 use std::path::Path;
@@ -43,7 +43,7 @@ impl Dataset {
         self.x.ncols()
     }
 
-    /// The same data with a constant coordinate 1 appended to every input (MATH.md section 1).
+    /// The same data with a constant coordinate 1 appended to every input (docs/math.md, section Data and losses).
     pub fn with_bias(&self) -> Dataset {
         let mut x = Array2::ones((self.n(), self.d() + 1));
         x.slice_mut(s![.., ..self.d()]).assign(&self.x);
@@ -164,7 +164,7 @@ pub enum Task {
     Regression,
 }
 
-/// A synthetic distribution (MATH.md section 7).
+/// A synthetic distribution (docs/math.md, section Distributions).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Distribution {
     /// The paper's distribution D in dimension d >= 2.

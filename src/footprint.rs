@@ -250,8 +250,8 @@ pub fn of_scenario(scenario: &crate::scenario::ValidScenario, processes: usize) 
     if f.parts.iter().all(|p| p.bytes < SAFE) && n * d < SAFE && local * width < SAFE {
         let (m, n, n_test, d) = (local as usize, n as usize, n_test as usize, d as usize);
         let kernels = match config.precision {
-            Precision::F64 => crate::simulation::memory_estimate::<f64>(m, n, n_test, d, config.run.batch),
-            Precision::F32 => crate::simulation::memory_estimate::<f32>(m, n, n_test, d, config.run.batch),
+            Precision::F64 => crate::setup::memory_estimate::<f64>(m, n, n_test, d, config.run.batch),
+            Precision::F32 => crate::setup::memory_estimate::<f32>(m, n, n_test, d, config.run.batch),
         };
         // memory_estimate also counts the cloud and the data, added above in more detail.
         let counted = 2 * m * (d + 1) * s as usize + (n + n_test) * (d * (8 + s as usize) + 8) + 3 * n * 8;

@@ -3,7 +3,7 @@
 //! A simulator of infinite-width two-layer ReLU networks, after Wei, Lee, Liu & Ma, "Regularization
 //! Matters" (NeurIPS 2019). The network is a probability measure over neurons theta = (w, u), held
 //! as a cloud of particles ([`model::Cloud`]) and moved by particle gradient descent, the paper's
-//! perturbed flow or Langevin dynamics ([`dynamics`]). The formulas and names follow `MATH.md`.
+//! perturbed flow or Langevin dynamics ([`dynamics`]). The formulas and names follow `docs/math.md`.
 //! Every reduction is exact ([`exact`]), so results are bit-identical for any number of threads
 //! and, with the `mpi` feature, for any number of processes sharing one cloud ([`comm`]).
 //!
@@ -15,7 +15,7 @@
 //! use meanfield::loss::Loss;
 //! use meanfield::model::{Cloud, Init};
 //! use meanfield::rng::Purpose;
-//! use meanfield::simulation::{Problem, RunOptions, Simulation};
+//! use meanfield::engine::{Problem, RunOptions, Simulation};
 //!
 //! let train = Distribution::Xor { d: 2, noise: Default::default() }.sample(40, 1, Purpose::TrainData)?;
 //! let problem = Problem::<f64>::new(train, None, Loss::Logistic, 1e-3)?;
@@ -33,21 +33,21 @@
 
 pub mod bench;
 pub mod certify;
-pub mod checkpoint;
-pub mod comm;
+pub mod config;
 pub mod convex;
 pub mod data;
 pub mod dynamics;
+pub mod engine;
 pub mod error;
-pub mod exact;
 pub mod figures;
 pub mod footprint;
-pub mod linalg;
+pub mod geometry;
 pub mod lock;
 pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod ntk;
+pub mod numerics;
 pub mod output;
 pub mod plot;
 pub mod report;
@@ -55,9 +55,14 @@ pub mod resources;
 pub mod rng;
 pub mod run_files;
 pub mod runner;
-pub mod scenario;
+pub mod setup;
 pub mod signals;
-pub mod simulation;
 pub mod sweep;
 
 pub use error::{Error, Result};
+pub use numerics::{comm, exact, linalg};
+
+/// The scenario format under its former module name ([`config`]).
+pub use config as scenario;
+/// The engine's modules under their former top-level names ([`engine`]).
+pub use engine::{checkpoint, simulation};

@@ -1,5 +1,5 @@
-//! Losses l(y, z) of a prediction z against a label y (MATH.md section 1), their derivatives in z
-//! and their convex conjugates (MATH.md section 5).
+//! Losses l(y, z) of a prediction z against a label y (docs/math.md, section Data and losses), their derivatives in z
+//! and their convex conjugates (docs/math.md, section Dual bound).
 
 use serde::{Deserialize, Serialize};
 

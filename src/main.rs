@@ -12,7 +12,7 @@ use meanfield::data::Dataset;
 use meanfield::figures::{self, FigureOptions};
 use meanfield::loss::Loss;
 use meanfield::runner::{self, RunControl, Verbosity};
-use meanfield::scenario::{DynamicsConfig, Precision, ValidScenario};
+use meanfield::config::{DynamicsConfig, Precision, ValidScenario};
 use meanfield::sweep::{self, Shard, Sweep, SweepOptions};
 use meanfield::Error;
 
@@ -448,16 +448,9 @@ fn sweep(args: &SweepArgs, comm: &dyn Communicator) -> Result<(), Error> {
 }
 
 fn bench(args: &BenchArgs, comm: Arc<dyn Communicator>) -> Result<(), Error> {
-    let uses = |name: &str| args.dynamics.split('+').any(|p| p.trim() == name);
-    let mut dynamics = DynamicsConfig {
-        kind: args.dynamics.clone(),
-        eta: args.eta,
-        schedule: Default::default(),
-        sigma: uses("perturbed").then_some(args.sigma),
-        reinit_radius: None,
-        tau: uses("langevin").then_some(args.tau),
-        tau_decay: None,
-    };
+    let mut dynamics = DynamicsConfig::new(&args.dynamics, args.eta);
+    dynamics.set_where_used("sigma", args.sigma);
+    dynamics.set_where_used("tau", args.tau);
     let (m, n, d, s) =
         (args.m as u128, args.n as u128, args.d as u128, if matches!(args.dtype, Dtype::F32) { 4 } else { 8 });
     let mut needs = meanfield::footprint::Footprint::default();
@@ -525,7 +518,7 @@ fn optimum(args: &OptimumArgs) -> Result<(), Error> {
             let scenario = ValidScenario::load(path, &args.set)?;
             let available = meanfield::resources::available_memory_bytes();
             meanfield::footprint::of_scenario(&scenario, 1)?.check(&scenario.source, available, ADVICE)?;
-            let (train, _) = scenario.datasets()?;
+            let (train, _) = meanfield::setup::datasets(&scenario)?;
             (train, scenario.scenario.loss, args.lambda.unwrap_or(scenario.scenario.lambda), scenario.seed())
         }
         (None, Some(path)) => {

@@ -32,7 +32,7 @@ pub struct Metrics {
     pub pattern_change: f64,
     /// Seconds since the run (or its resumption) started.
     pub wall_seconds: f64,
-    /// The dual lower bound D <= L* (MATH.md section 5), at certified steps.
+    /// The dual lower bound D <= L* (docs/math.md, section Dual bound), at certified steps.
     pub dual_bound: Option<f64>,
     /// The optimality gap G = L - D >= L - L*.
     pub gap: Option<f64>,

@@ -1,5 +1,5 @@
 //! The kernel induced by the same two-layer ReLU network (its NTK) and the kernel predictors the
-//! paper compares the regularised network with (MATH.md section 6).
+//! paper compares the regularised network with (docs/math.md, section Kernels).
 //!
 //! With initial output weights w ~ N(0, r_w^2) and input weights u ~ N(0, r_u^2 I), the network
 //! f(x) = m^{-1/2} sum_j w_j relu(u_j . x) has, as m -> infinity, the tangent kernel
@@ -32,7 +32,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
-/// The NTK of MATH.md section 6 with initial scales r_w (output weights) and r_u (input weights).
+/// The NTK of docs/math.md, section Kernels, with initial scales r_w (output weights) and r_u (input weights).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Ntk {
     /// Standard deviation r_w of the initial output weights: scales the input-weight gradients.
@@ -75,12 +75,12 @@ impl Ntk {
 
     /// K(x, x'); 0 if either input is the zero vector.
     pub fn eval(&self, x: ArrayView1<f64>, x2: ArrayView1<f64>) -> f64 {
-        let (a, b) = (Directions::new(x.insert_axis(Axis(0))), Directions::new(x2.insert_axis(Axis(0))));
+        let (a, b) = (PolarInputs::new(x.insert_axis(Axis(0))), PolarInputs::new(x2.insert_axis(Axis(0))));
         self.entry(&a, 0, &b, 0)
     }
 
     /// The entry (i, j) between the rows i of `a` and j of `b`.
-    fn entry(&self, a: &Directions, i: usize, b: &Directions, j: usize) -> f64 {
+    fn entry(&self, a: &PolarInputs, i: usize, b: &PolarInputs, j: usize) -> f64 {
         let (u, v) = (a.unit.row(i), b.unit.row(j));
         let (mut p2, mut q2) = (0.0, 0.0);
         for (&s, &t) in u.iter().zip(v.iter()) {
@@ -101,7 +101,7 @@ impl Ntk {
                 b.ncols()
             )));
         }
-        let (a, b) = (Directions::new(a), Directions::new(b));
+        let (a, b) = (PolarInputs::new(a), PolarInputs::new(b));
         let mut k = Array2::zeros((a.norm.len(), b.norm.len()));
         k.axis_iter_mut(Axis(0)).into_par_iter().enumerate().for_each(|(i, mut row)| {
             for (j, v) in row.iter_mut().enumerate() {
@@ -118,19 +118,19 @@ impl Ntk {
 }
 
 /// Inputs split into norms |x_i| and unit directions x_i / |x_i| (0 for a zero input).
-struct Directions {
+struct PolarInputs {
     norm: Vec<f64>,
     unit: Array2<f64>,
 }
 
-impl Directions {
+impl PolarInputs {
     fn new(x: ArrayView2<f64>) -> Self {
         let norm: Vec<f64> = x.outer_iter().map(|r| r.dot(&r).sqrt()).collect();
         let mut unit = x.to_owned();
         for (mut row, &n) in unit.outer_iter_mut().zip(&norm) {
             row.mapv_inplace(|v| if n > 0.0 { v / n } else { 0.0 });
         }
-        Directions { norm, unit }
+        PolarInputs { norm, unit }
     }
 }
 
@@ -262,9 +262,9 @@ const ACTIVE_SET_ITERATIONS: usize = 50;
 /// The primal-dual active-set method (Hintermueller, Ito & Kunisch 2002) guesses the support set
 /// S, solves Q_SS a_S = 1 (a Cholesky factorisation, as in [`interpolate`]) with a = 0 off S, and
 /// takes as the next S the points of S with a_i > 0 and the others with g_i < 0 (below
-/// -[`MARGIN_SLACK`]); when S repeats, the KKT conditions hold. It starts from S = all points, minimum-norm interpolation, which on data the kernel
+/// -`MARGIN_SLACK`); when S repeats, the KKT conditions hold. It starts from S = all points, minimum-norm interpolation, which on data the kernel
 /// barely separates is nearly the answer, and takes a few factorisations. If S has not settled
-/// after [`ACTIVE_SET_ITERATIONS`], the quadratic program is solved by `clarabel` instead
+/// after `ACTIVE_SET_ITERATIONS`, the quadratic program is solved by `clarabel` instead
 /// (an interior-point method whose dense KKT systems cost minutes beyond n ~ 2000).
 ///
 /// [`KernelFit::residual`] is the largest |margin - 1| over the support vectors, or 1 - the

@@ -44,9 +44,9 @@ fn splitmix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The 256-bit ChaCha key for (seed, purpose).
-fn key(seed: u64, purpose: Purpose) -> [u8; 32] {
-    let mut state = splitmix64(seed ^ splitmix64(purpose as u64));
+/// The 256-bit ChaCha key for (seed, purpose code).
+fn key(seed: u64, purpose: u64) -> [u8; 32] {
+    let mut state = splitmix64(seed ^ splitmix64(purpose));
     let mut out = [0u8; 32];
     for chunk in out.chunks_exact_mut(8) {
         state = splitmix64(state);
@@ -57,7 +57,13 @@ fn key(seed: u64, purpose: Purpose) -> [u8; 32] {
 
 /// The stream for (seed, purpose, stream index), positioned at the start of `step`.
 pub fn stream(seed: u64, purpose: Purpose, index: u64, step: u64) -> ChaCha8Rng {
-    let mut rng = ChaCha8Rng::from_seed(key(seed, purpose));
+    stream_for_code(seed, purpose as u64, index, step)
+}
+
+/// [`stream`] for a purpose code outside [`Purpose`] (a dynamics' own; codes of 256 and above
+/// are independent of every [`Purpose`]).
+pub fn stream_for_code(seed: u64, code: u64, index: u64, step: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::from_seed(key(seed, code));
     rng.set_stream(index);
     rng.set_word_pos(u128::from(step) * WORDS_PER_STEP);
     rng

@@ -15,7 +15,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ndarray::s;
 use serde::Serialize;
 
-use crate::checkpoint::Checkpoint;
+use crate::engine::Checkpoint;
 use crate::comm::{Communicator, Single};
 use crate::convex::{self, Optimum, OptimumOptions};
 use crate::data::Distribution;
@@ -26,8 +26,9 @@ use crate::output::{write_atomic, write_npy};
 use crate::plot::{Animation, Scatter};
 use crate::report::{self, Ideal};
 use crate::resources::human_bytes;
-use crate::scenario::{DataSource, Precision, Scenario, ValidScenario};
-use crate::simulation::{Observer, Simulation, State};
+use crate::setup::{self, Setup};
+use crate::config::{DataSource, Precision, Scenario, ValidScenario};
+use crate::engine::{Observer, Simulation, State};
 
 /// How a run reports progress.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -71,7 +72,7 @@ pub struct Summary {
     pub scenario: Scenario,
 }
 
-/// The exact optimum of the convex reformulation (MATH.md section 5).
+/// The exact optimum of the convex reformulation (docs/math.md, section Convex program).
 #[derive(Clone, Debug, Serialize)]
 pub struct OptimumSummary {
     /// L* (an upper bound on it when `exact` is false).
@@ -314,7 +315,7 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
     if root {
         claim(out, &toml, control.force && !control.resume)?;
     }
-    let (mut sim, mut state) = scenario.simulation_on::<F>(comm.clone())?;
+    let Setup { simulation: mut sim, mut state, .. } = setup::build::<F>(scenario, comm.clone())?;
     let (m, n, d) = (sim.shard().total, sim.problem.train.n(), state.cloud.d());
     let verbosity = if root { control.verbosity } else { Verbosity::Quiet };
     if verbosity == Verbosity::Normal {

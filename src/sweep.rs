@@ -25,7 +25,7 @@ use crate::metrics::Metrics;
 use crate::output::write_atomic;
 use crate::plot::{self, Heatmap, Mark, Panel, Scale, Series};
 use crate::runner::{self, progress_bar, Verbosity};
-use crate::scenario::{Checker, Scenario, ValidScenario};
+use crate::config::{Checker, Scenario, ValidScenario};
 
 /// The metric columns of `sweep.csv` after the axis columns and `run`, in order.
 pub const METRICS: [&str; 10] = [

@@ -10,8 +10,8 @@ use meanfield::dynamics::Gd;
 use meanfield::loss::Loss;
 use meanfield::model::{Cloud, Init};
 use meanfield::rng::Purpose;
-use meanfield::scenario::ValidScenario;
-use meanfield::simulation::{Problem, RunOptions, Simulation};
+use meanfield::config::ValidScenario;
+use meanfield::engine::{Problem, RunOptions, Simulation};
 
 fn data(d: usize, bias: bool, loss: Loss) -> Dataset {
     let task = if loss == Loss::Squared { Task::Regression } else { Task::Classification };
@@ -87,7 +87,7 @@ fn the_exact_solution_has_zero_gap_and_is_stationary() {
 fn a_long_gd_run_on_the_quickstart_reaches_the_exact_optimum() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.toml");
     let scenario = ValidScenario::load(&path, &[]).unwrap();
-    let (mut sim, state) = scenario.simulation::<f64>().unwrap();
+    let (mut sim, state) = meanfield::setup::simulation::<f64>(&scenario).unwrap();
     let optimum =
         convex::solve(&sim.problem.train, sim.problem.loss, sim.problem.lambda, &OptimumOptions::default()).unwrap();
     assert!(optimum.exact);

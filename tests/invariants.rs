@@ -1,11 +1,11 @@
-//! The facts of MATH.md section 8 and the defining properties of the dynamics, on small clouds.
+//! The facts of docs/math.md, section Invariants, and the defining properties of the dynamics, on small clouds.
 
 use meanfield::data::{Dataset, Distribution, XorNoise};
 use meanfield::dynamics::{Dynamics, Gd, Langevin, Perturbed, StepContext};
 use meanfield::loss::Loss;
 use meanfield::model::{first_variation, Cloud, Init};
 use meanfield::rng::Purpose;
-use meanfield::simulation::{Problem, RunOptions, Simulation};
+use meanfield::engine::{Problem, RunOptions, Simulation};
 use ndarray::{array, Array1, Array2};
 
 fn gaussian_data(n: usize, d: usize, seed: u64) -> Dataset {
@@ -62,7 +62,7 @@ fn first_variation_is_two_homogeneous() {
     }
 }
 
-fn gd_simulation(lambda: f64, eta: f64, loss: Loss) -> (Simulation<f64>, meanfield::simulation::State<f64>) {
+fn gd_simulation(lambda: f64, eta: f64, loss: Loss) -> (Simulation<f64>, meanfield::engine::State<f64>) {
     let problem = Problem::<f64>::new(gaussian_data(30, 3, 7), None, loss, lambda).unwrap();
     let cloud = Cloud::<f64>::sample(200, 3, &Init::Gaussian { s_w: 1.0, s_u: 1.0 }, 8);
     let options = RunOptions::new(eta, 0, 1, 3);

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use meanfield::checkpoint::Checkpoint;
+use meanfield::engine::Checkpoint;
 
 mod common;
 

@@ -1,11 +1,11 @@
-//! Property tests of the facts of MATH.md section 8 on random small clouds and data sets.
+//! Property tests of the facts of docs/math.md, section Invariants, on random small clouds and data sets.
 
 use meanfield::certify::SphereMethod;
 use meanfield::data::Dataset;
 use meanfield::dynamics::Gd;
 use meanfield::loss::Loss;
 use meanfield::model::{first_variation, Cloud};
-use meanfield::simulation::{Problem, RunOptions, Simulation};
+use meanfield::engine::{Problem, RunOptions, Simulation};
 use ndarray::{Array1, Array2};
 use proptest::prelude::*;
 

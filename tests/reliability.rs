@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use meanfield::checkpoint::Checkpoint;
+use meanfield::engine::Checkpoint;
 
 mod common;
 

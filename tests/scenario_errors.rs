@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use meanfield::scenario::{Scenario, ValidScenario};
+use meanfield::config::{Scenario, ValidScenario};
 
 const BASE: &str = r#"
 lambda = 0.01

@@ -3,7 +3,9 @@
 
 use ndarray::ArrayViewMut2;
 
-use super::{Dynamics, StepContext};
+use std::sync::Arc;
+
+use super::{Dynamics, Kind, StepContext};
 use crate::linalg::Real;
 
 /// Plain particle gradient descent.
@@ -17,3 +19,6 @@ impl<F: Real> Dynamics<F> for Gd {
 
     fn perturb(&self, _block: ArrayViewMut2<F>, _first: usize, _ctx: &StepContext) {}
 }
+
+/// `gd`: no parameters; acts alone.
+pub(super) const KIND: Kind = Kind { name: "gd", params: &[], alone: true, check: |_, _| Ok(Arc::new(Gd)) };

@@ -2,11 +2,15 @@
 //! gradient step each particle receives sqrt(2 eta tau) xi_j, xi_j ~ N(0, I_{1+d}); the stationary
 //! law is proportional to exp(-L'[rho] / tau), the minimiser of L[rho] + tau * integral rho log rho.
 
+use std::sync::Arc;
+
 use ndarray::ArrayViewMut2;
 use rand::Rng;
 use rand_distr::StandardNormal;
 
-use super::{for_each_chunk, Dynamics, StepContext};
+use super::{for_each_chunk, Dynamics, Kind, Param, Params, Part, StepContext};
+use crate::config::Checker;
+use crate::error::Result;
 use crate::linalg::Real;
 use crate::rng::Purpose;
 
@@ -41,4 +45,21 @@ impl<F: Real> Dynamics<F> for Langevin {
             chunk.iter_mut().for_each(|t| *t = *t + F::of(scale * rng.sample::<f64, _>(StandardNormal)));
         });
     }
+}
+
+/// `langevin`: `tau` (required, >= 0) and `tau_decay` (in (0, 1], default 1).
+pub(super) const KIND: Kind = Kind {
+    name: "langevin",
+    params: &[Param { key: "tau", default: None }, Param { key: "tau_decay", default: Some(1.0) }],
+    alone: false,
+    check,
+};
+
+fn check(v: &Checker, p: &Params) -> Result<Arc<dyn Part>> {
+    let tau = v.finite_at_least("dynamics.tau", p["tau"], 0.0)?;
+    let tau_decay = p["tau_decay"];
+    if !(tau_decay > 0.0 && tau_decay <= 1.0) {
+        return Err(v.value("dynamics.tau_decay", tau_decay, "must be in (0, 1]"));
+    }
+    Ok(Arc::new(Langevin { tau, tau_decay }))
 }

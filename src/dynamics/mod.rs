@@ -1,15 +1,28 @@
-//! The dynamics of MATH.md section 4. All share the gradient step
-//! theta_j <- theta_j + eta v[rho](theta_j) (done by [`crate::model::Kernel::step`]); a
+//! The dynamics of docs/math.md, section Dynamics. All share the gradient step
+//! theta_j <- theta_j + eta v[rho](theta_j) (done by [`crate::model::ComputeKernel::step`]); a
 //! [`Dynamics`] is what happens to the particles after it. One file per dynamics; they combine
-//! with [`Combined`].
+//! with [`Combined`]. Each file declares its `KIND` (name, parameters, check) and is listed once
+//! in `register!`.
 
-mod gd;
-mod langevin;
-mod perturbed;
+mod registry;
+
+/// Declares the dynamics modules and [`KINDS`], in the order the dynamics act when combined.
+macro_rules! register {
+    ($($module:ident),* $(,)?) => {
+        $(pub mod $module;)*
+
+        /// Every registered dynamics, in the order they act when combined.
+        pub static KINDS: &[&Kind] = &[$(&$module::KIND),*];
+    };
+}
+
+// The registration: one entry per dynamics file.
+register!(gd, langevin, perturbed);
 
 pub use gd::Gd;
 pub use langevin::Langevin;
 pub use perturbed::Perturbed;
+pub use registry::{kind, param_keys, DynamicsSpec, Kind, Param, Params, Part};
 
 use ndarray::{ArrayViewMut2, Axis};
 use rand_chacha::ChaCha8Rng;
@@ -34,6 +47,12 @@ impl StepContext {
     /// The random stream of one chunk of particles at this step, for one purpose.
     pub fn stream(&self, purpose: Purpose, chunk: usize) -> ChaCha8Rng {
         rng::stream(self.seed, purpose, chunk as u64, self.step)
+    }
+
+    /// The random stream of one chunk of particles at this step for a purpose code of a dynamics'
+    /// own (see [`rng::stream_for_code`]), so that a new dynamics needs no [`Purpose`] variant.
+    pub fn stream_for_code(&self, code: u64, chunk: usize) -> ChaCha8Rng {
+        rng::stream_for_code(self.seed, code, chunk as u64, self.step)
     }
 }
 

@@ -3,10 +3,14 @@
 //! probability 1 - exp(-eta sigma), replaced by a fresh draw from the uniform distribution on the
 //! sphere of radius `reinit_radius` in R^{1+d}.
 
+use std::sync::Arc;
+
 use ndarray::ArrayViewMut2;
 use rand::Rng;
 
-use super::{for_each_chunk, Dynamics, StepContext};
+use super::{for_each_chunk, Dynamics, Kind, Param, Params, Part, StepContext};
+use crate::config::Checker;
+use crate::error::Result;
 use crate::linalg::Real;
 use crate::model::sphere_point;
 use crate::rng::Purpose;
@@ -46,4 +50,18 @@ impl<F: Real> Dynamics<F> for Perturbed {
             }
         });
     }
+}
+
+/// `perturbed`: `sigma` (required, >= 0) and `reinit_radius` (> 0, default 1).
+pub(super) const KIND: Kind = Kind {
+    name: "perturbed",
+    params: &[Param { key: "sigma", default: None }, Param { key: "reinit_radius", default: Some(1.0) }],
+    alone: false,
+    check,
+};
+
+fn check(v: &Checker, p: &Params) -> Result<Arc<dyn Part>> {
+    let sigma = v.finite_at_least("dynamics.sigma", p["sigma"], 0.0)?;
+    let reinit_radius = v.finite_positive("dynamics.reinit_radius", p["reinit_radius"])?;
+    Ok(Arc::new(Perturbed { sigma, reinit_radius }))
 }

@@ -1,4 +1,4 @@
-//! `dynamics`: how the three dynamics of MATH.md section 4 converge on one problem whose global minimum L* is
+//! `dynamics`: how the three dynamics (docs/math.md, section Dynamics) converge on a problem whose global minimum L* is
 //! known exactly (the convex program of [`convex::solve`]): L - L* and the certified gap G = L - D against time
 //! for gradient descent, the perturbed flow at several re-draw rates sigma and Langevin dynamics at several
 //! temperatures tau, all from the same initial cloud.
@@ -14,7 +14,7 @@ use crate::convex::{self, OptimumOptions};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::report;
-use crate::scenario::Scenario;
+use crate::config::Scenario;
 
 /// The `dynamics` figure.
 pub struct DynamicsFigure;
@@ -54,7 +54,7 @@ impl Figure for DynamicsFigure {
         let started = Instant::now();
         let config: Config = super::load_config(self.name(), options)?;
         let base = check_scenario(config.scenario.clone(), self.name(), options)?;
-        let (train, _) = base.datasets()?;
+        let (train, _) = crate::setup::datasets(&base)?;
         let solving = Instant::now();
         let opts = OptimumOptions { seed: base.seed(), ..OptimumOptions::default() };
         let optimum = convex::solve(&train, base.scenario.loss, base.scenario.lambda, &opts)?;
@@ -63,12 +63,12 @@ impl Figure for DynamicsFigure {
         let mut variants: Vec<(String, Scenario)> = vec![("gd".into(), with_kind(&config.scenario, "gd"))];
         for &sigma in &config.sigmas {
             let mut s = with_kind(&config.scenario, "perturbed");
-            s.dynamics.sigma = Some(sigma);
+            s.dynamics.params.insert("sigma".into(), sigma);
             variants.push((format!("perturbed, sigma = {sigma:e}"), s));
         }
         for &tau in &config.taus {
             let mut s = with_kind(&config.scenario, "langevin");
-            s.dynamics.tau = Some(tau);
+            s.dynamics.params.insert("tau".into(), tau);
             variants.push((format!("langevin, tau = {tau:e}"), s));
         }
         let gap_eps = base.scenario.run.gap_eps;
@@ -109,8 +109,7 @@ impl Figure for DynamicsFigure {
 fn with_kind(scenario: &Scenario, kind: &str) -> Scenario {
     let mut s = scenario.clone();
     s.dynamics.kind = kind.into();
-    s.dynamics.sigma = None;
-    s.dynamics.tau = None;
+    s.dynamics.params.clear();
     s
 }
 

@@ -1,4 +1,4 @@
-//! `margin`: weak regularisation gives the maximum normalised margin (MATH.md section 5). On small separable
+//! `margin`: weak regularisation gives the maximum normalised margin (docs/math.md, section Margin). On small separable
 //! data the normalised margin gamma = min_i y_i F_i / integral |theta|^2 d rho of (a) the cloud trained by
 //! gradient descent and (b) the exact regularised optimum ([`convex::solve`]) is drawn against lambda, with the
 //! exact maximum gamma* ([`convex::max_margin`]) as a horizontal line: as lambda -> 0, gamma rises to gamma*
@@ -15,7 +15,7 @@ use crate::convex::{self, OptimumOptions};
 use crate::data::{paper_network, Distribution};
 use crate::error::{Error, Result};
 use crate::plot::{self, Mark, Panel, Scale, Series};
-use crate::scenario::{DataSource, Scenario};
+use crate::config::{DataSource, Scenario};
 
 /// The `margin` figure.
 pub struct Margin;
@@ -66,7 +66,7 @@ impl Figure for Margin {
             )));
         }
         let base = check_scenario(config.scenario.clone(), self.name(), options)?;
-        let (train, _) = base.datasets()?;
+        let (train, _) = crate::setup::datasets(&base)?;
         let star = convex::max_margin(&train, config.max_patterns)?;
         say(options, format!("margin: gamma* = {} (dual bound {})", star.gamma, star.upper));
         let etas: Vec<f64> =

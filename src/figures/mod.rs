@@ -21,7 +21,7 @@ use crate::linalg::Real;
 use crate::metrics::Metrics;
 use crate::plot::Series;
 use crate::runner::Verbosity;
-use crate::scenario::{Precision, Scenario, ValidScenario};
+use crate::config::{Precision, Scenario, ValidScenario};
 
 /// How a figure is regenerated.
 #[derive(Clone, Debug)]
@@ -134,7 +134,7 @@ pub fn simulate(scenario: &ValidScenario, optimum: Option<f64>) -> Result<(Vec<M
 }
 
 fn simulate_in<F: Real>(scenario: &ValidScenario, optimum: Option<f64>) -> Result<(Vec<Metrics>, Array2<f64>)> {
-    let (mut sim, state) = scenario.simulation::<F>()?;
+    let (mut sim, state) = crate::setup::simulation::<F>(scenario)?;
     if let Some(value) = optimum {
         sim.set_optimum(value);
     }

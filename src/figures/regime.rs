@@ -12,7 +12,7 @@ use super::{band_series, mean_sd, over_seeds, stem, Figure, FigureOptions, Figur
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::plot::{self, Panel};
-use crate::scenario::Scenario;
+use crate::config::Scenario;
 
 /// The `regime` figure.
 pub struct Regime;

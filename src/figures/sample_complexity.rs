@@ -1,4 +1,4 @@
-//! The paper's Theorem 2.1 as a measurement: on its distribution D (MATH.md section 7) the
+//! The paper's Theorem 2.1 as a measurement: on its distribution D (docs/math.md, section Distributions) the
 //! weakly regularised network learns from O(d) samples, while every predictor of the network's
 //! kernel (its NTK, [`crate::ntk`]) needs Omega(d^2).
 //!
@@ -38,7 +38,7 @@ use crate::model::{Cloud, Init};
 use crate::ntk::{self, Ntk};
 use crate::plot::{self, Mark, Panel, Scale, Series};
 use crate::rng::Purpose;
-use crate::simulation::{Problem, RunOptions, Simulation};
+use crate::engine::{Problem, RunOptions, Simulation};
 
 /// The figure `sample-complexity`.
 pub struct SampleComplexity;

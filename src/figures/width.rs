@@ -12,7 +12,7 @@ use super::{band_series, mean_sd, over_seeds, stem, Figure, FigureOptions, Figur
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::plot::{self, Mark, Panel, Scale};
-use crate::scenario::{ModelConfig, Scenario};
+use crate::config::{ModelConfig, Scenario};
 
 /// The `width` figure.
 pub struct Width;

@@ -26,7 +26,7 @@ pub(crate) const TOL: f64 = 1e-10;
 
 /// The inputs reduced to distinct unit directions e_k, k = 1..K: row i of x is |x_i| e_{k(i)}.
 #[derive(Clone, Debug)]
-pub(crate) struct Directions {
+pub(crate) struct DistinctDirections {
     /// Input dimension d.
     pub d: usize,
     /// The distinct unit directions, K x d row-major.
@@ -37,7 +37,7 @@ pub(crate) struct Directions {
     pub norms: Vec<f64>,
 }
 
-impl Directions {
+impl DistinctDirections {
     /// Reduces the rows of `x` (n x d) to distinct unit directions.
     pub fn new(x: ndarray::ArrayView2<f64>) -> Self {
         let d = x.ncols();
@@ -58,7 +58,7 @@ impl Directions {
                 dirs.len() / d - 1
             })));
         }
-        Directions { d, dirs, of_row, norms }
+        DistinctDirections { d, dirs, of_row, norms }
     }
 
     /// Number K of distinct directions.
@@ -109,9 +109,9 @@ pub(crate) fn norm(a: &[f64]) -> f64 {
 pub(crate) struct Frame {
     /// Orthonormal basis (m columns, original coordinates) of L_m; `None` when L_m = R^d.
     pub basis: Option<Vec<Vec<f64>>>,
-    /// Directions whose projection onto L_m is a positive multiple of the normal a_m.
+    /// DistinctDirections whose projection onto L_m is a positive multiple of the normal a_m.
     pub plus: Vec<usize>,
-    /// Directions whose projection onto L_m is a negative multiple of a_m.
+    /// DistinctDirections whose projection onto L_m is a negative multiple of a_m.
     pub minus: Vec<usize>,
     /// sum_{k in plus} rho_k e_k.
     pub g_plus: Vec<f64>,
@@ -156,7 +156,7 @@ impl Frame {
 
 /// One arc (a relatively open cell) of the arrangement restricted to a plane L_2 = span(b1, b2): the points
 /// cos t b1 + sin t b2 for t in (start, end).
-pub(crate) struct Arc<'a> {
+pub(crate) struct CircleArc<'a> {
     /// First basis vector of L_2 (original coordinates).
     pub b1: &'a [f64],
     /// Second basis vector of L_2.
@@ -173,7 +173,7 @@ pub(crate) struct Arc<'a> {
     pub free: &'a [usize],
     /// Whether each free direction is active on the arc.
     pub active: &'a [bool],
-    /// Directions whose hyperplanes bound the arc, with their activity on the arc (empty for a full circle).
+    /// DistinctDirections whose hyperplanes bound the arc, with their activity on the arc (empty for a full circle).
     pub bounds: &'a [(usize, bool)],
     /// A step coprime with `free.len()`: p -> (p + stride) mod len visits the free directions in a scattered
     /// order.
@@ -191,7 +191,7 @@ pub(crate) struct Cell<'a> {
     /// Side taken at levels 3..=m (index 0 = level 3): true = plus side.
     pub sides: &'a [bool],
     /// The arc the cell was reached from.
-    pub arc: &'a Arc<'a>,
+    pub arc: &'a CircleArc<'a>,
     /// g_P = sum over the cell's active directions of rho_k e_k.
     pub g: &'a [f64],
     /// Necessary conditions of membership in the closed cell: (direction, active).
@@ -201,7 +201,7 @@ pub(crate) struct Cell<'a> {
 /// What to do with every arc and every higher-dimensional cell of the arrangement.
 pub(crate) trait Visitor {
     /// Called for every arc of every plane L_2 of the descent.
-    fn arc(&mut self, arc: &Arc<'_>);
+    fn arc(&mut self, arc: &CircleArc<'_>);
     /// Called for every cell of level m >= 3 reached from an arc.
     fn cell(&mut self, cell: &Cell<'_>);
 }
@@ -209,7 +209,7 @@ pub(crate) trait Visitor {
 /// The descent over the arrangement of `dirs` (d >= 2, at least one direction) with merged weights rho.
 /// The top-level hyperplanes are processed in parallel, each with its own visitor from `make`; the
 /// visitors are returned in a fixed order, so any reduction over them is thread-count independent.
-pub(crate) fn visit<V, F>(dirs: &Directions, weights: &[f64], make: F) -> Vec<V>
+pub(crate) fn visit<V, F>(dirs: &DistinctDirections, weights: &[f64], make: F) -> Vec<V>
 where
     V: Visitor + Send,
     F: Fn() -> V + Sync,
@@ -308,7 +308,7 @@ fn complement(a: &[f64]) -> Vec<Vec<f64>> {
 }
 
 struct Engine<'a> {
-    dirs: &'a Directions,
+    dirs: &'a DistinctDirections,
     weights: &'a [f64],
 }
 
@@ -447,7 +447,7 @@ impl Engine<'_> {
         }
         if groups.is_empty() {
             let g = vec![0.0; d];
-            let arc = Arc {
+            let arc = CircleArc {
                 b1,
                 b2,
                 start: 0.0,
@@ -530,13 +530,14 @@ impl Engine<'_> {
             let (b, kb) = if j + 1 < ne { order[j + 1] } else { (order[0].0 + TAU, order[0].1) };
             let (ra, rb) = (rep(ev.line), rep(events[kb].line));
             let bounds = [(ids[ra], active[ra]), (ids[rb], active[rb])];
-            let arc = Arc { b1, b2, start: a, end: b, g2, g: &g, free: ids, active: &active, bounds: &bounds, stride };
+            let arc =
+                CircleArc { b1, b2, start: a, end: b, g2, g: &g, free: ids, active: &active, bounds: &bounds, stride };
             self.emit_all(&arc, frames, &mut scratch, visitor);
         }
     }
 
     /// Visits an arc and every higher cell reached from it.
-    fn emit_all<V: Visitor>(&self, arc: &Arc<'_>, frames: &[Frame], scratch: &mut Scratch, visitor: &mut V) {
+    fn emit_all<V: Visitor>(&self, arc: &CircleArc<'_>, frames: &[Frame], scratch: &mut Scratch, visitor: &mut V) {
         visitor.arc(arc);
         if frames.is_empty() {
             return;
@@ -552,7 +553,7 @@ impl Engine<'_> {
 
     /// Cells of levels 3.. reached from `arc`, with sides `scratch.sides` already chosen at the levels
     /// below and g_P of the current cell in `scratch.g[depth]`.
-    fn emit<V: Visitor>(&self, arc: &Arc<'_>, frames: &[Frame], scratch: &mut Scratch, visitor: &mut V) {
+    fn emit<V: Visitor>(&self, arc: &CircleArc<'_>, frames: &[Frame], scratch: &mut Scratch, visitor: &mut V) {
         let depth = scratch.sides.len();
         if depth == frames.len() {
             return;
@@ -610,144 +611,4 @@ struct Scratch {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::data::{Distribution, XorNoise};
-    use crate::rng::Purpose;
-    use ndarray::Array2;
-    use rand::{Rng, SeedableRng};
-    use rand_chacha::ChaCha8Rng;
-    use rand_distr::{Distribution as _, StandardNormal};
-
-    /// Checks every arc and cell against direct computation: activity at an interior point, g and g2.
-    struct Checker<'a> {
-        dirs: &'a Directions,
-        weights: &'a [f64],
-        arcs: usize,
-        cells: usize,
-    }
-
-    impl Checker<'_> {
-        fn sum(&self, active: impl Iterator<Item = usize>) -> Vec<f64> {
-            let mut g = vec![0.0; self.dirs.d];
-            for k in active {
-                g.iter_mut().zip(self.dirs.dir(k)).for_each(|(gi, ei)| *gi += self.weights[k] * ei);
-            }
-            g
-        }
-
-        fn close(a: &[f64], b: &[f64]) -> bool {
-            a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-10)
-        }
-    }
-
-    impl Visitor for Checker<'_> {
-        fn arc(&mut self, arc: &Arc<'_>) {
-            self.arcs += 1;
-            assert!(arc.end > arc.start && arc.end - arc.start <= std::f64::consts::TAU + 1e-12);
-            assert!((norm(arc.b1) - 1.0).abs() < 1e-12 && (norm(arc.b2) - 1.0).abs() < 1e-12);
-            assert!(dot(arc.b1, arc.b2).abs() < 1e-12);
-            let mid = 0.5 * (arc.start + arc.end);
-            let v: Vec<f64> = arc.b1.iter().zip(arc.b2).map(|(p, q)| mid.cos() * p + mid.sin() * q).collect();
-            for (&k, &a) in arc.free.iter().zip(arc.active) {
-                let z = dot(self.dirs.dir(k), &v);
-                assert!(z.abs() > 1e-12 && (z > 0.0) == a, "direction {k}: e . v = {z}, flagged {a}");
-            }
-            let g = self.sum(arc.free.iter().zip(arc.active).filter(|(_, &a)| a).map(|(&k, _)| k));
-            assert!(Self::close(&g, arc.g));
-            assert!(Self::close(&[dot(&g, arc.b1), dot(&g, arc.b2)], &arc.g2));
-            for k in 0..self.dirs.len() {
-                if !arc.free.contains(&k) {
-                    let e = self.dirs.dir(k);
-                    assert!(
-                        dot(e, arc.b1).abs() < 1e-9 && dot(e, arc.b2).abs() < 1e-9,
-                        "{k} is not free but not on L_2"
-                    );
-                }
-            }
-        }
-
-        /// A point of the open cell: the arc's midpoint pushed by eps^(l-2) along the side's normal at each
-        /// level l = 3..m, for some eps in 1e-2..1e-7; its activity must match the cell's.
-        fn cell(&mut self, cell: &Cell<'_>) {
-            self.cells += 1;
-            let arc = cell.arc;
-            let mid = 0.5 * (arc.start + arc.end);
-            let base: Vec<f64> = arc.b1.iter().zip(arc.b2).map(|(p, q)| mid.cos() * p + mid.sin() * q).collect();
-            let mut expected: Vec<(usize, bool)> = arc.free.iter().copied().zip(arc.active.iter().copied()).collect();
-            let mut normals = Vec::new();
-            for (depth, &side) in cell.sides.iter().enumerate() {
-                let frame = &cell.frames[cell.frames.len() - 1 - depth];
-                expected.extend(frame.plus.iter().map(|&k| (k, side)));
-                expected.extend(frame.minus.iter().map(|&k| (k, !side)));
-                let normal = match frame.rep() {
-                    Some((k, in_plus)) => {
-                        let e = self.dirs.dir(k);
-                        let pn = frame.projected_norm(e);
-                        let dir = frame.projected_dir(e, pn);
-                        dir.iter().map(|c| if in_plus == side { *c } else { -c }).collect()
-                    }
-                    None => vec![0.0; self.dirs.d],
-                };
-                normals.push(normal);
-            }
-            let found = [1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7].iter().any(|&eps: &f64| {
-                let mut v = base.clone();
-                for (l, nl) in normals.iter().enumerate() {
-                    let step = eps.powi(l as i32 + 1);
-                    v.iter_mut().zip(nl).for_each(|(vi, ni)| *vi += step * ni);
-                }
-                expected.iter().all(|&(k, a)| {
-                    let z = dot(self.dirs.dir(k), &v);
-                    z != 0.0 && (z > 0.0) == a
-                })
-            });
-            assert!(found, "no interior point found for a cell of level {}", cell.level);
-            let g = self.sum(expected.iter().filter(|(_, a)| *a).map(|(k, _)| *k));
-            assert!(Self::close(&g, cell.g));
-        }
-    }
-
-    fn check(x: Array2<f64>, name: &str) {
-        let dirs = Directions::new(x.view());
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let weights: Vec<f64> = (0..dirs.len()).map(|_| rng.random_range(-1.0..1.0)).collect();
-        let checkers = visit(&dirs, &weights, || Checker { dirs: &dirs, weights: &weights, arcs: 0, cells: 0 });
-        let arcs: usize = checkers.iter().map(|c| c.arcs).sum();
-        let cells: usize = checkers.iter().map(|c| c.cells).sum();
-        assert!(arcs > 0, "{name}: no arcs");
-        assert!(x.ncols() == 2 || cells > 0, "{name}: no cells");
-    }
-
-    #[test]
-    fn arcs_and_cells_agree_with_direct_computation() {
-        let mut rng = ChaCha8Rng::seed_from_u64(2);
-        let mut gaussian = |n: usize, d: usize| Array2::from_shape_fn((n, d), |_| StandardNormal.sample(&mut rng));
-        let bias = |x: Array2<f64>| {
-            let mut out = Array2::ones((x.nrows(), x.ncols() + 1));
-            out.slice_mut(ndarray::s![.., ..x.ncols()]).assign(&x);
-            out
-        };
-        for d in [2, 3, 4] {
-            check(gaussian(12, d), "gaussian");
-            check(gaussian(15, d).mapv(|v| v.round()), "integer");
-        }
-        let xor = Distribution::Xor { d: 3, noise: XorNoise::Sign }.sample(30, 1, Purpose::TrainData).unwrap();
-        let paper = Distribution::Paper { d: 3 }.sample(30, 2, Purpose::TrainData).unwrap();
-        check(bias(xor.x.clone()), "xor + bias");
-        check(xor.x, "xor");
-        check(bias(paper.x.clone()), "paper + bias");
-        check(paper.x, "paper");
-        let mut coplanar = gaussian(10, 3);
-        coplanar.column_mut(2).fill(0.0);
-        check(coplanar, "coplanar");
-        // Directions a rounding error off an axis: their line angle rounds to the wrap-around point.
-        let near_axis = Array2::from_shape_vec(
-            (6, 2),
-            vec![1.0, -1.4e-17, 1.0, 0.0, -1.0, 1.4e-17, 0.3, 1.0, 1.0, 1e-17, -0.5, -1.0],
-        )
-        .unwrap();
-        check(near_axis.clone(), "near axis");
-        check(bias(near_axis), "near axis + bias");
-    }
-}
+mod tests;

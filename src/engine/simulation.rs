@@ -16,97 +16,18 @@ use std::time::Instant;
 
 use ndarray::{s, Array1, Array2};
 
+use super::checkpoint::Checkpoint;
+pub use super::problem::{Objective, Problem, State};
 use crate::certify::{self, DualBound, SphereMethod};
-use crate::checkpoint::Checkpoint;
 use crate::comm::{Communicator, Shard, Single};
-use crate::data::{classification_error, Dataset};
+use crate::data::classification_error;
 use crate::dynamics::{Dynamics, Schedule, StepContext};
 use crate::error::{Error, Result};
 use crate::linalg::Real;
 use crate::loss::Loss;
 use crate::metrics::Metrics;
-use crate::model::{Cloud, Kernel};
+use crate::model::{Cloud, ComputeKernel as Kernel};
 use crate::rng::{self, Purpose};
-
-/// The objective of MATH.md section 3 on a training set: L[rho] = R(F) + lambda integral |theta|^2 d rho.
-#[derive(Clone, Debug)]
-pub struct Problem<F: Real> {
-    /// Training data.
-    pub train: Dataset,
-    /// Held-out data, if any.
-    pub test: Option<Dataset>,
-    /// The per-sample loss.
-    pub loss: Loss,
-    /// The weight decay lambda >= 0.
-    pub lambda: f64,
-    x: Array2<F>,
-    x_test: Option<Array2<F>>,
-}
-
-/// The three parts of the objective at one cloud.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Objective {
-    /// L = R + penalty.
-    pub loss: f64,
-    /// R(F) = (1/n) sum_i l(y_i, F_i).
-    pub data_fit: f64,
-    /// lambda integral |theta|^2 d rho.
-    pub penalty: f64,
-}
-
-impl<F: Real> Problem<F> {
-    /// The problem on `train` (and optional `test`) data with the given loss and weight decay.
-    pub fn new(train: Dataset, test: Option<Dataset>, loss: Loss, lambda: f64) -> Result<Self> {
-        if !(lambda >= 0.0 && lambda.is_finite()) {
-            return Err(Error::Invalid(format!("lambda = {lambda}: must be a finite number >= 0")));
-        }
-        train.check_labels(loss, "training data")?;
-        if let Some(test) = &test {
-            test.check_labels(loss, "test data")?;
-            if test.d() != train.d() {
-                return Err(Error::Invalid(format!(
-                    "test data have d = {} inputs but training data have d = {}",
-                    test.d(),
-                    train.d()
-                )));
-            }
-        }
-        let x = train.x.mapv(F::of);
-        let x_test = test.as_ref().map(|t| t.x.mapv(F::of));
-        Ok(Problem { train, test, loss, lambda, x, x_test })
-    }
-
-    /// Training inputs in the particle precision.
-    pub fn x(&self) -> &Array2<F> {
-        &self.x
-    }
-
-    /// L, R and the penalty for training predictions F and second moment integral |theta|^2 d rho.
-    pub fn objective(&self, predictions: &[f64], second_moment: f64) -> Objective {
-        let data_fit = self.loss.risk(self.train.y.as_slice().expect("labels are contiguous"), predictions);
-        let penalty = self.lambda * second_moment;
-        Objective { loss: data_fit + penalty, data_fit, penalty }
-    }
-
-    /// L[rho] of a cloud.
-    pub fn loss_of(&self, cloud: &Cloud<F>) -> f64 {
-        let f = cloud.predict(self.x.view());
-        self.objective(f.as_slice().expect("fresh array is contiguous"), cloud.second_moment()).loss
-    }
-}
-
-/// Where a run is: the cloud, the step count, the time and the training predictions of the cloud.
-#[derive(Clone, Debug)]
-pub struct State<F: Real> {
-    /// The particles.
-    pub cloud: Cloud<F>,
-    /// Steps taken.
-    pub step: u64,
-    /// Time t = sum of the step sizes taken.
-    pub time: f64,
-    /// F_i = f_rho(x_i) on the training inputs, for the current cloud.
-    pub predictions: Array1<f64>,
-}
 
 /// How long and how a run steps.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -213,19 +134,6 @@ struct MiniBatch<F: Real> {
     r: Vec<f64>,
 }
 
-/// Bytes a simulation of m particles on n training and `n_test` test samples in dimension d
-/// allocates (cloud and its initial copy, data, kernels), in particle precision F.
-pub fn memory_estimate<F: Real>(m: usize, n: usize, n_test: usize, d: usize, batch: Option<usize>) -> usize {
-    let threads = rayon::current_num_threads();
-    let bytes = std::mem::size_of::<F>();
-    let cloud = 2 * m * (d + 1) * bytes;
-    let data = (n + n_test) * (d * (8 + bytes) + 8) + 3 * n * 8;
-    let kernels = Kernel::<F>::bytes(m, n, d, threads)
-        + if n_test > 0 { Kernel::<F>::bytes(m, n_test, d, threads) } else { 0 }
-        + batch.map_or(0, |b| Kernel::<F>::bytes(m, b, d, threads) + b * (d * bytes + 32));
-    cloud + data + kernels
-}
-
 impl<F: Real> Simulation<F> {
     /// A simulation starting from `cloud`; returns it with the initial state (step 0).
     pub fn new(
@@ -321,7 +229,7 @@ impl<F: Real> Simulation<F> {
         self.optimum
     }
 
-    /// The dual bound D <= L* at `state` (MATH.md section 5), with every k-th particle direction
+    /// The dual bound D <= L* at `state` (docs/math.md, section Dual bound), with every k-th particle direction
     /// of the cloud (at most 128) as starts when the sphere maximum is estimated. Computed on rank 0
     /// and sent to the other processes.
     pub fn dual_bound(&self, state: &State<F>) -> Result<DualBound> {
@@ -514,7 +422,7 @@ impl<F: Real> Simulation<F> {
         step % self.options.log_every.max(1) == 0 || step == self.options.steps
     }
 
-    /// The metrics of MATH.md sections 3 and 5 at `state` (certified when `state.step` is due).
+    /// The metrics of docs/math.md, sections Objective and Dual bound, at `state` (certified when `state.step` is due).
     pub fn metrics(&mut self, state: &State<F>) -> Result<Metrics> {
         let every = self.options.certify_every;
         let due = every > 0 && (state.step % every == 0 || state.step == self.options.steps);

@@ -1,175 +1,19 @@
-//! The infinite-width network as a particle cloud (MATH.md section 2) and its parallel kernels.
-//!
-//! A cloud of m particles theta_j = (w_j, u_j) in R^{1+d} stands for rho_m = (1/m) sum_j delta_{theta_j},
-//! with predictions f(x) = (1/m) sum_j w_j relu(u_j . x). The kernels never form the n x m matrix of
-//! pre-activations: they run over fixed blocks of particles (rayon over groups of blocks) and tiles
-//! of samples, with one single-threaded GEMM per (block, tile). The per-group partial sums are
-//! added exactly ([`Fixed`]), so every result is identical for any number of threads, and for any
-//! number of processes when the cloud is sharded across them ([`crate::comm`]).
+//! The compute kernels behind [`super::Cloud`] and the simulation: predictions, velocities, the fused
+//! gradient step and the activation-pattern change, over fixed blocks of particles and tiles of samples.
+//! They never form the n x m matrix of pre-activations: rayon runs over groups of blocks, each (block,
+//! tile) pair is one single-threaded GEMM or, for d <= [`DIRECT_MAX_D`], a direct SIMD kernel, and the
+//! per-group partial sums are added exactly ([`Fixed`]), so every result is identical for any number of
+//! threads and of processes sharing the cloud ([`crate::comm`]).
 
 use std::sync::{Arc, Mutex};
 
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
-use rand::Rng;
-use rand_distr::StandardNormal;
+use ndarray::{s, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 
 use crate::comm::{Communicator, Shard, Single};
-use crate::error::{Error, Result};
 use crate::exact::Fixed;
 use crate::linalg::{gemm, vectorised, Pack, Real, WithPack};
-use crate::rng::{self, Purpose, CHUNK};
-
-/// The particle cloud: row j of `theta` is theta_j = (w_j, u_j1, ..., u_jd).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Cloud<F: Real> {
-    /// m x (1 + d) particles, columns w, u1..ud.
-    pub theta: Array2<F>,
-}
-
-/// How the initial cloud is drawn (MATH.md section 4).
-#[derive(Clone, Debug, PartialEq)]
-pub enum Init {
-    /// w ~ N(0, s_w^2), u ~ N(0, s_u^2 I), independently.
-    Gaussian {
-        /// Standard deviation of the output weight.
-        s_w: f64,
-        /// Standard deviation of each input weight.
-        s_u: f64,
-    },
-    /// theta uniform on the sphere of the given radius in R^{1+d}.
-    Sphere {
-        /// Radius of the sphere.
-        radius: f64,
-    },
-}
-
-/// Overwrites `theta` with a uniform draw on the sphere of `radius` in R^{len}: a normalised
-/// Gaussian vector.
-pub fn sphere_point<F: Real>(rng: &mut impl Rng, radius: f64, mut theta: ndarray::ArrayViewMut1<F>) {
-    loop {
-        let g: Vec<f64> = (0..theta.len()).map(|_| rng.sample(StandardNormal)).collect();
-        let norm = g.iter().map(|v| v * v).sum::<f64>().sqrt();
-        if norm > 0.0 {
-            theta.iter_mut().zip(&g).for_each(|(t, v)| *t = F::of(radius * v / norm));
-            return;
-        }
-    }
-}
-
-impl<F: Real> Cloud<F> {
-    /// A cloud from an m x (1 + d) array of particles (columns w, u1..ud), all finite.
-    pub fn new(theta: Array2<F>) -> Result<Self> {
-        if theta.ncols() < 2 || theta.nrows() == 0 {
-            return Err(Error::Invalid(format!(
-                "a cloud needs at least one particle and one input weight; got shape {:?}",
-                theta.shape()
-            )));
-        }
-        if theta.iter().any(|v| !v.is_finite()) {
-            return Err(Error::Invalid("a cloud's particles must be finite".into()));
-        }
-        Ok(Cloud { theta: theta.as_standard_layout().into_owned() })
-    }
-
-    /// m particles in dimension d drawn by `init`, reproducibly from `seed` (one random stream per
-    /// chunk of particles).
-    pub fn sample(m: usize, d: usize, init: &Init, seed: u64) -> Self {
-        Cloud::sample_shard(Shard::whole(m), d, init, seed)
-    }
-
-    /// The particles of `shard` (which starts on a chunk boundary) of the cloud [`Cloud::sample`]
-    /// draws with `shard.total` particles.
-    pub fn sample_shard(shard: Shard, d: usize, init: &Init, seed: u64) -> Self {
-        debug_assert_eq!(shard.start % CHUNK, 0, "shards start on a chunk boundary");
-        let mut theta = Array2::zeros((shard.len, d + 1));
-        let first = shard.start / CHUNK;
-        theta.axis_chunks_iter_mut(Axis(0), CHUNK).into_par_iter().enumerate().for_each(|(c, mut chunk)| {
-            let mut rng = rng::stream(seed, Purpose::Init, (first + c) as u64, 0);
-            for mut row in chunk.outer_iter_mut() {
-                match *init {
-                    Init::Gaussian { s_w, s_u } => {
-                        row[0] = F::of(s_w * rng.sample::<f64, _>(StandardNormal));
-                        for v in row.iter_mut().skip(1) {
-                            *v = F::of(s_u * rng.sample::<f64, _>(StandardNormal));
-                        }
-                    }
-                    Init::Sphere { radius } => sphere_point(&mut rng, radius, row),
-                }
-            }
-        });
-        Cloud { theta }
-    }
-
-    /// Number of particles m.
-    pub fn m(&self) -> usize {
-        self.theta.nrows()
-    }
-
-    /// Input dimension d.
-    pub fn d(&self) -> usize {
-        self.theta.ncols() - 1
-    }
-
-    /// Output weights w (a view of column 0).
-    pub fn w(&self) -> ArrayView1<'_, F> {
-        self.theta.column(0)
-    }
-
-    /// Input weights u (m x d view of columns 1..).
-    pub fn u(&self) -> ArrayView2<'_, F> {
-        self.theta.slice(s![.., 1..])
-    }
-
-    /// The particles as f64, m x (1 + d), columns w, u1..ud.
-    pub fn to_f64(&self) -> Array2<f64> {
-        self.theta.mapv(Real::f64)
-    }
-
-    /// The second moment integral |theta|^2 d rho = (1/m) sum_j (w_j^2 + |u_j|^2), in f64.
-    pub fn second_moment(&self) -> f64 {
-        self.squared_norms().to_f64() / self.m() as f64
-    }
-
-    /// sum_j (w_j^2 + |u_j|^2): f64 sums over chunks of [`CHUNK`] particles, added exactly, so
-    /// that the sums of the shards of a cloud add up to the sum of the whole.
-    pub fn squared_norms(&self) -> Fixed {
-        self.theta
-            .axis_chunks_iter(Axis(0), CHUNK)
-            .into_par_iter()
-            .map(|chunk| Fixed::of(chunk.iter().map(|v| v.f64() * v.f64()).sum::<f64>()))
-            .collect::<Vec<_>>()
-            .into_iter()
-            .sum()
-    }
-
-    /// Predictions F_i = (1/m) sum_j w_j relu(u_j . x_i) for the rows x_i of `x`.
-    pub fn predict(&self, x: ArrayView2<F>) -> Array1<f64> {
-        let mut kernel = Kernel::new(self.m(), x.nrows(), self.d());
-        let mut out = Array1::zeros(x.nrows());
-        kernel.predict(self.theta.view(), x, out.as_slice_mut().expect("fresh array is contiguous"));
-        out
-    }
-
-    /// The velocity field v[rho](theta_j) = -grad_theta L'[rho](theta_j) at every particle (MATH.md
-    /// section 3), for the given r_i = l'(y_i, F_i) / n: row j is
-    /// (-sum_i r_i relu(u_j . x_i) - 2 lambda w_j, -w_j sum_i r_i 1[u_j . x_i > 0] x_i - 2 lambda u_j).
-    pub fn velocity(&self, x: ArrayView2<F>, r: ArrayView1<f64>, lambda: f64) -> Array2<F> {
-        let mut kernel = Kernel::new(self.m(), x.nrows(), self.d());
-        let mut v = Array2::zeros(self.theta.raw_dim());
-        kernel.velocity(self.theta.view(), x, r, lambda, v.view_mut());
-        v
-    }
-}
-
-/// The first variation L'[rho](theta) = sum_i r_i w relu(u . x_i) + lambda |theta|^2 at one
-/// neuron theta = (w, u), for r_i = l'(y_i, F_i) / n.
-pub fn first_variation(theta: ArrayView1<f64>, x: ArrayView2<f64>, r: ArrayView1<f64>, lambda: f64) -> f64 {
-    let w = theta[0];
-    let u = theta.slice(s![1..]);
-    let fit: f64 = x.outer_iter().zip(r).map(|(xi, ri)| ri * w * u.dot(&xi).max(0.0)).sum();
-    fit + lambda * theta.dot(&theta)
-}
+use crate::rng::CHUNK;
 
 /// Target size of one (block x tile) pre-activation tile: half of a 512 KiB L2.
 const TILE_BYTES: usize = 256 * 1024;
@@ -242,7 +86,7 @@ struct Samples<'a, F> {
 /// The parallel kernels for a cloud of m particles (or a shard of one) on n samples in dimension
 /// d, with all the memory they need allocated once: O(m d + n (d + groups + threads * block)).
 #[derive(Debug)]
-pub struct Kernel<F: Real> {
+pub struct ComputeKernel<F: Real> {
     layout: Layout,
     shard: Shard,
     comm: Arc<dyn Communicator>,
@@ -258,8 +102,8 @@ pub struct Kernel<F: Real> {
     panels: Vec<F>,
 }
 
-impl<F: Real> Kernel<F> {
-    /// The bytes [`Kernel::new`] allocates for (m, n, d) with `threads` scratch slots: the group
+impl<F: Real> ComputeKernel<F> {
+    /// The bytes [`ComputeKernel::new`] allocates for (m, n, d) with `threads` scratch slots: the group
     /// partial predictions and their exact sums, r, the packed inputs and the per-thread tiles.
     pub fn bytes(m: usize, n: usize, d: usize, threads: usize) -> usize {
         let layout = Layout::new(m, n, std::mem::size_of::<F>());
@@ -275,7 +119,7 @@ impl<F: Real> Kernel<F> {
 
     /// Kernels for m particles, n samples and d inputs, with scratch for the current rayon pool.
     pub fn new(m: usize, n: usize, d: usize) -> Self {
-        Kernel::on(Shard::whole(m), Arc::new(Single), n, d)
+        ComputeKernel::on(Shard::whole(m), Arc::new(Single), n, d)
     }
 
     /// Kernels for the particles of `shard` (which starts on a group boundary), whose partial
@@ -298,7 +142,7 @@ impl<F: Real> Kernel<F> {
             })
             .collect();
         let panels = if direct { vec![F::zero(); padded * d] } else { Vec::new() };
-        Kernel {
+        ComputeKernel {
             layout,
             shard,
             comm,
@@ -357,7 +201,7 @@ impl<F: Real> Kernel<F> {
         self.reduce(out);
     }
 
-    /// The velocity field at every particle (see [`Cloud::velocity`]), written to `v`.
+    /// The velocity field at every particle (see [`super::Cloud::velocity`]), written to `v`.
     pub fn velocity(
         &mut self,
         theta: ArrayView2<F>,
@@ -388,7 +232,7 @@ impl<F: Real> Kernel<F> {
         });
     }
 
-    /// One fused step of every particle: the gradient step theta_j <- theta_j + eta v[rho](theta_j)
+    /// One fused step of every particle: the gradient step theta_j <- theta_j + eta v\[rho\](theta_j)
     /// for the given r_i = l'(y_i, F_i)/n, then `post(block, first_row)` on each block of updated
     /// particles (the dynamics' noise), then the predictions of the new cloud into `out`.
     #[allow(clippy::too_many_arguments)]
@@ -807,70 +651,4 @@ fn fold_lanes<'a, F: Real>(sums: &[F], g: impl Iterator<Item = &'a mut F>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use ndarray::Array2;
-    use rand::SeedableRng;
-    use rand_chacha::ChaCha8Rng;
-
-    /// A block of particles, n samples and their panels, and residuals r (padded), reproducibly random.
-    fn problem<F: Real>(d: usize, n: usize) -> (Array2<F>, Array2<F>, Vec<F>, Vec<F>) {
-        let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let mut normal = |shape| Array2::from_shape_simple_fn(shape, || F::of(rng.sample(StandardNormal)));
-        let (theta, x, r) = (normal((37, d + 1)), normal((n, d)), normal((1, n.div_ceil(LANES) * LANES)));
-        let mut kernel = Kernel::new(theta.nrows(), n, d);
-        kernel.prepare(&theta.view(), &x.view());
-        (theta, x, kernel.panels, r.into_raw_vec_and_offset().0)
-    }
-
-    /// The direct kernels in the widest vectors equal, bit for bit, the scalar ones (the gradient in
-    /// chunks of one panel), and the formulas.
-    fn direct_kernels_agree<F: Real, const D: usize>(n: usize) {
-        let (theta, x, panels, r) = problem::<F>(D, n);
-        let rows = theta.as_slice().unwrap();
-        let (mut acc, mut acc1) = (vec![0.0; n], vec![0.0; n]);
-        direct_predictions::<F, D>(theta.view(), &panels, &mut acc);
-        DirectPredictions::<F, D> { rows, panels: &panels, acc: &mut acc1 }.run::<F>();
-        assert_eq!(acc, acc1);
-        let (mut g, mut g1) = (Array2::zeros((theta.nrows(), D)), Array2::zeros((theta.nrows(), D)));
-        let (mut weighted, mut sums) = (vec![F::zero(); panels.len()], vec![F::zero(); theta.nrows() * D * LANES]);
-        direct_gradient::<F, D>(theta.view(), &panels, &r, &mut weighted, &mut sums, &mut g.view_mut());
-        let chunk = D * LANES;
-        DirectGradient::<F, D> {
-            rows,
-            panels: &panels,
-            weighted: &weighted,
-            chunk,
-            sums: &mut sums,
-            g: &mut g1.view_mut(),
-        }
-        .run::<F>();
-        assert_eq!(g, g1);
-        for (i, xi) in x.outer_iter().enumerate() {
-            let f: f64 = theta.outer_iter().map(|t| t[0].f64() * t.slice(s![1..]).dot(&xi).f64().max(0.0)).sum();
-            assert!((acc[i] - f).abs() < 1e-4 * (1.0 + f.abs()), "prediction {i}: {} != {f}", acc[i]);
-        }
-        for (j, t) in theta.outer_iter().enumerate() {
-            for k in 0..D {
-                let gk: f64 = (0..n)
-                    .filter(|&i| t.slice(s![1..]).dot(&x.row(i)) > F::zero())
-                    .map(|i| r[i].f64() * x[[i, k]].f64())
-                    .sum();
-                assert!((g[[j, k]].f64() - gk).abs() < 1e-4 * (1.0 + gk.abs()), "gradient {j}, {k}");
-            }
-        }
-    }
-
-    #[test]
-    fn direct_kernels_agree_in_every_vector_width() {
-        for n in [45, 1000] {
-            direct_kernels_agree::<f32, 1>(n);
-            direct_kernels_agree::<f32, 2>(n);
-            direct_kernels_agree::<f32, 5>(n);
-            direct_kernels_agree::<f32, 8>(n);
-            direct_kernels_agree::<f64, 1>(n);
-            direct_kernels_agree::<f64, 3>(n);
-            direct_kernels_agree::<f64, 8>(n);
-        }
-    }
-}
+mod tests;

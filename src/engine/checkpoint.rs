@@ -16,12 +16,12 @@ use std::path::Path;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
+use super::problem::State;
 use crate::error::{Error, Result};
 use crate::linalg::Real;
 use crate::metrics::Metrics;
 use crate::model::Cloud;
 use crate::output::write_atomic;
-use crate::simulation::State;
 
 /// The first line of every checkpoint, up to its version number.
 const MAGIC_PREFIX: &[u8] = b"meanfield-checkpoint ";

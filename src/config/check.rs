@@ -1,0 +1,346 @@
+//! Checking a scenario: every rule in one place, each error naming the file, the field, the value
+//! and what is allowed. The result, a [`ValidScenario`], holds only values in range.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::schema::{DataConfig, DataKind, DynamicsConfig, InitKind, ModelConfig, Scenario};
+use crate::data::{Distribution, Task, XorNoise};
+use crate::dynamics::{kind, DynamicsSpec, Kind, Params, KINDS};
+use crate::error::{Error, Result};
+use crate::loss::Loss;
+use crate::model::Init;
+
+/// Where the data come from, after checking.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DataSource {
+    /// Drawn from a distribution: n training and `test_n` test samples.
+    Synthetic { distribution: Distribution, n: usize, test_n: usize },
+    /// Read from csv files.
+    Csv { path: PathBuf, test_path: Option<PathBuf> },
+}
+
+/// Where the initial cloud comes from, after checking.
+#[derive(Clone, Debug, PartialEq)]
+pub enum InitSource {
+    /// Drawn with m particles.
+    Sampled { m: usize, init: Init },
+    /// Read from a `.npy` file (with the expected m, if the scenario gave one).
+    File { path: PathBuf, m: Option<usize> },
+}
+
+/// A checked scenario: every value in range, ready to build a simulation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidScenario {
+    /// The resolved scenario (defaults filled in, paths absolute): writing it back reproduces the run.
+    pub scenario: Scenario,
+    /// The file it came from (for messages).
+    pub source: String,
+    /// The run name.
+    pub name: String,
+    /// The data source.
+    pub data: DataSource,
+    /// The initial cloud.
+    pub init: InitSource,
+    /// The dynamics.
+    pub dynamics: DynamicsSpec,
+}
+
+impl Scenario {
+    /// Checks every value; `file` is the scenario's path (for messages and relative paths).
+    pub fn check(mut self, file: &Path) -> Result<ValidScenario> {
+        let source = file.display().to_string();
+        let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let v = Checker { file: &source };
+        v.finite_at_least("lambda", self.lambda, 0.0)?;
+        let data = check_data(&v, &mut self.data, &base, self.loss)?;
+        let init = check_init(&v, &mut self.model, &base)?;
+        let dynamics = check_dynamics(&v, &mut self.dynamics)?;
+        v.positive_int("run.log_every", self.run.log_every)?;
+        self.run.certify_every.get_or_insert(self.run.log_every);
+        v.finite_positive("run.gap_eps", self.run.gap_eps)?;
+        if let Some(batch) = self.run.batch {
+            v.positive_int("run.batch", batch)?;
+            if let DataSource::Synthetic { n, .. } = data {
+                if batch > n {
+                    return Err(v.value("run.batch", batch, format!("must be at most data.n = {n}")));
+                }
+            }
+        }
+        match self.run.movie_every {
+            Some(every) if self.run.movie => {
+                v.positive_int("run.movie_every", every)?;
+            }
+            _ => v.absent("run.movie_every", &self.run.movie_every, "with run.movie = true")?,
+        }
+        let name = match &self.name {
+            Some(name) => {
+                if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+                    return Err(v.value(
+                        "name",
+                        format!("{name:?}"),
+                        "a non-empty name without / or \\ that does not start with .",
+                    ));
+                }
+                name.clone()
+            }
+            None => file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into()),
+        };
+        self.name = Some(name.clone());
+        Ok(ValidScenario { scenario: self, source, name, data, init, dynamics })
+    }
+}
+
+/// Builds the errors of one input file (a scenario or a sweep), naming its fields by dotted path.
+pub(crate) struct Checker<'a> {
+    pub(crate) file: &'a str,
+}
+
+impl Checker<'_> {
+    /// `FILE: field `FIELD` = VALUE: ALLOWED`.
+    pub(crate) fn value(&self, field: impl Into<String>, value: impl ToString, allowed: impl Into<String>) -> Error {
+        Error::ScenarioValue {
+            file: self.file.to_string(),
+            field: field.into(),
+            value: value.to_string(),
+            allowed: allowed.into(),
+        }
+    }
+
+    /// `FILE: field `FIELD`: MESSAGE`.
+    pub(crate) fn field(&self, field: impl Into<String>, message: impl Into<String>) -> Error {
+        Error::ScenarioField { file: self.file.to_string(), field: field.into(), message: message.into() }
+    }
+
+    pub(crate) fn finite_at_least(&self, field: &str, x: f64, min: f64) -> Result<f64> {
+        if x.is_finite() && x >= min {
+            Ok(x)
+        } else {
+            Err(self.value(field, x, format!("must be a finite number >= {min}")))
+        }
+    }
+
+    pub(crate) fn finite_positive(&self, field: &str, x: f64) -> Result<f64> {
+        if x.is_finite() && x > 0.0 {
+            Ok(x)
+        } else {
+            Err(self.value(field, x, "must be a finite number > 0"))
+        }
+    }
+
+    pub(crate) fn positive_int<T: PartialOrd + Default + ToString + Copy>(&self, field: &str, x: T) -> Result<T> {
+        if x > T::default() {
+            Ok(x)
+        } else {
+            Err(self.value(field, x.to_string(), "must be at least 1"))
+        }
+    }
+
+    pub(crate) fn required<T>(&self, field: &str, x: Option<T>, context: &str) -> Result<T> {
+        x.ok_or_else(|| self.field(field, format!("missing; required {context}")))
+    }
+
+    /// An error if a field that does not apply is set.
+    pub(crate) fn absent<T: Serialize>(&self, field: &str, x: &Option<T>, context: &str) -> Result<()> {
+        match x {
+            None => Ok(()),
+            Some(v) => Err(self.value(field, toml_text(v), format!("only applies {context}; remove it"))),
+        }
+    }
+
+    /// An error if a file named by a field does not exist.
+    pub(crate) fn existing(&self, field: &str, path: &Path) -> Result<()> {
+        if path.is_file() {
+            Ok(())
+        } else {
+            Err(self.value(field, format!("{:?}", path.display().to_string()), "no such file"))
+        }
+    }
+}
+
+/// A value as it would be written in TOML.
+fn toml_text<T: Serialize>(v: &T) -> String {
+    toml::Value::try_from(v).map(|v| v.to_string()).unwrap_or_else(|_| "(set)".into())
+}
+
+fn absolute(base: &Path, path: &Path) -> PathBuf {
+    let joined = if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
+    std::path::absolute(&joined).unwrap_or(joined)
+}
+
+fn check_data(v: &Checker, data: &mut DataConfig, base: &Path, loss: Loss) -> Result<DataSource> {
+    let kind = data.kind;
+    let name = format!("{kind:?}").to_lowercase();
+    let only = |what: &str| format!("to data.kind = \"{what}\"");
+    if kind != DataKind::Xor {
+        v.absent("data.noise", &data.noise, &only("xor"))?;
+    }
+    if kind != DataKind::Teacher {
+        v.absent("data.hidden", &data.hidden, &only("teacher"))?;
+        v.absent("data.task", &data.task, &only("teacher"))?;
+        v.absent("data.margin", &data.margin, &only("teacher"))?;
+        v.absent("data.label_noise", &data.label_noise, &only("teacher"))?;
+    }
+    if kind == DataKind::Csv {
+        for (field, value) in [("data.n", data.n), ("data.d", data.d), ("data.test_n", data.test_n)] {
+            v.absent(field, &value, "to synthetic data; a csv file sets its own size")?;
+        }
+        let path = v.required("data.path", data.path.as_ref(), "with data.kind = \"csv\"")?;
+        let path = absolute(base, path);
+        let test_path = data.test_path.as_ref().map(|p| absolute(base, p));
+        v.existing("data.path", &path)?;
+        if let Some(p) = &test_path {
+            v.existing("data.test_path", p)?;
+        }
+        data.path = Some(path.clone());
+        data.test_path = test_path.clone();
+        return Ok(DataSource::Csv { path, test_path });
+    }
+    v.absent("data.path", &data.path, &only("csv"))?;
+    v.absent("data.test_path", &data.test_path, &only("csv"))?;
+    let context = format!("with data.kind = \"{name}\"");
+    let n = v.positive_int("data.n", v.required("data.n", data.n, &context)?)?;
+    let d = v.required("data.d", data.d, &context)?;
+    let min_d = if kind == DataKind::Teacher { 1 } else { 2 };
+    if d < min_d {
+        return Err(v.value("data.d", d, format!("must be at least {min_d} for data.kind = \"{name}\"")));
+    }
+    let test_n = *data.test_n.get_or_insert(10_000);
+    let distribution = match kind {
+        DataKind::Paper => Distribution::Paper { d },
+        DataKind::Xor => Distribution::Xor { d, noise: *data.noise.get_or_insert(XorNoise::Gaussian) },
+        DataKind::Teacher => {
+            let hidden = v.positive_int("data.hidden", *data.hidden.get_or_insert(6))?;
+            let task = *data.task.get_or_insert(Task::Classification);
+            if task == Task::Regression && loss.is_classification() {
+                return Err(v.value(
+                    "data.task",
+                    "regression",
+                    "needs loss = \"squared\"; the logistic loss needs labels in {-1, +1}",
+                ));
+            }
+            let (margin, label_noise) = match task {
+                Task::Classification => {
+                    v.absent("data.label_noise", &data.label_noise, "to data.task = \"regression\"")?;
+                    (v.finite_at_least("data.margin", *data.margin.get_or_insert(0.1), 0.0)?, 0.0)
+                }
+                Task::Regression => {
+                    v.absent("data.margin", &data.margin, "to data.task = \"classification\"")?;
+                    (0.0, v.finite_at_least("data.label_noise", *data.label_noise.get_or_insert(0.0), 0.0)?)
+                }
+            };
+            Distribution::Teacher { d, hidden, task, margin, label_noise }
+        }
+        DataKind::Csv => unreachable!("csv returned above"),
+    };
+    Ok(DataSource::Synthetic { distribution, n, test_n })
+}
+
+fn check_init(v: &Checker, model: &mut ModelConfig, base: &Path) -> Result<InitSource> {
+    let init = &mut model.init;
+    let kind = match (init.kind, &init.file) {
+        (None, Some(_)) | (Some(InitKind::File), Some(_)) => InitKind::File,
+        (Some(InitKind::File), None) => {
+            return Err(v.required::<()>("model.init.file", None, "with model.init.kind = \"file\"").unwrap_err())
+        }
+        (Some(kind), Some(_)) => {
+            return Err(v.value(
+                "model.init.file",
+                toml_text(&init.file),
+                format!("only applies to model.init.kind = \"file\", not {}", toml_text(&kind)),
+            ))
+        }
+        (Some(kind), None) => kind,
+        (None, None) => InitKind::Gaussian,
+    };
+    init.kind = Some(kind);
+    if kind != InitKind::Gaussian {
+        v.absent("model.init.s_w", &init.s_w, "to model.init.kind = \"gaussian\"")?;
+        v.absent("model.init.s_u", &init.s_u, "to model.init.kind = \"gaussian\"")?;
+    }
+    if kind != InitKind::Sphere {
+        v.absent("model.init.radius", &init.radius, "to model.init.kind = \"sphere\"")?;
+    }
+    if kind == InitKind::File {
+        let path = absolute(base, init.file.as_ref().expect("file kind has a file"));
+        v.existing("model.init.file", &path)?;
+        init.file = Some(path.clone());
+        let m = model.m.map(|m| v.positive_int("model.m", m)).transpose()?;
+        return Ok(InitSource::File { path, m });
+    }
+    let m = v.positive_int("model.m", v.required("model.m", model.m, "unless model.init.file is given")?)?;
+    let init = match kind {
+        InitKind::Gaussian => Init::Gaussian {
+            s_w: v.finite_positive("model.init.s_w", *init.s_w.get_or_insert(1.0))?,
+            s_u: v.finite_positive("model.init.s_u", *init.s_u.get_or_insert(1.0))?,
+        },
+        InitKind::Sphere => {
+            Init::Sphere { radius: v.finite_positive("model.init.radius", *init.radius.get_or_insert(1.0))? }
+        }
+        InitKind::File => unreachable!("file returned above"),
+    };
+    Ok(InitSource::Sampled { m, init })
+}
+
+impl DynamicsConfig {
+    /// Checks a `[dynamics]` table on its own; `source` names it in errors.
+    pub fn check(&mut self, source: &str) -> Result<DynamicsSpec> {
+        check_dynamics(&Checker { file: source }, self)
+    }
+}
+
+fn check_dynamics(v: &Checker, dynamics: &mut DynamicsConfig) -> Result<DynamicsSpec> {
+    let combinable: Vec<&str> = KINDS.iter().filter(|k| !k.alone).map(|k| k.name).collect();
+    let mut allowed: Vec<String> = KINDS.iter().map(|k| format!("{:?}", k.name)).collect();
+    if combinable.len() > 1 {
+        allowed.push(format!("{:?}", combinable.join("+")));
+    }
+    let parts: Vec<&str> = dynamics.kind.split('+').map(str::trim).collect();
+    let known: Option<Vec<&Kind>> = parts.iter().map(|p| kind(p)).collect();
+    let valid = known.is_some_and(|kinds| {
+        !(kinds.iter().any(|k| k.alone) && kinds.len() > 1) && (1..parts.len()).all(|i| !parts[..i].contains(&parts[i]))
+    });
+    if !valid {
+        let allowed = format!("one of {}", allowed.join(", "));
+        return Err(v.value("dynamics.kind", format!("{:?}", dynamics.kind), format!("must be {allowed}")));
+    }
+    let eta = v.finite_positive("dynamics.eta", dynamics.eta)?;
+    let mut checked = Vec::new();
+    for kind in KINDS.iter().copied() {
+        let context = format!("{} dynamics", kind.name);
+        if parts.contains(&kind.name) {
+            let mut params = Params::new();
+            for p in kind.params {
+                let given = dynamics.params.get(p.key).copied().or(p.default);
+                let value = v.required(&format!("dynamics.{}", p.key), given, &format!("with {context}"))?;
+                dynamics.params.insert(p.key.to_string(), value);
+                params.insert(p.key.to_string(), value);
+            }
+            let part = (kind.check)(v, &params)?;
+            checked.push((kind.name, params, part));
+        } else {
+            for p in kind.params {
+                v.absent(&format!("dynamics.{}", p.key), &dynamics.params.get(p.key), &format!("to {context}"))?;
+            }
+        }
+    }
+    Ok(DynamicsSpec::new(eta, dynamics.schedule, checked))
+}
+
+impl ValidScenario {
+    /// Reads, overrides and checks a scenario file.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<ValidScenario> {
+        Scenario::load(path, overrides)?.check(path)
+    }
+
+    /// The resolved scenario as TOML (running it reproduces this run).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(&self.scenario).expect("a scenario always serialises")
+    }
+
+    /// The scenario seed.
+    pub fn seed(&self) -> u64 {
+        self.scenario.seed
+    }
+}

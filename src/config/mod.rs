@@ -1,0 +1,20 @@
+//! Scenario files: what to simulate, in TOML.
+//!
+//! A [`Scenario`] is parsed with serde (unknown keys are errors), `--set KEY=VALUE` overrides are
+//! applied by dotted path, and [`Scenario::check`] turns it into a [`ValidScenario`] or an error
+//! that names the file, the field, the value and what is allowed. Invalid values never reach the
+//! numerics. Relative paths in a scenario are relative to the scenario file's folder.
+//!
+//! This module only describes and checks; [`crate::setup`] builds the data, the cloud and the
+//! simulation of a [`ValidScenario`].
+
+mod check;
+mod schema;
+
+pub use crate::dynamics::DynamicsSpec;
+pub(crate) use check::Checker;
+pub use check::{DataSource, InitSource, ValidScenario};
+pub use schema::{
+    apply_override, DataConfig, DataKind, DynamicsConfig, InitConfig, InitKind, ModelConfig, Precision, RunConfig,
+    Scenario,
+};
