@@ -62,9 +62,17 @@ pub enum Error {
     #[error("interrupted after step {step}; the checkpoint and metrics are written: continue with --resume")]
     Interrupted { step: u64 },
 
+    /// The run was stopped by SIGTERM after a step; a checkpoint was written.
+    #[error("terminated by SIGTERM after step {step}; the checkpoint and metrics are written: continue with --resume")]
+    Terminated { step: u64 },
+
     /// An output folder holds a different run.
     #[error("{dir}: holds the outputs of a different scenario; use --force to overwrite them or choose another --out")]
     OutputExists { dir: PathBuf },
+
+    /// Another run holds the output folder's lock.
+    #[error("{}: in use by another meanfield run ({}); wait for it to finish or choose another --out", dir.display(), pid.map_or("pid unknown".to_string(), |p| format!("pid {p}")))]
+    Locked { dir: PathBuf, pid: Option<u32> },
 
     /// The convex solver failed.
     #[error("convex solver: {0}")]
@@ -80,7 +88,8 @@ impl Error {
     /// interrupted, 3 diverged, 1 I/O, plot, solver or incomplete sweep, 2 invalid input.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Interrupted { .. } => 130,
+            Error::Interrupted { .. } => crate::signals::EXIT_INTERRUPTED,
+            Error::Terminated { .. } => crate::signals::EXIT_TERMINATED,
             Error::Diverged { .. } => 3,
             Error::Io { .. } | Error::Plot { .. } | Error::Solver(_) | Error::SweepIncomplete { .. } => 1,
             Error::SweepFailed { first, .. } => first.exit_code(),

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
@@ -268,6 +267,8 @@ struct RunArgs {
     force: bool,
 }
 
+const ADVICE: &str = meanfield::resources::MEMORY_ADVICE;
+
 /// Exit codes (documented in the README).
 fn exit_code(error: &Error) -> u8 {
     error.exit_code()
@@ -346,7 +347,7 @@ fn run(args: &RunArgs, processes: &Processes) -> Result<(), Error> {
     let comm = &processes.comm;
     let result = run_on(args, comm.clone());
     if let Err(error) = &result {
-        let shared = matches!(error, Error::Interrupted { .. } | Error::Diverged { .. });
+        let shared = matches!(error, Error::Interrupted { .. } | Error::Terminated { .. } | Error::Diverged { .. });
         if comm.size() == 1 || (shared && comm.is_root()) {
             eprintln!("error: {error}");
         } else if !shared {
@@ -362,18 +363,15 @@ fn run(args: &RunArgs, processes: &Processes) -> Result<(), Error> {
 fn run_on(args: &RunArgs, comm: Arc<dyn Communicator>) -> Result<(), Error> {
     let scenario = args.scenario.load()?;
     let out = args.out.clone().unwrap_or_else(|| runner::default_out_dir(&scenario));
-    let interrupt = Arc::new(AtomicBool::new(false));
-    let flag = interrupt.clone();
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
-        .map_err(|e| Error::Invalid(format!("cannot install the Ctrl-C handler: {e}")))?;
+    let signals = meanfield::signals::StopSignals::install()?;
     let control = RunControl {
         verbosity: if args.quiet { Verbosity::Quiet } else { Verbosity::Normal },
         resume: args.resume,
         force: args.force,
-        interrupt: Some(interrupt),
+        interrupt: Some(signals.stop.clone()),
         comm: Some(comm.clone()),
     };
-    let summary = runner::run_with(&scenario, &out, &control)?;
+    let summary = runner::run_with(&scenario, &out, &control).map_err(|e| signals.explain(e))?;
     if !args.quiet && comm.is_root() {
         let last = &summary.last;
         eprintln!(
@@ -419,7 +417,7 @@ fn sweep(args: &SweepArgs, comm: &dyn Communicator) -> Result<(), Error> {
         return Ok(());
     }
     let options = SweepOptions {
-        jobs: args.jobs,
+        jobs: args.jobs.map(|j| meanfield::resources::check_threads("--jobs", j)).transpose()?,
         shard,
         force: args.force,
         verbosity: if quiet { Verbosity::Quiet } else { Verbosity::Normal },
@@ -450,6 +448,14 @@ fn bench(args: &BenchArgs, comm: Arc<dyn Communicator>) -> Result<(), Error> {
     let mut dynamics = DynamicsConfig::new(&args.dynamics, args.eta);
     dynamics.set_where_used("sigma", args.sigma);
     dynamics.set_where_used("tau", args.tau);
+    let (m, n, d, s) =
+        (args.m as u128, args.n as u128, args.d as u128, if matches!(args.dtype, Dtype::F32) { 4 } else { 8 });
+    let mut needs = meanfield::footprint::Footprint::default();
+    let (field_m, value_m) = if d > m { ("--d", d) } else { ("--m", m) };
+    needs.add(field_m, value_m, "the particles", meanfield::footprint::product(&[m, d + 1, 2 * s + 16]));
+    let (field_n, value_n) = if d > n { ("--d", d) } else { ("--n", n) };
+    needs.add(field_n, value_n, "the data", meanfield::footprint::product(&[n, d, 8 + s]));
+    needs.check("meanfield bench", meanfield::resources::available_memory_bytes(), "use smaller --m, --n or --d")?;
     let config = BenchConfig {
         m: args.m,
         n: args.n,
@@ -507,6 +513,8 @@ fn optimum(args: &OptimumArgs) -> Result<(), Error> {
     let (data, loss, lambda, seed) = match (&args.scenario, &args.data) {
         (Some(path), _) => {
             let scenario = ValidScenario::load(path, &args.set)?;
+            let available = meanfield::resources::available_memory_bytes();
+            meanfield::footprint::of_scenario(&scenario, 1)?.check(&scenario.source, available, ADVICE)?;
             let (train, _) = meanfield::setup::datasets(&scenario)?;
             (train, scenario.scenario.loss, args.lambda.unwrap_or(scenario.scenario.lambda), scenario.seed())
         }

@@ -125,6 +125,10 @@ pub struct Timings {
     pub particle_steps_per_sec: f64,
     /// Seconds of `run_seconds` spent on the dual bound (the certificate).
     pub certify_seconds: f64,
+    /// The memory estimate made before the run ([`crate::footprint`]), bytes.
+    pub memory_estimate_bytes: u64,
+    /// The process's peak resident memory when the summary was written (Linux), bytes.
+    pub peak_rss_bytes: Option<u64>,
 }
 
 /// A progress bar with the current loss and ETA, hidden when quiet or when stderr is not a terminal.
@@ -260,15 +264,18 @@ pub fn run_with(scenario: &ValidScenario, out: &Path, control: &RunControl) -> R
     }
 }
 
-/// Claims `out` for this scenario: refuses a folder of a different scenario (unless forced),
-/// removes a stale summary.json (so the folder never looks complete mid-run) and writes
-/// scenario.toml.
+/// Claims `out` for this scenario: refuses a folder of a different scenario (unless forced; a
+/// forced run first removes every file a run writes, [`crate::run_files`]), removes a stale
+/// summary.json (so the folder never looks complete mid-run) and writes scenario.toml.
 fn claim(out: &Path, toml: &str, force: bool) -> Result<()> {
     let existing = out.join("scenario.toml");
     if let Ok(previous) = std::fs::read_to_string(&existing) {
         if previous != toml && !force {
             return Err(Error::OutputExists { dir: out.to_path_buf() });
         }
+    }
+    if force {
+        crate::run_files::remove_run_files(out)?;
     }
     let summary = out.join("summary.json");
     if summary.exists() {
@@ -280,6 +287,16 @@ fn claim(out: &Path, toml: &str, force: bool) -> Result<()> {
 fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -> Result<Summary> {
     let started = Instant::now();
     let toml = scenario.to_toml();
+    let root = control.comm.as_ref().is_none_or(|c| c.is_root());
+    let processes = control.comm.as_ref().map_or(1, |c| c.size());
+    // Before anything is allocated or written: a run too large for the machine leaves nothing.
+    let estimate = crate::footprint::of_scenario(scenario, processes)?.check(
+        &scenario.source,
+        crate::resources::available_memory_bytes(),
+        crate::resources::MEMORY_ADVICE,
+    )?;
+    // Held until the run returns: no second run writes into this folder meanwhile.
+    let _lock = if root { Some(crate::lock::FolderLock::acquire(out)?) } else { None };
     let checkpoint = if control.resume {
         let path = checkpoint_path(out);
         if !path.exists() {
@@ -303,12 +320,13 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
         )));
     }
     if root {
-        claim(out, &toml, control.force)?;
+        claim(out, &toml, control.force && !control.resume)?;
     }
-    let Setup { simulation: mut sim, mut state, memory_bytes: bytes } = setup::build::<F>(scenario, comm.clone())?;
+    let Setup { simulation: mut sim, mut state, .. } = setup::build::<F>(scenario, comm.clone())?;
     let (m, n, d) = (sim.shard().total, sim.problem.train.n(), state.cloud.d());
     let verbosity = if root { control.verbosity } else { Verbosity::Quiet };
     if verbosity == Verbosity::Normal {
+        let bytes = estimate;
         let per = if processes > 1 { format!(" per process ({processes} processes)") } else { String::new() };
         eprintln!("{}: m = {m}, n = {n}, d = {d}, memory estimate {}{per}", scenario.name, human_bytes(bytes as u64));
     }
@@ -352,10 +370,10 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
     progress.bar.finish_and_clear();
     let run_seconds = looped.elapsed().as_secs_f64();
     let rows = sim.history();
-    if root {
-        write_atomic(&out.join("metrics.csv"), &Metrics::to_csv(rows)?)?;
-    }
+    let metrics = if root { write_atomic(&out.join("metrics.csv"), &Metrics::to_csv(rows)?) } else { Ok(()) };
+    // The run's own error (a checkpoint that could not be written, say) comes first.
     let state = result?;
+    metrics?;
     let Some(cloud) = sim.gather(&state.cloud) else {
         return Ok(summary(scenario, &sim, started, run_seconds, optimum));
     };
@@ -372,7 +390,8 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
             report::convergence_figure(out, rows, sim.optimum())?;
         }
     }
-    let summary = summary(scenario, &sim, started, run_seconds, optimum);
+    let mut summary = summary(scenario, &sim, started, run_seconds, optimum);
+    summary.timings.memory_estimate_bytes = estimate;
     let json = serde_json::to_vec_pretty(&summary).expect("a summary always serialises");
     write_atomic(&out.join("summary.json"), &json)?;
     let checkpoint = checkpoint_path(out);
@@ -412,6 +431,8 @@ fn summary<F: Real>(
             steps: sim.options.steps,
             particle_steps_per_sec: m as f64 * sim.options.steps as f64 / run_seconds.max(1e-12),
             certify_seconds: sim.certify_seconds(),
+            memory_estimate_bytes: 0,
+            peak_rss_bytes: crate::resources::peak_rss_bytes(),
         },
         optimum,
         time_to_gap: rows.iter().find(|r| r.gap.is_some_and(|g| g <= run.gap_eps)).map(|r| r.time),

@@ -315,8 +315,9 @@ impl AxisConfig {
             ));
         }
         let spaced = |name: &str, s: &Spacing, log: bool| -> Result<Vec<toml::Value>> {
-            if s.num == 0 {
-                return Err(v.value(field(&format!("{name}.num")), 0, "must be at least 1"));
+            if s.num == 0 || s.num > crate::resources::MAX_SWEEP_RUNS {
+                let allowed = format!("must be between 1 and {}", crate::resources::MAX_SWEEP_RUNS);
+                return Err(v.value(field(&format!("{name}.num")), s.num, allowed));
             }
             for (part, x) in [("start", s.start), ("stop", s.stop)] {
                 if !x.is_finite() || (log && x <= 0.0) {
@@ -476,6 +477,10 @@ impl SweepFile {
         let mut configs = self.axes;
         if let Some(seeds) = &self.seeds {
             let list: Vec<u64> = match seeds {
+                Seeds::Count(k) if *k > crate::resources::MAX_SWEEP_RUNS as u64 => {
+                    let allowed = format!("at most {} seeds", crate::resources::MAX_SWEEP_RUNS);
+                    return Err(v.value("seeds", k, allowed));
+                }
                 Seeds::Count(k) => (1..=*k).collect(),
                 Seeds::List(list) => list.clone(),
             };
@@ -728,7 +733,7 @@ pub fn run_sweep(
     let bar = progress_bar(todo.len() as u64, template, options.verbosity);
     let mut builder = rayon::ThreadPoolBuilder::new();
     if let Some(jobs) = options.jobs {
-        builder = builder.num_threads(jobs);
+        builder = builder.num_threads(crate::resources::check_threads("--jobs", jobs)?);
     }
     let pool = builder.build().map_err(|e| Error::Invalid(format!("--jobs: {e}")))?;
     let failures: Vec<(usize, Error)> = pool.install(|| {
