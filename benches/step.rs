@@ -10,11 +10,11 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use meanfield::data::{Distribution, XorNoise};
 use meanfield::dynamics::{Dynamics, Gd, Langevin};
+use meanfield::engine::{Problem, RunOptions, Simulation};
 use meanfield::linalg::Real;
 use meanfield::loss::Loss;
 use meanfield::model::{Cloud, Init};
 use meanfield::rng::Purpose;
-use meanfield::engine::{Problem, RunOptions, Simulation};
 
 /// (d, n, m) of the grid.
 fn sizes() -> impl Iterator<Item = (usize, usize, usize)> {

@@ -11,7 +11,9 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::comm::{Communicator, Shard, Single};
+use crate::config::{DynamicsSpec, Precision};
 use crate::data::{Distribution, XorNoise};
+use crate::engine::{Problem, RunOptions, Simulation};
 use crate::error::{Error, Result};
 use crate::exact::Fixed;
 use crate::linalg::Real;
@@ -19,8 +21,6 @@ use crate::loss::Loss;
 use crate::model::{Cloud, Init, Layout};
 use crate::resources::peak_rss_bytes;
 use crate::rng::Purpose;
-use crate::config::{DynamicsSpec, Precision};
-use crate::engine::{Problem, RunOptions, Simulation};
 
 /// What to time.
 #[derive(Clone, Debug, PartialEq)]

@@ -249,13 +249,18 @@ pub fn of_scenario(scenario: &crate::scenario::ValidScenario, processes: usize) 
     f.add("data.d", d.saturating_sub(bias), "the certificate's starting directions", product(&[128, width, 8]));
     if f.parts.iter().all(|p| p.bytes < SAFE) && n * d < SAFE && local * width < SAFE {
         let (m, n, n_test, d) = (local as usize, n as usize, n_test as usize, d as usize);
-        let kernels = match config.precision {
+        let kernels = |n_test: usize| match config.precision {
             Precision::F64 => crate::setup::memory_estimate::<f64>(m, n, n_test, d, config.run.batch),
             Precision::F32 => crate::setup::memory_estimate::<f32>(m, n, n_test, d, config.run.batch),
         };
+        let (train_only, all) = (kernels(0), kernels(n_test));
         // memory_estimate also counts the cloud and the data, added above in more detail.
-        let counted = 2 * m * (d + 1) * s as usize + (n + n_test) * (d * (8 + s as usize) + 8) + 3 * n * 8;
-        f.add("model.m", m, "the kernels' buffers", kernels.saturating_sub(counted) as u128);
+        let counted = 2 * m * (d + 1) * s as usize + n * (d * (8 + s as usize) + 8) + 3 * n * 8;
+        let counted_test = n_test * (d * (8 + s as usize) + 8);
+        // The buffers are blocks of particles times all the samples of a set: its size makes them large.
+        f.add("data.n", n, "the kernels' buffers", train_only.saturating_sub(counted) as u128);
+        let test = all.saturating_sub(train_only).saturating_sub(counted_test);
+        f.add("data.test_n", n_test, "the test kernels' buffers", test as u128);
     }
     Ok(f)
 }

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use meanfield::bench::{BenchConfig, ScalingAxis};
 use meanfield::comm::Communicator;
+use meanfield::config::{DynamicsConfig, Precision, ValidScenario};
 use meanfield::data::Dataset;
 use meanfield::figures::{self, FigureOptions};
 use meanfield::loss::Loss;
 use meanfield::runner::{self, RunControl, Verbosity};
-use meanfield::config::{DynamicsConfig, Precision, ValidScenario};
 use meanfield::sweep::{self, Shard, Sweep, SweepOptions};
 use meanfield::Error;
 

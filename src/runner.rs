@@ -15,10 +15,13 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ndarray::s;
 use serde::Serialize;
 
-use crate::engine::Checkpoint;
 use crate::comm::{Communicator, Single};
+use crate::config::{DataSource, Precision, Scenario, ValidScenario};
 use crate::convex::{self, Optimum, OptimumOptions};
 use crate::data::Distribution;
+use crate::engine::stop::{relative_gap, StopReason};
+use crate::engine::Checkpoint;
+use crate::engine::{Observer, Simulation, State};
 use crate::error::{Error, Result};
 use crate::linalg::Real;
 use crate::metrics::Metrics;
@@ -27,9 +30,6 @@ use crate::plot::{Animation, Scatter};
 use crate::report::{self, Ideal};
 use crate::resources::human_bytes;
 use crate::setup::{self, Setup};
-use crate::config::{DataSource, Precision, Scenario, ValidScenario};
-use crate::engine::stop::{relative_gap, StopReason};
-use crate::engine::{Observer, Simulation, State};
 
 /// How a run reports progress.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -22,11 +22,11 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::comm::Communicator;
+use crate::config::{Checker, Scenario, ValidScenario};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::output::write_atomic;
 use crate::plot::{self, Heatmap, Mark, Panel, Scale, Series};
-use crate::config::{Checker, Scenario, ValidScenario};
 use crate::runner::{self, progress_bar, RunControl, Verbosity};
 
 /// The metric columns of `sweep.csv` after the axis columns and `run`, in order.

@@ -4,14 +4,14 @@
 use std::path::Path;
 use std::process::Command;
 
+use meanfield::config::ValidScenario;
 use meanfield::convex::{self, OptimumOptions};
 use meanfield::data::{Dataset, Distribution, Task, XorNoise};
 use meanfield::dynamics::Gd;
+use meanfield::engine::{Problem, RunOptions, Simulation};
 use meanfield::loss::Loss;
 use meanfield::model::{Cloud, Init};
 use meanfield::rng::Purpose;
-use meanfield::config::ValidScenario;
-use meanfield::engine::{Problem, RunOptions, Simulation};
 
 fn data(d: usize, bias: bool, loss: Loss) -> Dataset {
     let task = if loss == Loss::Squared { Task::Regression } else { Task::Classification };

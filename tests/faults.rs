@@ -206,8 +206,8 @@ fn force_removes_the_outputs_of_the_previous_scenario_and_nothing_else() {
 }
 
 /// A tmpfs of `size` mounted at a fresh folder, unmounted on drop; `None` where mounting is not
-/// allowed (not root).
-struct SmallDisk(PathBuf, tempfile::TempDir);
+/// allowed (not root). The second field keeps the folder alive until the mount is undone.
+struct SmallDisk(PathBuf, #[allow(dead_code)] tempfile::TempDir);
 
 impl SmallDisk {
     fn mount(size: &str) -> Option<SmallDisk> {
@@ -260,8 +260,8 @@ fn a_full_disk_names_the_file_that_failed_and_leaves_no_temporary_file() {
 fn sizes_beyond_the_machine_are_refused_before_allocating_naming_the_field() {
     let tmp = tempfile::tempdir().unwrap();
     let cases = [
-        ("data.n=10000000000", "data.n` = 10000000000", "the training data"),
-        ("data.test_n=10000000000", "data.test_n` = 10000000000", "the test data"),
+        ("data.n=10000000000", "data.n` = 10000000000", "the kernels' buffers"),
+        ("data.test_n=10000000000", "data.test_n` = 10000000000", "the test kernels' buffers"),
         ("data.d=1000000000", "data.d` = 1000000000", "the test data"),
         ("data.hidden=10000000000", "data.hidden` = 10000000000", "the teacher's hidden units"),
         ("model.m=9223372036854775807", "model.m` = 9223372036854775807", "the particles"),

@@ -5,9 +5,9 @@ use meanfield::certify::free_energy::{dual_free_energy, log_z_pi, phi, FreeEnerg
 use meanfield::certify::{dual_bound, sphere_max, SphereMethod};
 use meanfield::data::Dataset;
 use meanfield::dynamics::Langevin;
+use meanfield::engine::{Problem, RunOptions, Simulation};
 use meanfield::loss::Loss;
 use meanfield::model::{Cloud, Init};
-use meanfield::engine::{Problem, RunOptions, Simulation};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -2,10 +2,10 @@
 
 use meanfield::data::{Dataset, Distribution, XorNoise};
 use meanfield::dynamics::{Dynamics, Gd, Langevin, Perturbed, StepContext};
+use meanfield::engine::{Problem, RunOptions, Simulation};
 use meanfield::loss::Loss;
 use meanfield::model::{first_variation, Cloud, Init};
 use meanfield::rng::Purpose;
-use meanfield::engine::{Problem, RunOptions, Simulation};
 use ndarray::{array, Array1, Array2};
 
 fn gaussian_data(n: usize, d: usize, seed: u64) -> Dataset {

@@ -3,9 +3,9 @@
 use meanfield::certify::SphereMethod;
 use meanfield::data::Dataset;
 use meanfield::dynamics::Gd;
+use meanfield::engine::{Problem, RunOptions, Simulation};
 use meanfield::loss::Loss;
 use meanfield::model::{first_variation, Cloud};
-use meanfield::engine::{Problem, RunOptions, Simulation};
 use ndarray::{Array1, Array2};
 use proptest::prelude::*;
 

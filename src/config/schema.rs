@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::certify::SphereMethod;
 use crate::data::{Task, XorNoise};
 use crate::dynamics::{self, Params, Schedule};
-use crate::error::{Error, Result};
 use crate::engine::stop::StopRule;
+use crate::error::{Error, Result};
 use crate::loss::Loss;
 
 /// Floating-point type of the particles.

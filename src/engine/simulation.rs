@@ -17,8 +17,8 @@ use std::time::Instant;
 use ndarray::{s, Array1, Array2};
 
 use super::checkpoint::Checkpoint;
-use super::stop::{StopReason, StopRule};
 pub use super::problem::{Objective, Problem, State};
+use super::stop::{StopReason, StopRule};
 use crate::certify::free_energy::{self, FreeEnergyCertificate};
 use crate::certify::{self, DualBound, SphereMethod};
 use crate::comm::{Communicator, Shard, Single};

@@ -11,11 +11,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{check_scenario, say, simulate, stem, Figure, FigureOptions, FigureReport};
+use crate::config::{DataSource, Scenario};
 use crate::convex::{self, OptimumOptions};
 use crate::data::{paper_network, Distribution};
 use crate::error::{Error, Result};
 use crate::plot::{self, Mark, Panel, Scale, Series};
-use crate::config::{DataSource, Scenario};
 
 /// The `margin` figure.
 pub struct Margin;

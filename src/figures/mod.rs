@@ -4,8 +4,8 @@
 //! for a version that runs in seconds (used by the tests).
 
 pub mod dynamics;
-pub mod kernel_vs_net;
 pub mod escape;
+pub mod kernel_vs_net;
 pub mod margin;
 pub mod regime;
 pub mod sample_complexity;
@@ -19,12 +19,12 @@ use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::config::{Precision, Scenario, ValidScenario};
 use crate::error::{Error, Result};
 use crate::linalg::Real;
 use crate::metrics::Metrics;
 use crate::plot::Series;
 use crate::runner::Verbosity;
-use crate::config::{Precision, Scenario, ValidScenario};
 
 /// How a figure is regenerated.
 #[derive(Clone, Debug)]

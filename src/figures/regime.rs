@@ -13,11 +13,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{band_series, mean_sd, over_seeds, paired_difference, stem, Figure, FigureOptions, FigureReport};
+use crate::config::Scenario;
 use crate::error::{Error, Result};
 use crate::initial::Units;
 use crate::metrics::Metrics;
 use crate::plot::{self, Panel};
-use crate::config::Scenario;
 
 /// The `regime` figure.
 pub struct Regime;

@@ -12,11 +12,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{check_scenario, mean_sd, say, simulate, stem, Figure, FigureOptions, FigureReport};
+use crate::config::Scenario;
 use crate::convex::{self, OptimumOptions};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::plot::{self, Mark, Panel, Scale, Series};
-use crate::config::Scenario;
 
 /// The `temperature` figure.
 pub struct Temperature;
