@@ -226,7 +226,7 @@ fn bad_sweep_files_give_precise_errors() {
         ),
         (
             "base = \"base.toml\"\n[[axis]]\nkey = \"lambda\"\nlinspace = { start = 0.0, stop = 1.0, num = 0 }",
-            "error: SWEEP: field `axis[0].linspace.num` = 0: must be at least 1\n",
+            "error: SWEEP: field `axis[0].linspace.num` = 0: must be between 1 and 1000000\n",
         ),
         (
             "base = \"base.toml\"\n[[axis]]\nkey = \"lambda\"\nvalues = [0.1]\n[[plot]]\nkind = \"heatmap\"\nx = \"lambda\"\ny = \"seed\"\nvalue = \"gap\"",
