@@ -145,6 +145,15 @@ fn a_checkpoint_of_two_processes_resumes_in_one() {
     common::wait_for(&checkpoint, Duration::from_secs(120));
     child.kill().unwrap();
     child.wait().unwrap();
+    // Killing mpirun leaves its ranks to die a moment later; the folder lock is free once rank 0 is gone.
+    let started = std::time::Instant::now();
+    while meanfield::lock::FolderLock::acquire(&tmp.path().join("killed")).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "rank 0 still holds the folder 60 s after mpirun was killed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let step = Checkpoint::<f64>::read(&checkpoint).unwrap().state.step;
     assert!(step > 0 && step % 200 == 0 && step < 6000, "checkpoint at step {step}");
     let resume: Vec<&str> = refs.iter().copied().chain(["--resume"]).collect();
