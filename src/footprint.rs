@@ -134,47 +134,6 @@ pub fn npy_shape(path: &std::path::Path) -> Result<(usize, usize)> {
     Ok((rows as usize, cols as usize))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parts_add_up_without_overflow_and_the_largest_is_named() {
-        let mut f = Footprint::default();
-        f.add("data.n", 10, "training data", 1000);
-        f.add("model.m", "9223372036854775807", "the cloud", product(&[9_223_372_036_854_775_807, 3, 8, 2]));
-        assert_eq!(f.total(), BASELINE + 1000 + 9_223_372_036_854_775_807u128 * 48);
-        let err = f.check("s.toml", Some(1 << 30), "reduce model.m").unwrap_err().to_string();
-        assert_eq!(
-            err,
-            "s.toml: field `model.m` = 9223372036854775807: the run would need about more than 16 EiB \
-             (more than 16 EiB for the cloud) but only 1.00 GiB are available; reduce model.m"
-        );
-        assert_eq!(product(&[u128::MAX, 2]), u128::MAX);
-        let mut small = Footprint::default();
-        small.add("data.n", 10, "training data", 1000);
-        assert_eq!(small.check("s.toml", Some(1 << 30), "").unwrap(), (BASELINE + 1000) as u64);
-    }
-
-    #[test]
-    fn an_npy_header_claiming_more_than_the_file_holds_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.npy");
-        crate::output::write_npy(&path, &ndarray::Array2::zeros((5, 3))).unwrap();
-        assert_eq!(npy_shape(&path).unwrap(), (5, 3));
-        let text = std::fs::read(&path).unwrap();
-        let lying = String::from_utf8_lossy(&text).replacen("(5, 3)", "(1000000000000, 3)", 1);
-        std::fs::write(&path, lying.as_bytes()).unwrap();
-        let err = npy_shape(&path).unwrap_err().to_string();
-        let expected = format!(
-            ":npy: the header declares 1000000000000 x 3 values (21.83 TiB) but the file has {} bytes; \
-             expected a 2-d float64 array (C order)",
-            lying.len()
-        );
-        assert!(err.ends_with(&expected), "{err}");
-    }
-}
-
 /// Below this many bytes every part is small enough that the exact kernel arithmetic (in usize)
 /// cannot overflow.
 const SAFE: u128 = 1 << 50;
@@ -263,4 +222,45 @@ pub fn of_scenario(scenario: &crate::scenario::ValidScenario, processes: usize) 
         f.add("data.test_n", n_test, "the test kernels' buffers", test as u128);
     }
     Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_add_up_without_overflow_and_the_largest_is_named() {
+        let mut f = Footprint::default();
+        f.add("data.n", 10, "training data", 1000);
+        f.add("model.m", "9223372036854775807", "the cloud", product(&[9_223_372_036_854_775_807, 3, 8, 2]));
+        assert_eq!(f.total(), BASELINE + 1000 + 9_223_372_036_854_775_807u128 * 48);
+        let err = f.check("s.toml", Some(1 << 30), "reduce model.m").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "s.toml: field `model.m` = 9223372036854775807: the run would need about more than 16 EiB \
+             (more than 16 EiB for the cloud) but only 1.00 GiB are available; reduce model.m"
+        );
+        assert_eq!(product(&[u128::MAX, 2]), u128::MAX);
+        let mut small = Footprint::default();
+        small.add("data.n", 10, "training data", 1000);
+        assert_eq!(small.check("s.toml", Some(1 << 30), "").unwrap(), (BASELINE + 1000) as u64);
+    }
+
+    #[test]
+    fn an_npy_header_claiming_more_than_the_file_holds_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.npy");
+        crate::output::write_npy(&path, &ndarray::Array2::zeros((5, 3))).unwrap();
+        assert_eq!(npy_shape(&path).unwrap(), (5, 3));
+        let text = std::fs::read(&path).unwrap();
+        let lying = String::from_utf8_lossy(&text).replacen("(5, 3)", "(1000000000000, 3)", 1);
+        std::fs::write(&path, lying.as_bytes()).unwrap();
+        let err = npy_shape(&path).unwrap_err().to_string();
+        let expected = format!(
+            ":npy: the header declares 1000000000000 x 3 values (21.83 TiB) but the file has {} bytes; \
+             expected a 2-d float64 array (C order)",
+            lying.len()
+        );
+        assert!(err.ends_with(&expected), "{err}");
+    }
 }

@@ -30,8 +30,11 @@ fn scales(dim: usize) -> Vec<f64> {
     (0..dim).map(|j| 0.5 + 0.3 * j as f64).collect()
 }
 
+/// A sampler: m points, the scales, a seed -> the points and their true entropy.
+type Law = fn(usize, &[f64], u64) -> (Array2<f64>, f64);
+
 /// Error H^ - H (mean over `reps` samples of m points) for each D = 2..6.
-fn errors(m: usize, k: usize, reps: u64, law: fn(usize, &[f64], u64) -> (Array2<f64>, f64)) -> Vec<f64> {
+fn errors(m: usize, k: usize, reps: u64, law: Law) -> Vec<f64> {
     (2..=6)
         .map(|dim| {
             let sum: f64 = (0..reps)
@@ -82,9 +85,7 @@ fn the_error_shrinks_with_more_points() {
 fn choose_k() {
     for m in [2000, 20_000] {
         for k in 1..=5 {
-            for (name, law) in
-                [("gaussian", gaussian as fn(usize, &[f64], u64) -> (Array2<f64>, f64)), ("box", uniform_box)]
-            {
+            for (name, law) in [("gaussian", gaussian as Law), ("box", uniform_box)] {
                 let errs: Vec<f64> = (0..20)
                     .map(|r| {
                         let (p, h) = law(m, &scales(3), 7000 + r);

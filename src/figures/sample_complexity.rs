@@ -513,6 +513,9 @@ impl<'a> DimensionRuns<'a> {
     }
 }
 
+/// The fitted predictors at one (d, n, seed) and the net's final cloud (a warm start for the next n).
+type FitsAndCloud = (BTreeMap<Method, Fitted>, Option<Cloud<f32>>);
+
 /// Fits the predictors `methods` to the data set of (d, n, seed); the network starts from `start`
 /// (a cloud and the n it was trained at) or a fresh cloud. Returns the fits and the network's
 /// final cloud.
@@ -524,7 +527,7 @@ fn evaluate(
     seed: u64,
     methods: &[Method],
     start: Option<(usize, Cloud<f32>)>,
-) -> Result<(BTreeMap<Method, Fitted>, Option<Cloud<f32>>)> {
+) -> Result<FitsAndCloud> {
     let dist = Distribution::Paper { d };
     let train = dist.sample(n, seed, Purpose::TrainData)?;
     let test = dist.sample(params.test_n, seed, Purpose::TestData)?;
