@@ -81,7 +81,7 @@ fn the_error_shrinks_with_more_points() {
 /// Measures bias and spread for k = 1..5 on a D = 3 Gaussian with m = 2000 (the quickstart's cloud size); run with
 /// `cargo test --release --test entropy -- --ignored --nocapture`.
 #[test]
-#[ignore]
+#[ignore = "a measurement that prints a table (minutes), not an assertion: the choice of run.entropy_k"]
 fn choose_k() {
     for m in [2000, 20_000] {
         for k in 1..=5 {
@@ -104,7 +104,7 @@ fn choose_k() {
 /// Wall-clock seconds of one estimate at m = 1e5 in D = 3 and D = 21 (d = 2 and d = 20); run with
 /// `cargo test --release --test entropy -- --ignored --nocapture cost`.
 #[test]
-#[ignore]
+#[ignore = "a timing that prints seconds; timings belong out of the test run"]
 fn cost_at_a_hundred_thousand_particles() {
     for dim in [3, 21] {
         let (p, h) = gaussian(100_000, &vec![1.0; dim], 1);

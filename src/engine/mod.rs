@@ -1,4 +1,4 @@
-//! The engine of a run (the executor of STYLE.md): the [`Problem`] and the [`State`] that moves
+//! The engine of a run (an executor in the sense of the argmin crate: the loop, its timing, checkpoints and interruption): the [`Problem`] and the [`State`] that moves
 //! through the loop, the [`Simulation`] that steps it, and its [`Checkpoint`]s.
 //!
 //! Dependencies point one way: `problem` <- `checkpoint` <- `simulation`.

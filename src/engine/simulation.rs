@@ -1,4 +1,4 @@
-//! The problem, the state and the loop that moves a cloud (the executor of STYLE.md).
+//! The problem, the state and the loop that moves a cloud (an executor in the sense of the argmin crate: the loop, its timing, checkpoints and interruption).
 //!
 //! A [`Simulation`] owns the problem, the dynamics and the schedule; the [`State`] (cloud, step,
 //! time, predictions) moves through [`Simulation::step`] by value. Logging, progress bars and
