@@ -328,7 +328,7 @@ fn log_axes_get_three_labels_and_time_axes_start_at_zero() {
     let dir = tempfile::tempdir().unwrap();
     figure(&dir.path().join("zero"), &[panel]).unwrap();
     let svg = fs::read_to_string(dir.path().join("zero.svg")).unwrap();
-    assert!(svg.contains(">0<"), "the tick at t = 0 is labelled");
+    assert!(svg.contains(">\n0\n</text>"), "the tick at t = 0 is labelled");
 }
 
 #[test]
