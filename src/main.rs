@@ -12,7 +12,7 @@ use meanfield::data::Dataset;
 use meanfield::figures::{self, FigureOptions};
 use meanfield::loss::Loss;
 use meanfield::runner::{self, RunControl, Verbosity};
-use meanfield::sweep::{self, Shard, Sweep, SweepOptions};
+use meanfield::sweep::{self, Sweep, SweepOptions, SweepShard};
 use meanfield::Error;
 
 const EXAMPLES: &str = "\
@@ -106,6 +106,10 @@ struct SweepArgs {
     /// The sweep file (TOML).
     #[arg(required = true)]
     file: Option<PathBuf>,
+    /// Override a value of the base scenario by its dotted path, like `run --set` (applied to every run
+    /// after the sweep file's `set` and before the axis values).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
     /// Output folder (default: runs/sweeps/<sweep name>).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -395,8 +399,13 @@ fn sweep(args: &SweepArgs, comm: &dyn Communicator) -> Result<(), Error> {
             let results = sweep::collect(dir)?;
             if !quiet {
                 eprintln!(
-                    "{} runs; sweep.csv and {} figures in {}",
+                    "{} runs{}; sweep.csv and {} figures in {}",
                     results.total,
+                    if results.failed > 0 {
+                        format!(" ({} diverged or failed)", results.failed)
+                    } else {
+                        String::new()
+                    },
                     results.figures.len(),
                     dir.display()
                 );
@@ -407,10 +416,10 @@ fn sweep(args: &SweepArgs, comm: &dyn Communicator) -> Result<(), Error> {
         (None, None) => unreachable!("clap requires FILE without a subcommand"),
     };
     let shard = match &args.shard {
-        Some(text) => Some(Shard::parse(text)?),
-        None => Shard::from_slurm(|name| std::env::var(name).ok())?,
+        Some(text) => Some(SweepShard::parse(text)?),
+        None => SweepShard::from_slurm(|name| std::env::var(name).ok())?,
     };
-    let (plan, scenarios) = Sweep::load(file)?;
+    let (plan, scenarios) = Sweep::load_with(file, &args.set)?;
     let out = args.out.clone().unwrap_or_else(|| plan.default_out_dir());
     if args.dry_run {
         print!("{}", plan.describe(&out, shard));
