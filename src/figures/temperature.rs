@@ -52,7 +52,7 @@ struct Outcome {
     final_tau: Vec<f64>,
     /// Steps used by each seed.
     steps: Vec<u64>,
-    /// What ended each seed's run: `rel_change_free_energy` (the rule) or `cap`.
+    /// What ended each seed's run: `free_energy_change` (the rule) or `cap`.
     stop_reason: Vec<String>,
     /// Final gap_free_energy per seed.
     gap_free_energy: Vec<f64>,
@@ -221,15 +221,17 @@ impl Figure for Temperature {
     }
 }
 
-/// The figure's stopping rule (`stop = { rel_change, window }`): at a certified logged step t >= 2 window, with
+/// The figure's stopping rule (`stop = { tau_change, window }`): at a certified logged step t >= 2 window, with
 /// F1 the mean of `free_energy` over the certified steps in (t - window, t] and F0 its mean over
-/// (t - 2 window, t - window], the run stops when |F1 - F0| <= rel_change |F1|; otherwise it runs to `run.steps`.
-/// Means over a window, not single values, because the entropy estimate fluctuates from step to step.
+/// (t - 2 window, t - window], the run stops when |F1 - F0| <= tau_change tau_t, tau_t the temperature at step t;
+/// otherwise it runs to `run.steps`. The tolerance is in units of tau because the entropy term tau H and the
+/// fluctuations of its estimate scale with tau (tau_change is a change of the entropy in nats); means over a window,
+/// not single values, because the estimate fluctuates from step to step.
 #[derive(Clone, Copy, Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 struct StopOnFreeEnergy {
-    /// Largest relative change of the windowed mean of the free energy.
-    rel_change: f64,
+    /// Largest change of the windowed mean of the free energy, in units of the current temperature.
+    tau_change: f64,
     /// Window length in steps.
     window: u64,
 }
@@ -237,18 +239,18 @@ struct StopOnFreeEnergy {
 impl StopOnFreeEnergy {
     /// The rule's parameters are finite and positive.
     fn check(&self) -> Result<()> {
-        if !(self.rel_change > 0.0 && self.rel_change.is_finite()) || self.window == 0 {
+        if !(self.tau_change > 0.0 && self.tau_change.is_finite()) || self.window == 0 {
             return Err(Error::Invalid(format!(
-                "temperature: stop = {{ rel_change = {}, window = {} }}: rel_change must be a finite number > 0 and \
+                "temperature: stop = {{ tau_change = {}, window = {} }}: tau_change must be a finite number > 0 and \
                  window at least 1 step",
-                self.rel_change, self.window
+                self.tau_change, self.window
             )));
         }
         Ok(())
     }
 
-    /// Whether the rule holds at the last entry of `history` (logged metrics in step order).
-    fn holds(&self, history: &[Metrics]) -> bool {
+    /// Whether the rule holds at the last entry of `history` (logged metrics in step order), at temperature `tau`.
+    fn holds(&self, history: &[Metrics], tau: f64) -> bool {
         let Some(t) = history.last().map(|m| m.step) else { return false };
         let Some(start) = t.checked_sub(2 * self.window) else { return false };
         let mean = |from: u64, to: u64| {
@@ -257,13 +259,13 @@ impl StopOnFreeEnergy {
             (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
         };
         match (mean(start, t - self.window), mean(t - self.window, t)) {
-            (Some(f0), Some(f1)) => (f1 - f0).abs() <= self.rel_change * f1.abs(),
+            (Some(f0), Some(f1)) => (f1 - f0).abs() <= self.tau_change * tau,
             _ => false,
         }
     }
 
     /// Runs `scenario` (with the exact minimum `optimum` declared) until the rule holds at a certified step or
-    /// `run.steps`: the logged metrics and `rel_change_free_energy` or `cap`. The run advances from certified step to
+    /// `run.steps`: the logged metrics and `free_energy_change` or `cap`. The run advances from certified step to
     /// certified step, which logs and certifies exactly the steps of an uninterrupted run.
     fn simulate(&self, scenario: &ValidScenario, optimum: f64) -> Result<(Vec<Metrics>, &'static str)> {
         match scenario.scenario.precision {
@@ -285,8 +287,9 @@ impl StopOnFreeEnergy {
         loop {
             sim.options.steps = ((state.step / every + 1) * every).min(cap);
             state = sim.run(state, &mut [])?;
-            if self.holds(sim.history()) {
-                return Ok((sim.history().to_vec(), "rel_change_free_energy"));
+            let tau = sim.dynamics.langevin_temperature(state.step).unwrap_or(0.0);
+            if self.holds(sim.history(), tau) {
+                return Ok((sim.history().to_vec(), "free_energy_change"));
             }
             if state.step >= cap {
                 return Ok((sim.history().to_vec(), "cap"));
@@ -351,7 +354,8 @@ mod tests {
 
     #[test]
     fn the_rule_compares_window_means_of_the_free_energy() {
-        let rule = StopOnFreeEnergy { rel_change: 1e-3, window: 100 };
+        let rule = StopOnFreeEnergy { tau_change: 0.1, window: 100 };
+        let tau = 1e-2;
         // Logged every 50 steps; the free energy alternates 1.0 +- 0.01 (noise a single-value rule would see).
         let noisy = |n: u64, drift: f64| -> Vec<Metrics> {
             (0..=n)
@@ -359,21 +363,23 @@ mod tests {
                 .collect()
         };
         // Window means over (100, 200] and (200, 300] are both 1.0: the rule holds at step 300 ...
-        assert!(rule.holds(&noisy(6, 0.0)));
+        assert!(rule.holds(&noisy(6, 0.0), tau));
         // ... but not before two whole windows have passed,
-        assert!(!rule.holds(&noisy(3, 0.0)));
-        // nor with a drift of 2e-3 per window of 100 steps (1e-3 per logged step): 2e-3 > 1e-3 * F1.
-        assert!(!rule.holds(&noisy(6, 1e-3)));
-        // A drift of 4e-4 per window: |F1 - F0| = 4e-4 <= 1e-3 * F1.
-        assert!(rule.holds(&noisy(6, 2e-4)));
+        assert!(!rule.holds(&noisy(3, 0.0), tau));
+        // nor with a drift of 2e-3 per window of 100 steps (1e-3 per logged step): 2e-3 > 0.1 tau = 1e-3,
+        assert!(!rule.holds(&noisy(6, 1e-3), tau));
+        // which holds at a temperature 2.5 times higher: 2e-3 <= 0.1 * 2.5e-2.
+        assert!(rule.holds(&noisy(6, 1e-3), 2.5e-2));
+        // A drift of 4e-4 per window: |F1 - F0| = 4e-4 <= 1e-3.
+        assert!(rule.holds(&noisy(6, 2e-4), tau));
         // Uncertified steps (no free energy) do not count; an empty window never stops.
         let mut gaps = noisy(6, 0.0);
         gaps[5].free_energy = None;
         gaps[6].free_energy = None;
-        assert!(!rule.holds(&gaps));
-        assert!(!rule.holds(&[]));
-        assert!(StopOnFreeEnergy { rel_change: 0.0, window: 10 }.check().is_err());
-        assert!(StopOnFreeEnergy { rel_change: 1e-3, window: 0 }.check().is_err());
+        assert!(!rule.holds(&gaps, tau));
+        assert!(!rule.holds(&[], tau));
+        assert!(StopOnFreeEnergy { tau_change: 0.0, window: 10 }.check().is_err());
+        assert!(StopOnFreeEnergy { tau_change: 1e-3, window: 0 }.check().is_err());
         assert!(rule.check().is_ok());
     }
 
@@ -387,8 +393,8 @@ mod tests {
         let (whole, _) = super::super::simulate(&scenario, Some(0.1)).unwrap();
         // A rule that cannot hold runs to the cap; a loose one stops at step 2 * window.
         for (rule, steps, reason) in [
-            (StopOnFreeEnergy { rel_change: 1e-300, window: 100 }, 600, "cap"),
-            (StopOnFreeEnergy { rel_change: 1.0, window: 100 }, 200, "rel_change_free_energy"),
+            (StopOnFreeEnergy { tau_change: 1e-300, window: 100 }, 600, "cap"),
+            (StopOnFreeEnergy { tau_change: 1e6, window: 100 }, 200, "free_energy_change"),
         ] {
             let (rows, why) = rule.simulate(&scenario, 0.1).unwrap();
             assert_eq!((rows.last().unwrap().step, why), (steps, reason));
