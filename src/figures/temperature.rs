@@ -127,8 +127,11 @@ impl Figure for Temperature {
         };
         let mut panels = Vec::new();
         let mut outcomes = Vec::new();
-        let mut gap_panel =
-            Panel::new("gap_free_energy = free_energy - dual_free_energy", "time t", "gap (mean over seeds)");
+        let mut gap_panel = Panel::new(
+            "gap_free_energy = free_energy - dual_free_energy",
+            "time t",
+            "gap (mean over the seeds running)",
+        );
         gap_panel.x_scale = Scale::Log;
         gap_panel.y_scale = Scale::Log;
         for (((label, tau, scenario), runs), reasons) in variants.iter().zip(&grouped).zip(reasons) {
@@ -139,19 +142,23 @@ impl Figure for Temperature {
             // Runs stop at different steps; every run logs the same steps, so the longest one gives the times.
             let longest = runs.iter().max_by_key(|r| r.len()).expect("at least one seed");
             let time: Vec<f64> = longest.iter().map(|r| r.time).collect();
-            // Each seed has its own data (and its own F*_tau): curves are means over the seeds still running,
-            // without bands.
-            let mean = |f: fn(&Metrics) -> Option<f64>| mean_of_running(&runs, f)[1..].to_vec();
+            // Each seed has its own data (and its own F*_tau): the free energy and its bound are means over all
+            // seeds, so up to the first seed's stop; the gaps (comparable across seeds) are means over the seeds
+            // still running. No bands.
+            let shortest = runs.iter().map(Vec::len).min().unwrap_or(0);
+            let mean = |f: fn(&Metrics) -> Option<f64>, end: usize| mean_of_running(&runs, f)[1..end].to_vec();
             let mut panel =
-                Panel::new(format!("Langevin, {label} (mean over the seeds running)"), "time t", "free energy");
+                Panel::new(format!("Langevin, {label} (mean over seeds, to the first stop)"), "time t", "free energy");
             panel.x_scale = Scale::Log;
-            panel.series.push(Series::new("free_energy (estimate)", time[1..].to_vec(), mean(|m| m.free_energy)));
+            let t = time[1..shortest].to_vec();
+            panel.series.push(Series::new("free_energy (estimate)", t.clone(), mean(|m| m.free_energy, shortest)));
             panel.series.push(Series {
                 mark: Mark::Dashed,
-                ..Series::new("dual_free_energy (certified bound)", time[1..].to_vec(), mean(|m| m.dual_free_energy))
+                ..Series::new("dual_free_energy (certified bound)", t, mean(|m| m.dual_free_energy, shortest))
             });
             panels.push(panel);
-            gap_panel.series.push(Series::new(label.clone(), time[1..].to_vec(), mean(|m| m.gap_free_energy)));
+            let gaps = mean(|m| m.gap_free_energy, time.len());
+            gap_panel.series.push(Series::new(label.clone(), time[1..].to_vec(), gaps));
             let last = |f: fn(&Metrics) -> Option<f64>| -> Vec<f64> {
                 runs.iter().map(|r| r.last().and_then(f).unwrap_or(f64::NAN)).collect()
             };
