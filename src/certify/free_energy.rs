@@ -33,8 +33,8 @@ use ndarray::{ArrayView1, ArrayView2};
 use rand_distr::{Distribution as _, StandardNormal};
 use rayon::prelude::*;
 
+use super::DualProblem;
 use crate::error::{Error, Result};
-use crate::loss::Loss;
 use crate::rng::{self, Purpose};
 
 /// delta of the Hoeffding bound (d >= 3): the bound holds with probability at least 1 - delta.
@@ -372,20 +372,18 @@ fn maximise(f: impl Fn(f64) -> f64, lo: f64, hi: f64) -> (f64, f64) {
 /// max over c in [0, 2 lambda / S(r)) of D_tau(c r) = -R*(c r) - tau Phi(c r) - tau log Z_pi, a lower bound on
 /// F*_tau (see the module documentation for the method and the label).
 ///
-/// `r` is the residual l'(y_i, F_i) / n, `s` = S(r) from [`super::sphere_max`] (with `s_exact` its label), `seed`
-/// fixes the Monte Carlo directions (d >= 3). Requires lambda > 0 and tau > 0.
-#[allow(clippy::too_many_arguments)]
+/// `problem` holds the loss, labels, inputs and lambda; `r` is the residual l'(y_i, F_i) / n, `s` = S(r) from
+/// [`super::sphere_max`] (with `s_exact` its label), `seed` fixes the Monte Carlo directions (d >= 3). Requires
+/// lambda > 0 and tau > 0.
 pub fn dual_free_energy(
-    loss: Loss,
-    y: ArrayView1<f64>,
+    problem: &DualProblem,
     r: ArrayView1<f64>,
-    x: ArrayView2<f64>,
-    lambda: f64,
     tau: f64,
     s: f64,
     s_exact: bool,
     seed: u64,
 ) -> Result<FreeEnergyBound> {
+    let DualProblem { loss, y, x, lambda } = *problem;
     check(x, r, lambda, tau)?;
     if y.len() != r.len() {
         return Err(Error::Invalid(format!("free energy bound: {} labels but {} dual variables", y.len(), r.len())));

@@ -2,6 +2,7 @@
 
 use ndarray::{Array1, Array2};
 
+use crate::certify::DualProblem;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::linalg::Real;
@@ -66,6 +67,11 @@ impl<F: Real> Problem<F> {
         let data_fit = self.loss.risk(self.train.y.as_slice().expect("labels are contiguous"), predictions);
         let penalty = self.lambda * second_moment;
         Objective { loss: data_fit + penalty, data_fit, penalty }
+    }
+
+    /// The training data, loss and lambda as the data of a dual bound (docs/math.md, section Dual bound).
+    pub fn dual(&self) -> DualProblem<'_> {
+        DualProblem { loss: self.loss, y: self.train.y.view(), x: self.train.x.view(), lambda: self.lambda }
     }
 
     /// L[rho] of a cloud.

@@ -15,8 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{check_scenario, mean_sd, say, stem, Figure, FigureOptions, FigureReport};
-use crate::config::{Precision, Scenario, ValidScenario};
-use crate::convex::{self, OptimumOptions};
+use crate::config::{Scenario, ValidScenario};
 use crate::error::{Error, Result};
 use crate::linalg::Real;
 use crate::metrics::Metrics;
@@ -94,9 +93,7 @@ impl Figure for Temperature {
                 let mut s = config.scenario.clone();
                 s.seed += k;
                 let base = check_scenario(s, self.name(), options)?;
-                let (train, _) = crate::setup::datasets(&base)?;
-                let opts = OptimumOptions { seed: base.seed(), ..OptimumOptions::default() };
-                let optimum = convex::solve(&train, base.scenario.loss, base.scenario.lambda, &opts)?;
+                let (_, optimum, _) = super::optimum_of(&base)?;
                 if !optimum.exact {
                     return Err(Error::Invalid(format!("temperature: L* of seed {} is not exact", base.seed())));
                 }
@@ -275,10 +272,7 @@ impl StopOnFreeEnergy {
     /// `run.steps`: the logged metrics and `free_energy_change` or `cap`. The run advances from certified step to
     /// certified step, which logs and certifies exactly the steps of an uninterrupted run.
     fn simulate(&self, scenario: &ValidScenario, optimum: f64) -> Result<(Vec<Metrics>, &'static str)> {
-        match scenario.scenario.precision {
-            Precision::F64 => self.simulate_in::<f64>(scenario, optimum),
-            Precision::F32 => self.simulate_in::<f32>(scenario, optimum),
-        }
+        crate::with_precision!(scenario.scenario.precision, F => self.simulate_in::<F>(scenario, optimum))
     }
 
     fn simulate_in<F: Real>(&self, scenario: &ValidScenario, optimum: f64) -> Result<(Vec<Metrics>, &'static str)> {
