@@ -11,7 +11,7 @@
 //! - a csv file: at most its size / 2 numbers (each takes at least one digit and one separator),
 //!   8 + s bytes each, plus the text itself;
 //! - an init file: its rows x columns read from the .npy header, 8 + s bytes each;
-//! - the kernels' buffers ([`crate::model::Kernel::bytes`]), for training, test and mini-batches;
+//! - the kernels' buffers ([`crate::model::ComputeKernel::bytes`]), for training, test and mini-batches;
 //! - the certificate's starts and the figure of the cloud: 128 w 8 and 48 m;
 //! - the program itself: [`BASELINE`].
 //!
