@@ -123,7 +123,7 @@ pub(super) fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, pane
 pub(super) fn zero_axis(series: &[Series]) -> Option<Axis> {
     let positive = series.iter().flat_map(|s| s.x.iter().copied()).filter(|x| valid(*x, true));
     let (min, max) = positive.fold((f64::INFINITY, 0f64), |(a, b), x| (a.min(x), b.max(x)));
-    if !(min <= max) {
+    if min > max {
         return None;
     }
     let span = (max / min).log10().max(1.0);
