@@ -66,6 +66,10 @@ pub enum Error {
     #[error("terminated by SIGTERM after step {step}; the checkpoint and metrics are written: continue with --resume")]
     Terminated { step: u64 },
 
+    /// Long solver or certificate work stopped by a signal or the time limit ([`crate::interrupt`]).
+    #[error("{what}: {cause}; nothing was written")]
+    Stopped { what: String, cause: crate::interrupt::Stop },
+
     /// An output folder holds a different run.
     #[error("{dir}: holds the outputs of a different scenario; use --force to overwrite them or choose another --out")]
     OutputExists { dir: PathBuf },
@@ -90,6 +94,11 @@ impl Error {
         match self {
             Error::Interrupted { .. } => crate::signals::EXIT_INTERRUPTED,
             Error::Terminated { .. } => crate::signals::EXIT_TERMINATED,
+            Error::Stopped { cause, .. } => match cause {
+                crate::interrupt::Stop::Interrupted => crate::signals::EXIT_INTERRUPTED,
+                crate::interrupt::Stop::Terminated => crate::signals::EXIT_TERMINATED,
+                crate::interrupt::Stop::TimeLimit(_) => 1,
+            },
             Error::Diverged { .. } => 3,
             Error::Io { .. } | Error::Plot { .. } | Error::Solver(_) | Error::SweepIncomplete { .. } => 1,
             Error::SweepFailed { first, .. } => first.exit_code(),

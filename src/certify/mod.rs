@@ -29,4 +29,5 @@ mod tests;
 
 pub use dual::{dual_bound, dual_value, DualBound, DualProblem};
 pub(crate) use estimate::{local_maxima, phi_many};
+pub use estimate::estimate_cost;
 pub use sphere::{exact_cost, sphere_max, SphereMax, SphereMethod, EXACT_BUDGET};
