@@ -84,10 +84,7 @@ pub fn bench_on(config: &BenchConfig, comm: Arc<dyn Communicator>) -> Result<Ben
             config.m, config.n, config.d, config.steps
         )));
     }
-    match config.precision {
-        Precision::F64 => bench_in::<f64>(config, comm),
-        Precision::F32 => bench_in::<f32>(config, comm),
-    }
+    crate::with_precision!(config.precision, F => bench_in::<F>(config, comm))
 }
 
 /// Allreduces timed to measure one.

@@ -5,6 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
+/// Exit code after SIGINT: 128 + 2 (see `signals`).
+pub const EXIT_INTERRUPTED: u8 = 130;
+/// Exit code after SIGTERM: 128 + 15 (see `signals`).
+pub const EXIT_TERMINATED: u8 = 143;
+
 /// Everything that can go wrong in `meanfield`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -68,7 +73,7 @@ pub enum Error {
 
     /// Long solver or certificate work stopped by a signal or the time limit ([`crate::interrupt`]).
     #[error("{what}: {cause}; nothing was written")]
-    Stopped { what: String, cause: crate::interrupt::Stop },
+    Stopped { what: String, cause: Stop },
 
     /// An output folder holds a different run.
     #[error("{dir}: holds the outputs of a different scenario; use --force to overwrite them or choose another --out")]
@@ -92,12 +97,12 @@ impl Error {
     /// interrupted, 3 diverged, 1 I/O, plot, solver or incomplete sweep, 2 invalid input.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Interrupted { .. } => crate::signals::EXIT_INTERRUPTED,
-            Error::Terminated { .. } => crate::signals::EXIT_TERMINATED,
+            Error::Interrupted { .. } => EXIT_INTERRUPTED,
+            Error::Terminated { .. } => EXIT_TERMINATED,
             Error::Stopped { cause, .. } => match cause {
-                crate::interrupt::Stop::Interrupted => crate::signals::EXIT_INTERRUPTED,
-                crate::interrupt::Stop::Terminated => crate::signals::EXIT_TERMINATED,
-                crate::interrupt::Stop::TimeLimit(_) => 1,
+                Stop::Interrupted => EXIT_INTERRUPTED,
+                Stop::Terminated => EXIT_TERMINATED,
+                Stop::TimeLimit(_) => 1,
             },
             Error::Diverged { .. } => 3,
             Error::Io { .. } | Error::Plot { .. } | Error::Solver(_) | Error::SweepIncomplete { .. } => 1,
@@ -124,3 +129,24 @@ impl Error {
 
 /// `Result` with the library's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why long work stopped ([`crate::interrupt`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Stop {
+    /// SIGINT (Ctrl-C).
+    Interrupted,
+    /// SIGTERM.
+    Terminated,
+    /// The time limit of this many seconds passed.
+    TimeLimit(f64),
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::Interrupted => write!(f, "interrupted by Ctrl-C (SIGINT)"),
+            Stop::Terminated => write!(f, "terminated by SIGTERM"),
+            Stop::TimeLimit(s) => write!(f, "stopped at the time limit of {s} s (--time-limit)"),
+        }
+    }
+}

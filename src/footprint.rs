@@ -13,8 +13,8 @@
 //! - an init file: its rows x columns read from the .npy header, 8 + s bytes each;
 //! - the kernels' buffers ([`crate::model::Kernel::bytes`]), for training, test and mini-batches;
 //! - the certificate's estimated sphere maximum: its min(m, 128) particle and 256 random start
-//!   directions, their negatives and the matrix of their products with the inputs,
-//!   3 (min(m, 128) + 256) (d + n) 8 (when the run certifies);
+//!   directions, their negatives and their products with the inputs (and the two halves of
+//!   those), 3 (min(m, 128) + 256) (d + n) 8 (when the run certifies);
 //! - the figure of the cloud: [`CLOUD_FIGURE_BYTES`] m;
 //! - the program itself: [`BASELINE`].
 //!
@@ -168,12 +168,9 @@ const SAFE: u128 = 1 << 50;
 /// the kernel threads of the current rayon pool. Reads only file sizes and `.npy` headers.
 pub fn of_scenario(scenario: &crate::scenario::ValidScenario, processes: usize) -> Result<Footprint> {
     use crate::data::Distribution;
-    use crate::scenario::{DataSource, InitSource, Precision};
+    use crate::scenario::{DataSource, InitSource};
     let config = &scenario.scenario;
-    let s: u128 = match config.precision {
-        Precision::F64 => 8,
-        Precision::F32 => 4,
-    };
+    let s = config.precision.bytes() as u128;
     let bias = u128::from(config.data.bias);
     let mut f = Footprint::default();
     // Samples (training, test) and input dimension (with the bias), for the kernels.
@@ -232,18 +229,15 @@ pub fn of_scenario(scenario: &crate::scenario::ValidScenario, processes: usize) 
     f.add(field, m, "the particles", product(&[local, width, 2 * s]).saturating_add(product(&[m, width, 3 * 8])));
     f.add(field, m, "the cloud figure", if config.run.plots { product(&[m, CLOUD_FIGURE_BYTES]) } else { 0 });
     let certified = config.run.certify_every.unwrap_or(config.run.log_every) > 0;
-    let starts = m.min(128) + 256;
-    let certificate = product(&[3, starts, d.saturating_add(n), 8]);
-    f.add("data.d", d.saturating_sub(bias), "the certificate's start directions", if certified { certificate } else { 0 });
+    let starts = if certified { m.min(128) + 256 } else { 0 };
+    f.add("data.d", d.saturating_sub(bias), "the certificate's start directions", product(&[3, starts, d, 8]));
+    f.add("data.n", n, "the certificate's products with the inputs", product(&[3, starts, n, 8]));
     if config.run.reference {
         f.add_convex_program(n, d);
     }
     if f.parts.iter().all(|p| p.bytes < SAFE) && n * d < SAFE && local * width < SAFE {
         let (m, n, n_test, d) = (local as usize, n as usize, n_test as usize, d as usize);
-        let kernels = |n_test: usize| match config.precision {
-            Precision::F64 => crate::setup::memory_estimate::<f64>(m, n, n_test, d, config.run.batch),
-            Precision::F32 => crate::setup::memory_estimate::<f32>(m, n, n_test, d, config.run.batch),
-        };
+        let kernels = |n_test: usize| crate::with_precision!(config.precision, F => crate::setup::memory_estimate::<F>(m, n, n_test, d, config.run.batch));
         let (train_only, all) = (kernels(0), kernels(n_test));
         // memory_estimate also counts the cloud and the data, added above in more detail.
         let counted = 2 * m * (d + 1) * s as usize + n * (d * (8 + s as usize) + 8) + 3 * n * 8;

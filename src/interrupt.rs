@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+pub use crate::error::Stop;
 use crate::error::{Error, Result};
 use crate::signals::StopSignals;
 
@@ -84,25 +85,4 @@ pub fn check(what: &str) -> Result<()> {
         _ => Stop::TimeLimit(lock(&LIMIT).map_or(0.0, |(_, l)| l.as_secs_f64())),
     };
     Err(Error::Stopped { what: what.to_string(), cause })
-}
-
-/// Why long work stopped.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Stop {
-    /// SIGINT (Ctrl-C).
-    Interrupted,
-    /// SIGTERM.
-    Terminated,
-    /// The time limit of this many seconds passed.
-    TimeLimit(f64),
-}
-
-impl std::fmt::Display for Stop {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Stop::Interrupted => write!(f, "interrupted by Ctrl-C (SIGINT)"),
-            Stop::Terminated => write!(f, "terminated by SIGTERM"),
-            Stop::TimeLimit(s) => write!(f, "stopped at the time limit of {s} s (--time-limit)"),
-        }
-    }
 }

@@ -158,8 +158,8 @@ struct OptimumArgs {
     #[arg(long)]
     lambda: Option<f64>,
     /// Loss (with --data).
-    #[arg(long, value_enum, default_value_t = LossArg::Logistic, requires = "data")]
-    loss: LossArg,
+    #[arg(long, value_enum, default_value_t = Loss::Logistic, requires = "data")]
+    loss: Loss,
     /// Append a constant coordinate 1 to the inputs (with --data).
     #[arg(long, requires = "data")]
     bias: bool,
@@ -186,12 +186,6 @@ fn time_limit(text: &str) -> Result<f64, String> {
     }
 }
 
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum LossArg {
-    Logistic,
-    Squared,
-}
-
 #[derive(Args, Debug)]
 struct BenchArgs {
     /// Particles.
@@ -204,8 +198,8 @@ struct BenchArgs {
     #[arg(long, default_value_t = 20)]
     d: usize,
     /// Particle precision.
-    #[arg(long, value_enum, default_value_t = Dtype::F32)]
-    dtype: Dtype,
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    dtype: Precision,
     /// Dynamics: gd, langevin, perturbed or langevin+perturbed.
     #[arg(long, default_value = "gd")]
     dynamics: String,
@@ -237,12 +231,6 @@ struct BenchArgs {
 enum Scaling {
     M,
     N,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum Dtype {
-    F32,
-    F64,
 }
 
 #[derive(Args, Debug)]
@@ -473,8 +461,7 @@ fn bench(args: &BenchArgs, comm: Arc<dyn Communicator>) -> Result<(), Error> {
     let mut dynamics = DynamicsConfig::new(&args.dynamics, args.eta);
     dynamics.set_where_used("sigma", args.sigma);
     dynamics.set_where_used("tau", args.tau);
-    let (m, n, d, s) =
-        (args.m as u128, args.n as u128, args.d as u128, if matches!(args.dtype, Dtype::F32) { 4 } else { 8 });
+    let (m, n, d, s) = (args.m as u128, args.n as u128, args.d as u128, args.dtype.bytes() as u128);
     let mut needs = meanfield::footprint::Footprint::default();
     let (field_m, value_m) = if d > m { ("--d", d) } else { ("--m", m) };
     needs.add(field_m, value_m, "the particles", meanfield::footprint::product(&[m, d + 1, 2 * s + 16]));
@@ -485,10 +472,7 @@ fn bench(args: &BenchArgs, comm: Arc<dyn Communicator>) -> Result<(), Error> {
         m: args.m,
         n: args.n,
         d: args.d,
-        precision: match args.dtype {
-            Dtype::F32 => Precision::F32,
-            Dtype::F64 => Precision::F64,
-        },
+        precision: args.dtype,
         dynamics: dynamics.check("meanfield bench")?,
         steps: args.steps,
     };
@@ -549,10 +533,7 @@ fn optimum(args: &OptimumArgs) -> Result<(), Error> {
             (train, scenario.scenario.loss, args.lambda.unwrap_or(scenario.scenario.lambda), scenario.seed())
         }
         (None, Some(path)) => {
-            let loss = match args.loss {
-                LossArg::Logistic => Loss::Logistic,
-                LossArg::Squared => Loss::Squared,
-            };
+            let loss = args.loss;
             let data =
                 meanfield::optimum::prepare(Dataset::from_csv(path)?, loss, args.bias, &path.display().to_string())?;
             (data, loss, args.lambda.expect("clap requires --lambda with --data"), 0)

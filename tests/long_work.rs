@@ -27,11 +27,8 @@ fn command() -> Command {
 /// Starts `meanfield optimum scenarios/teacher.toml --particles P`, waits for its pattern-count
 /// line, sends `signal` and returns (exit code, stderr, seconds from the signal to the exit).
 fn signal_optimum(signal: libc::c_int, particles: &Path) -> (Option<i32>, String, f64) {
-    let mut child = command()
-        .args(["optimum", "scenarios/teacher.toml", "--particles"])
-        .arg(particles)
-        .spawn()
-        .unwrap();
+    let mut child =
+        command().args(["optimum", "scenarios/teacher.toml", "--particles"]).arg(particles).spawn().unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
     assert_eq!(first, TEACHER_PATTERNS);
@@ -121,9 +118,9 @@ fn a_costly_certificate_is_spaced_out_and_the_run_says_so() {
     let out = command().arg("run").arg(&scenario).arg("--out").arg(&out_dir).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let expected = "wide: certificate: one certificate is predicted to take 0.928 s against 1.25e-3 s per step: \
-                    certifying only the first and the last step (every 160 steps rather than every 20), still a \
-                    predicted 82% of the run; set run.certify_every to choose";
+    let expected = "wide: certificate: one certificate is predicted to take 0.141 s against 4.55e-3 s per step: \
+                    certifying every 160 steps rather than every 20 keeps it below 25% of the run (predicted 16%); \
+                    set run.certify_every to choose another interval";
     assert!(stderr.lines().any(|l| l == expected), "{stderr}");
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();

@@ -36,7 +36,8 @@ fn estimate_and_peak(scenario: &Path, out: &Path, sets: &[&str]) -> (f64, f64) {
     for s in sets {
         cmd.args(["--set", s]);
     }
-    let child = cmd.current_dir(env!("CARGO_MANIFEST_DIR")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let child =
+        cmd.current_dir(env!("CARGO_MANIFEST_DIR")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value, and wait4 writes only into the two locals.
@@ -44,8 +45,7 @@ fn estimate_and_peak(scenario: &Path, out: &Path, sets: &[&str]) -> (f64, f64) {
     let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
     assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{sets:?}: status {status}");
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     let estimate = summary["timings"]["memory_estimate_bytes"].as_f64().unwrap();
     (estimate, usage.ru_maxrss as f64 * 1024.0)
 }

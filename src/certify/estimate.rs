@@ -5,7 +5,7 @@ use ndarray::{Array2, ArrayView1, ArrayView2};
 use rand_distr::{Distribution as _, StandardNormal};
 use rayon::prelude::*;
 
-use super::sphere::{finish, unit};
+use super::phi::{finish, unit};
 use crate::geometry::arrangement::{dot, norm};
 use crate::rng::{self, Purpose};
 

@@ -4,11 +4,27 @@
 use ndarray::{ArrayView1, ArrayView2};
 
 use super::estimate::{estimate_cost, local_maxima};
-use super::sphere::{exact_cost, finish, unit};
+use super::phi::{finish, unit};
 use crate::geometry::arrangement::{self, dot, Cell, CircleArc, DistinctDirections, Visitor};
 
 /// Relative slack of the cell search: a cell with |g_P| <= (1 + SLACK) * best is not examined.
 const SLACK: f64 = 1e-12;
+
+/// Work budget (in [`exact_cost`] units, about one floating point operation each) under which `Auto`
+/// computes S exactly: about a second of work; at d = 3 it admits up to about 1900 distinct input directions.
+pub const EXACT_BUDGET: f64 = 1e8;
+
+/// Estimated work of the exact sphere maximum for k distinct input directions in dimension d:
+/// k log2 k for d <= 2, and k^(d-1) (d + log2 k) 2^(d-2) for d >= 3 (k^(d-2) planes of the descent, each
+/// sorted, with 2^(d-2) cells per arc).
+pub fn exact_cost(k: usize, d: usize) -> f64 {
+    let k = k.max(2) as f64;
+    if d <= 2 {
+        k * k.log2()
+    } else {
+        k.powi(d as i32 - 1) * (d as f64 + k.log2()) * 2f64.powi(d as i32 - 2)
+    }
+}
 
 /// The exact maximum of |phi| and a maximiser (unit vector), see the module documentation. With
 /// `estimate_seed`, for d >= 3 and a search costlier than the estimate ([`estimate_cost`]), the local

@@ -23,6 +23,7 @@ pub mod free_energy;
 mod dual;
 mod estimate;
 mod exact;
+mod phi;
 mod sphere;
 #[cfg(test)]
 mod tests;
@@ -30,4 +31,5 @@ mod tests;
 pub use dual::{dual_bound, dual_value, DualBound, DualProblem};
 pub(crate) use estimate::{local_maxima, phi_many};
 pub use estimate::estimate_cost;
-pub use sphere::{exact_cost, sphere_max, SphereMax, SphereMethod, EXACT_BUDGET};
+pub use exact::{exact_cost, EXACT_BUDGET};
+pub use sphere::{sphere_max, SphereMax, SphereMethod};

@@ -1,13 +1,12 @@
-//! The sphere maximum S = sup_{|v|=1} |phi(v)| (docs/math.md, section Sphere maximum): its method, its cost
-//! model and the entry point that chooses between the exact search (`exact`) and the estimate
-//! (`estimate`).
+//! The sphere maximum S = sup_{|v|=1} |phi(v)| (docs/math.md, section Sphere maximum): its result, its method
+//! and the entry point that chooses between the exact search (`exact`) and the estimate (`estimate`).
 
 use ndarray::{Array1, ArrayView1, ArrayView2};
 
 use super::estimate::estimate_max;
-use super::exact::exact_max;
+use super::exact::{exact_cost, exact_max, EXACT_BUDGET};
 use crate::error::{Error, Result};
-use crate::geometry::arrangement::{norm, DistinctDirections};
+use crate::geometry::arrangement::DistinctDirections;
 
 /// Result of the sphere maximisation S = sup_{|v|=1} |sum_i r_i relu(v . x_i)|.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,22 +30,6 @@ pub enum SphereMethod {
     Exact,
     /// Local search from particle and random directions; never exact.
     Estimate,
-}
-
-/// Work budget (in [`exact_cost`] units, about one floating point operation each) under which `Auto`
-/// computes S exactly: about a second of work; at d = 3 it admits up to about 1900 distinct input directions.
-pub const EXACT_BUDGET: f64 = 1e8;
-
-/// Estimated work of the exact sphere maximum for k distinct input directions in dimension d:
-/// k log2 k for d <= 2, and k^(d-1) (d + log2 k) 2^(d-2) for d >= 3 (k^(d-2) planes of the descent, each
-/// sorted, with 2^(d-2) cells per arc).
-pub fn exact_cost(k: usize, d: usize) -> f64 {
-    let k = k.max(2) as f64;
-    if d <= 2 {
-        k * k.log2()
-    } else {
-        k.powi(d as i32 - 1) * (d as f64 + k.log2()) * 2f64.powi(d as i32 - 2)
-    }
 }
 
 /// S = sup_{|v|=1} |sum_i r_i relu(v . x_i)| for inputs `x` (n x d) and weights `r` (n).
@@ -107,23 +90,4 @@ fn start_directions(directions: Option<ArrayView2<f64>>) -> Vec<Vec<f64>> {
             (nr > 0.0).then(|| row.iter().map(|v| v / nr).collect())
         })
         .collect()
-}
-
-/// phi(v) = sum_i r_i relu(v . x_i), directly from the data.
-pub(super) fn phi(x: ArrayView2<f64>, r: ArrayView1<f64>, v: &[f64]) -> f64 {
-    x.outer_iter().zip(r).map(|(xi, ri)| ri * xi.iter().zip(v).map(|(a, b)| a * b).sum::<f64>().max(0.0)).sum()
-}
-
-/// The value |phi(v)| from the original data at the normalised maximiser.
-pub(super) fn finish(x: ArrayView2<f64>, r: ArrayView1<f64>, v: Vec<f64>) -> (f64, Vec<f64>) {
-    let nv = norm(&v);
-    let v: Vec<f64> = v.iter().map(|c| c / nv).collect();
-    (phi(x, r, &v).abs(), v)
-}
-
-/// e_1.
-pub(super) fn unit(d: usize) -> Vec<f64> {
-    let mut e = vec![0.0; d];
-    e[0] = 1.0;
-    e
 }

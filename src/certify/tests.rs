@@ -3,7 +3,7 @@ use rand_distr::{Distribution as _, StandardNormal};
 
 use super::estimate::phi_many;
 use super::exact::exact_max;
-use super::sphere::phi;
+use super::phi::phi;
 use super::*;
 use crate::data::{Dataset, Distribution, XorNoise};
 use crate::geometry::arrangement::norm;

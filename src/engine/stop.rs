@@ -126,24 +126,12 @@ mod tests {
             time: step as f64,
             loss,
             data_fit: loss,
-            penalty: 0.0,
-            train_error: None,
-            test_error: None,
             train_loss: loss,
-            test_loss: None,
-            margin: None,
             second_moment: 1.0,
-            pattern_change: 0.0,
-            wall_seconds: 0.0,
             dual_bound: gap.map(|g| loss - g),
             gap,
             certificate: gap.map(|_| "estimated".to_string()),
-            excess: None,
-            entropy: None,
-            free_energy: None,
-            dual_free_energy: None,
-            gap_free_energy: None,
-            certificate_free_energy: None,
+            ..Metrics::EMPTY
         }
     }
 

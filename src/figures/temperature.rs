@@ -13,7 +13,6 @@ use serde_json::json;
 
 use super::{check_scenario, mean_sd, say, simulate, stem, Figure, FigureOptions, FigureReport};
 use crate::config::Scenario;
-use crate::convex::{self, OptimumOptions};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::plot::{self, Mark, Panel, Scale, Series};
@@ -83,9 +82,7 @@ impl Figure for Temperature {
                 let mut s = config.scenario.clone();
                 s.seed += k;
                 let base = check_scenario(s, self.name(), options)?;
-                let (train, _) = crate::setup::datasets(&base)?;
-                let opts = OptimumOptions { seed: base.seed(), ..OptimumOptions::default() };
-                let optimum = convex::solve(&train, base.scenario.loss, base.scenario.lambda, &opts)?;
+                let (_, optimum, _) = super::optimum_of(&base)?;
                 if !optimum.exact {
                     return Err(Error::Invalid(format!("temperature: L* of seed {} is not exact", base.seed())));
                 }

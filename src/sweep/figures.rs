@@ -4,7 +4,7 @@ use std::path::Path;
 
 use super::file::{Band, PlotConfig, PlotKind};
 use super::plan::{cell, number, Axis, RunSpec, Sweep};
-use super::results::SummaryRow;
+use super::summary::SummaryRow;
 use crate::error::{Error, Result};
 use crate::plot::{self, Heatmap, Mark, Panel, Scale, Series};
 

@@ -13,10 +13,11 @@
 //!   scenario never reuses another's results;
 //! - `sweep.csv` and the figures, rebuilt from the run folders.
 //!
-//! The parts: [`file`] (the sweep file format and the check of each table), [`plan`] (the resolved
-//! sweep: the grid of runs and their hashes), [`shard`] (disjoint parts for a cluster or Slurm array),
-//! [`exec`] (running the runs, in threads and across MPI processes), [`results`] (`sweep.csv`) and
-//! `figures` (the sweep's figures).
+//! The parts: [`file`] (the sweep file format and the metric columns it may name), [`plan`] (the check
+//! of each table and the resolved sweep: the grid of runs and their hashes), [`shard`] (disjoint parts
+//! for a cluster or Slurm array), [`exec`] (running the runs, in threads and across MPI processes),
+//! `summary` (what `sweep.csv` reads of a run's `summary.json`), [`results`] (`sweep.csv` with each run's
+//! `status`, `collect`) and `figures` (the sweep's figures).
 
 pub mod exec;
 mod figures;
@@ -24,11 +25,14 @@ pub mod file;
 pub mod plan;
 pub mod results;
 pub mod shard;
+mod summary;
 #[cfg(test)]
 mod tests;
 
 pub use exec::{run_sweep, run_sweep_across, SweepOptions, SweepReport};
-pub use file::{AxisConfig, AxisScale, Band, Base, PlotConfig, PlotKind, Seeds, Spacing, SweepFile};
+pub use file::{
+    AxisConfig, AxisScale, Band, Base, PlotConfig, PlotKind, Seeds, Spacing, SweepFile, METRICS, RUN_COLUMNS,
+};
 pub use plan::{run_dir, scenario_hash, Axis, RunSpec, Sweep};
-pub use results::{collect, write_results, Results, RunStatus, METRICS};
+pub use results::{collect, write_results, Results, RunStatus};
 pub use shard::SweepShard;

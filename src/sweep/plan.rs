@@ -1,10 +1,11 @@
-//! The resolved sweep: every run of the grid with its overrides and the hash of its scenario.
+//! The resolved sweep: the check of each table of the sweep file, every run of the grid with its overrides
+//! and the hash of its scenario.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::file::{AxisConfig, AxisScale, Base, PlotConfig, Seeds, SweepFile};
+use super::file::{AxisConfig, AxisScale, Band, Base, PlotConfig, PlotKind, Seeds, Spacing, SweepFile, METRICS};
 use super::shard::SweepShard;
 use crate::config::{Checker, Scenario, ValidScenario};
 use crate::error::{Error, Result};
@@ -80,6 +81,116 @@ pub(super) fn number(v: &toml::Value) -> Option<f64> {
         toml::Value::Integer(i) => Some(*i as f64),
         toml::Value::Float(f) => Some(*f),
         _ => None,
+    }
+}
+
+impl AxisConfig {
+    /// The axis's values and scale, or an error naming `axis[i]`.
+    pub(super) fn resolve(&self, v: &Checker, i: usize) -> Result<Axis> {
+        let field = |name: &str| format!("axis[{i}].{name}");
+        let given = [self.values.is_some(), self.linspace.is_some(), self.logspace.is_some()];
+        if given.iter().filter(|g| **g).count() != 1 {
+            return Err(v.field(
+                format!("axis[{i}]"),
+                format!("axis `{}` needs exactly one of `values`, `linspace`, `logspace`", self.key),
+            ));
+        }
+        let spaced = |name: &str, s: &Spacing, log: bool| -> Result<Vec<toml::Value>> {
+            if s.num == 0 || s.num > crate::resources::MAX_SWEEP_RUNS {
+                let allowed = format!("must be between 1 and {}", crate::resources::MAX_SWEEP_RUNS);
+                return Err(v.value(field(&format!("{name}.num")), s.num, allowed));
+            }
+            for (part, x) in [("start", s.start), ("stop", s.stop)] {
+                if !x.is_finite() || (log && x <= 0.0) {
+                    let allowed = if log { "must be a finite number > 0" } else { "must be a finite number" };
+                    return Err(v.value(field(&format!("{name}.{part}")), x, allowed));
+                }
+            }
+            Ok(s.values(log))
+        };
+        let values = match (&self.values, &self.linspace, &self.logspace) {
+            (Some(values), _, _) => values.clone(),
+            (_, Some(s), _) => spaced("linspace", s, false)?,
+            (_, _, Some(s)) => spaced("logspace", s, true)?,
+            _ => unreachable!("exactly one is given"),
+        };
+        if values.is_empty() {
+            return Err(v.value(field("values"), "[]", "an axis needs at least one value"));
+        }
+        let default_scale = if self.logspace.is_some() { AxisScale::Log } else { AxisScale::Linear };
+        Ok(Axis { key: self.key.clone(), scale: self.scale.unwrap_or(default_scale), values })
+    }
+}
+
+/// The metric of a `sweep.csv` row that figures can show: a numeric column of [`METRICS`] (all but
+/// the labels `certificate` and `certificate_free_energy`).
+fn plottable(name: &str) -> bool {
+    METRICS.contains(&name) && crate::metrics::column(name).is_none_or(|c| c.is_numeric())
+}
+
+impl PlotConfig {
+    /// Checks the figure against the axes and fills in the defaults.
+    pub(super) fn resolve(mut self, v: &Checker, i: usize, axes: &[Axis]) -> Result<PlotConfig> {
+        let field = |name: &str| format!("plot[{i}].{name}");
+        let keys: Vec<&str> = axes.iter().map(|a| a.key.as_str()).collect();
+        let metrics = METRICS.iter().filter(|m| plottable(m)).copied().collect::<Vec<_>>().join(", ");
+        let axis = |name: &str, key: &str, numeric: bool| -> Result<()> {
+            let Some(a) = axes.iter().find(|a| a.key == key) else {
+                return Err(v.value(field(name), format!("{key:?}"), format!("must be an axis: {}", keys.join(", "))));
+            };
+            if numeric && a.values.iter().any(|x| number(x).is_none()) {
+                return Err(v.value(field(name), format!("{key:?}"), "must be an axis with numeric values"));
+            }
+            Ok(())
+        };
+        let metric = |name: &str, m: &str| -> Result<()> {
+            if plottable(m) {
+                Ok(())
+            } else {
+                Err(v.value(field(name), format!("{m:?}"), format!("must be a metric: {metrics}")))
+            }
+        };
+        let only = |name: &str, set: bool, kind: &str| -> Result<()> {
+            if set {
+                Err(v.field(field(name), format!("only applies to kind = \"{kind}\"; remove it")))
+            } else {
+                Ok(())
+            }
+        };
+        axis("x", &self.x, true)?;
+        let stem = |s: String| s.replace('.', "_");
+        match self.kind {
+            PlotKind::Line => {
+                only("value", self.value.is_some(), "heatmap")?;
+                metric("y", &self.y)?;
+                if let Some(g) = &self.group {
+                    axis("group", g, false)?;
+                    if *g == self.x {
+                        return Err(v.value(field("group"), format!("{g:?}"), "must differ from x"));
+                    }
+                }
+                self.band.get_or_insert(Band::Minmax);
+                let by = self.group.as_ref().map(|g| format!("-by-{g}")).unwrap_or_default();
+                self.name.get_or_insert_with(|| stem(format!("{}-vs-{}{by}", self.y, self.x)));
+            }
+            PlotKind::Heatmap => {
+                only("group", self.group.is_some(), "line")?;
+                only("band", self.band.is_some(), "line")?;
+                axis("y", &self.y, true)?;
+                if self.y == self.x {
+                    return Err(v.value(field("y"), format!("{:?}", self.y), "must differ from x"));
+                }
+                let value = self.value.as_deref().ok_or_else(|| v.field(field("value"), "missing: the metric"))?;
+                metric("value", value)?;
+                self.name.get_or_insert_with(|| stem(format!("{value}-over-{}-{}", self.x, self.y)));
+            }
+        }
+        self.scale.get_or_insert(AxisScale::Linear);
+        let name = self.name.as_deref().unwrap_or_default();
+        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            return Err(v.value(field("name"), format!("{name:?}"), "a non-empty name without / or \\"));
+        }
+        Ok(self)
     }
 }
 

@@ -5,29 +5,11 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::figures::draw;
+use super::file::METRICS;
 use super::plan::{cell, run_dir, RunSpec, Sweep};
+use super::summary::SummaryRow;
 use crate::error::{Error, Result};
-use crate::metrics::Metrics;
 use crate::output::write_atomic;
-
-/// The metric columns of `sweep.csv` after the axis columns and `run`, in order.
-pub const METRICS: [&str; 15] = [
-    "loss",
-    "gap",
-    "certificate",
-    "excess",
-    "time_to_gap",
-    "train_error",
-    "test_error",
-    "margin",
-    "wall_seconds",
-    "second_moment",
-    "entropy",
-    "free_energy",
-    "dual_free_energy",
-    "gap_free_energy",
-    "certificate_free_energy",
-];
 
 /// The last column of `sweep.csv`: how a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,58 +77,6 @@ fn read_failure(dir: &Path) -> Result<Option<RunStatus>> {
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     let failure: Failure = serde_json::from_str(&text).map_err(|e| Error::data(&path, e.line(), e.to_string()))?;
     Ok(Some(failure.status))
-}
-
-/// The parts of `summary.json` that `sweep.csv` reports.
-#[derive(Clone, Debug, Deserialize)]
-pub(super) struct SummaryRow {
-    #[serde(rename = "final")]
-    last: Metrics,
-    time_to_gap: Option<f64>,
-    timings: SummaryTimings,
-}
-
-/// `timings` in `summary.json`.
-#[derive(Clone, Debug, Deserialize)]
-struct SummaryTimings {
-    total_seconds: f64,
-}
-
-impl SummaryRow {
-    fn read(path: &Path) -> Result<SummaryRow> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        serde_json::from_str(&text).map_err(|e| Error::data(path, e.line(), e.to_string()))
-    }
-
-    /// The numeric value of a plottable metric, if any.
-    pub(super) fn metric(&self, name: &str) -> Option<f64> {
-        let m = &self.last;
-        match name {
-            "loss" => Some(m.loss),
-            "gap" => m.gap,
-            "excess" => m.excess,
-            "time_to_gap" => self.time_to_gap,
-            "train_error" => m.train_error,
-            "test_error" => m.test_error,
-            "margin" => m.margin,
-            "wall_seconds" => Some(self.timings.total_seconds),
-            "second_moment" => Some(m.second_moment),
-            "entropy" => m.entropy,
-            "free_energy" => m.free_energy,
-            "dual_free_energy" => m.dual_free_energy,
-            "gap_free_energy" => m.gap_free_energy,
-            _ => None,
-        }
-    }
-
-    /// The `sweep.csv` cell of a metric column.
-    fn cell(&self, name: &str) -> String {
-        match name {
-            "certificate" => self.last.certificate.clone().unwrap_or_default(),
-            "certificate_free_energy" => self.last.certificate_free_energy.clone().unwrap_or_default(),
-            _ => self.metric(name).map(|x| format!("{x:?}")).unwrap_or_default(),
-        }
-    }
 }
 
 /// What [`write_results`] found.
