@@ -11,11 +11,11 @@
 //! - a csv file: at most its size / 2 numbers (each takes at least one digit and one separator),
 //!   8 + s bytes each, plus the text itself;
 //! - an init file: its rows x columns read from the .npy header, 8 + s bytes each;
-//! - the kernels' buffers ([`crate::model::Kernel::bytes`]), for training, test and mini-batches;
+//! - the kernels' buffers ([`crate::model::ComputeKernel::bytes`]), for training, test and mini-batches;
 //! - the certificate's estimated sphere maximum: its min(m, 128) particle and 256 random start
 //!   directions, their negatives and their products with the inputs (and the two halves of
 //!   those), 3 (min(m, 128) + 256) (d + n) 8 (when the run certifies);
-//! - the figure of the cloud: [`CLOUD_FIGURE_BYTES`] m;
+//! - the figure of the cloud: `CLOUD_FIGURE_BYTES` m;
 //! - the program itself: [`BASELINE`].
 //!
 //! Each part names the scenario field that drives it, so a refusal says what to reduce.

@@ -12,7 +12,7 @@ pub struct Metrics {
     pub step: u64,
     /// Time t = sum of step sizes.
     pub time: f64,
-    /// L[rho] = data_fit + penalty.
+    /// L\[rho\] = data_fit + penalty.
     pub loss: f64,
     /// R(F) = (1/n) sum_i l(y_i, F_i) on the training data.
     pub data_fit: f64,

@@ -352,3 +352,47 @@ fn the_search_over_c_finds_the_maximum_and_labels_are_honest() {
     .unwrap_err();
     assert_eq!(err.to_string(), "free energy bound: tau = 0; it must be finite and > 0");
 }
+
+/// The five columns are filled only for Langevin with tau > 0 and lambda > 0, at every certified step, and with an
+/// annealed temperature (`tau_decay`) they use the current one: free_energy = L - tau_t entropy,
+/// tau_t = tau tau_decay^t, and gap_free_energy = free_energy - dual_free_energy.
+#[test]
+fn the_columns_apply_only_to_langevin_with_tau_and_lambda_and_use_the_current_tau() {
+    let x = gaussian(12, 2, 51);
+    let y = Array1::from_iter((0..12).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }));
+    let run = |dynamics: Box<dyn meanfield::dynamics::Dynamics<f64>>, lambda: f64| {
+        let problem =
+            Problem::<f64>::new(Dataset::new(x.clone(), y.clone()).unwrap(), None, Loss::Logistic, lambda).unwrap();
+        let cloud = Cloud::<f64>::sample(300, 2, &Init::Gaussian { s_w: 0.5, s_u: 0.5 }, 5);
+        let (mut sim, state) = Simulation::new(problem, dynamics, RunOptions::new(0.2, 300, 100, 6), cloud).unwrap();
+        sim.run(state, &mut []).unwrap();
+        sim.history().to_vec()
+    };
+    let annealed = Langevin { tau: 1e-2, tau_decay: 0.99 };
+    let history = run(Box::new(annealed), 0.01);
+    assert_eq!(history.iter().map(|m| m.step).collect::<Vec<_>>(), [0, 100, 200, 300]);
+    for m in &history {
+        let tau = annealed.temperature(m.step);
+        assert_eq!(m.free_energy.unwrap(), m.loss - tau * m.entropy.unwrap(), "step {}", m.step);
+        assert_eq!(m.gap_free_energy.unwrap(), m.free_energy.unwrap() - m.dual_free_energy.unwrap());
+        assert_eq!(m.certificate_free_energy.as_deref(), Some("exact"));
+    }
+    // At the last step tau_t = 1e-2 * 0.99^300 = 4.9e-4: L - tau_0 H would differ from the column by 9.5e-3 |H|.
+    let last = history.last().unwrap();
+    assert!(
+        (last.free_energy.unwrap() - (last.loss - 1e-2 * last.entropy.unwrap())).abs()
+            > 1e-3 * last.entropy.unwrap().abs()
+    );
+    let empty = |h: &[meanfield::metrics::Metrics]| {
+        h.iter().all(|m| {
+            m.entropy.is_none()
+                && m.free_energy.is_none()
+                && m.dual_free_energy.is_none()
+                && m.gap_free_energy.is_none()
+                && m.certificate_free_energy.is_none()
+        })
+    };
+    assert!(empty(&run(Box::new(meanfield::dynamics::Gd), 0.01)), "gd");
+    assert!(empty(&run(Box::new(Langevin { tau: 0.0, tau_decay: 1.0 }), 0.01)), "tau = 0");
+    assert!(empty(&run(Box::new(Langevin { tau: 1e-3, tau_decay: 1.0 }), 0.0)), "lambda = 0");
+}

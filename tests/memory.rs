@@ -30,6 +30,7 @@ log_every = 2
 
 /// Runs `meanfield run SCENARIO --out DIR --quiet --set ...` and returns (estimate, peak RSS) in
 /// bytes, the peak from the kernel's accounting of the child alone.
+#[allow(clippy::zombie_processes)] // waited for with wait4, which also gives its resource usage
 fn estimate_and_peak(scenario: &Path, out: &Path, sets: &[&str]) -> (f64, f64) {
     let mut cmd = Command::new(BIN);
     cmd.arg("run").arg(scenario).arg("--out").arg(out).arg("--quiet");

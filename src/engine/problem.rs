@@ -74,7 +74,7 @@ impl<F: Real> Problem<F> {
         DualProblem { loss: self.loss, y: self.train.y.view(), x: self.train.x.view(), lambda: self.lambda }
     }
 
-    /// L[rho] of a cloud.
+    /// L\[rho\] of a cloud.
     pub fn loss_of(&self, cloud: &Cloud<F>) -> f64 {
         let f = cloud.predict(self.x.view());
         self.objective(f.as_slice().expect("fresh array is contiguous"), cloud.second_moment()).loss

@@ -2,7 +2,7 @@
 //!
 //! A [`StopRule`] (the scenario's `[run] stop = { rel_gap, rel_change, window }`) is evaluated at
 //! every logged step t (docs/math.md, section The global minimum and how close a cloud is to it):
-//! - `rel_gap`: stop when the relative optimality gap G / L = (L[rho] - D) / L[rho] <= rel_gap at a
+//! - `rel_gap`: stop when the relative optimality gap G / L = (L\[rho\] - D) / L\[rho\] <= rel_gap at a
 //!   certified step (the gap is `estimated` where the sphere maximum is, and the rule inherits that);
 //! - `rel_change`: stop when |L_t - L_s| <= rel_change * |L_t|, where s is the latest logged step
 //!   with s <= t - window (no test before a logged step at least `window` steps back exists).

@@ -13,7 +13,7 @@
 //!   scenario never reuses another's results;
 //! - `sweep.csv` and the figures, rebuilt from the run folders.
 //!
-//! The parts: [`file`] (the sweep file format and the metric columns it may name), [`plan`] (the check
+//! The parts: [`mod@file`] (the sweep file format and the metric columns it may name), [`plan`] (the check
 //! of each table and the resolved sweep: the grid of runs and their hashes), [`shard`] (disjoint parts
 //! for a cluster or Slurm array), [`exec`] (running the runs, in threads and across MPI processes),
 //! `summary` (what `sweep.csv` reads of a run's `summary.json`), [`results`] (`sweep.csv` with each run's
