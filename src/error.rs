@@ -74,6 +74,10 @@ pub enum Error {
     #[error("terminated by SIGTERM after step {step}; the checkpoint and metrics are written: continue with --resume")]
     Terminated { step: u64 },
 
+    /// Long solver or certificate work stopped by a signal or the time limit ([`crate::interrupt`]).
+    #[error("{what}: {cause}; nothing was written")]
+    Stopped { what: String, cause: Stop },
+
     /// An output folder holds a different run.
     #[error("{dir}: holds the outputs of a different scenario; use --force to overwrite them or choose another --out")]
     OutputExists { dir: PathBuf },
@@ -98,6 +102,11 @@ impl Error {
         match self {
             Error::Interrupted { .. } => EXIT_INTERRUPTED,
             Error::Terminated { .. } => EXIT_TERMINATED,
+            Error::Stopped { cause, .. } => match cause {
+                Stop::Interrupted => EXIT_INTERRUPTED,
+                Stop::Terminated => EXIT_TERMINATED,
+                Stop::TimeLimit(_) => 1,
+            },
             Error::Diverged { .. } => 3,
             Error::Io { .. } | Error::Plot { .. } | Error::Solver(_) | Error::SweepIncomplete { .. } => 1,
             Error::SweepFailed { first, .. } => first.exit_code(),
@@ -123,3 +132,24 @@ impl Error {
 
 /// `Result` with the library's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why long work stopped ([`crate::interrupt`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Stop {
+    /// SIGINT (Ctrl-C).
+    Interrupted,
+    /// SIGTERM.
+    Terminated,
+    /// The time limit of this many seconds passed.
+    TimeLimit(f64),
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::Interrupted => write!(f, "interrupted by Ctrl-C (SIGINT)"),
+            Stop::Terminated => write!(f, "terminated by SIGTERM"),
+            Stop::TimeLimit(s) => write!(f, "stopped at the time limit of {s} s (--time-limit)"),
+        }
+    }
+}

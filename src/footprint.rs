@@ -12,7 +12,10 @@
 //!   8 + s bytes each, plus the text itself;
 //! - an init file: its rows x columns read from the .npy header, 8 + s bytes each;
 //! - the kernels' buffers ([`crate::model::ComputeKernel::bytes`]), for training, test and mini-batches;
-//! - the certificate's starts and the figure of the cloud: 128 w 8 and 48 m;
+//! - the certificate's estimated sphere maximum: its min(m, 128) particle and 256 random start
+//!   directions, their negatives and their products with the inputs (and the two halves of
+//!   those), 3 (min(m, 128) + 256) (d + n) 8 (when the run certifies);
+//! - the figure of the cloud: `CLOUD_FIGURE_BYTES` m;
 //! - the program itself: [`BASELINE`].
 //!
 //! Each part names the scenario field that drives it, so a refusal says what to reduce.
@@ -53,6 +56,15 @@ impl Footprint {
     /// Adds a part of `bytes` driven by `field` = `value`.
     pub fn add(&mut self, field: &str, value: impl ToString, what: &str, bytes: u128) {
         self.parts.push(Part { field: field.into(), value: value.to_string(), what: what.into(), bytes });
+    }
+
+    /// The conic program of the exact optimum L* ([`crate::convex`]) for n samples in dimension d:
+    /// at most [`crate::convex::OptimumOptions`]' 400 patterns, each with two vectors of d variables
+    /// and up to n sign constraints per vector, d nonzeros each, kept as values and row indices
+    /// (16 bytes) about three times (the matrix, clarabel's copy and its factorisation).
+    pub fn add_convex_program(&mut self, n: u128, d: u128) {
+        let patterns = crate::convex::OptimumOptions::default().max_patterns as u128;
+        self.add("data.n", n, "the convex program of L*", product(&[3, 2 * patterns, n, d, 16]));
     }
 
     /// The total, saturating.
@@ -102,7 +114,6 @@ pub fn bytes_text(bytes: u128) -> String {
 /// error names the file when the header is unreadable or declares more values than the file holds.
 pub fn npy_shape(path: &std::path::Path) -> Result<(usize, usize)> {
     use std::io::Read;
-    let bad = |m: String| Error::data(path, "npy", format!("{m}; expected a 2-d float64 array (C order)"));
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let mut head = vec![0u8; 4096];
@@ -113,7 +124,15 @@ pub fn npy_shape(path: &std::path::Path) -> Result<(usize, usize)> {
             k => got += k,
         }
     }
-    let text = String::from_utf8_lossy(&head[..got]);
+    npy_header_shape(&head[..got], size, path)
+}
+
+/// Rows and columns declared by `head`, the first bytes (up to 4096) of an `.npy` file of `size`
+/// bytes named `path` in errors; refuses a header that declares more 8-byte values than `size`
+/// bytes hold. Never panics, whatever the bytes.
+pub fn npy_header_shape(head: &[u8], size: u64, path: &std::path::Path) -> Result<(usize, usize)> {
+    let bad = |m: String| Error::data(path, "npy", format!("{m}; expected a 2-d float64 array (C order)"));
+    let text = String::from_utf8_lossy(&head[..head.len().min(4096)]);
     let shape = text
         .split_once("'shape':")
         .and_then(|(_, rest)| rest.split_once('(')?.1.split_once(')'))
@@ -124,15 +143,22 @@ pub fn npy_shape(path: &std::path::Path) -> Result<(usize, usize)> {
     let dims: Vec<u64> =
         shape.into_iter().collect::<std::result::Result<_, _>>().map_err(|_| bad("unreadable shape".into()))?;
     let [rows, cols] = dims[..] else { return Err(bad(format!("{}-d array", dims.len()))) };
-    let values = u128::from(rows) * u128::from(cols);
-    if values * 8 > u128::from(size) {
+    let bytes = product(&[u128::from(rows), u128::from(cols), 8]);
+    let (Ok(r), Ok(c)) = (usize::try_from(rows), usize::try_from(cols)) else {
+        return Err(bad(format!("the header declares {rows} x {cols} values, more than this machine can address")));
+    };
+    if bytes > u128::from(size) {
         return Err(bad(format!(
             "the header declares {rows} x {cols} values ({}) but the file has {size} bytes",
-            bytes_text(values * 8)
+            bytes_text(bytes)
         )));
     }
-    Ok((rows as usize, cols as usize))
+    Ok((r, c))
 }
+
+/// Bytes per particle of the cloud figure: its points, sorted by size, and the SVG text of one
+/// circle each (about 170 bytes), measured with a heap profiler at m = 200000.
+const CLOUD_FIGURE_BYTES: u128 = 208;
 
 /// Below this many bytes every part is small enough that the exact kernel arithmetic (in usize)
 /// cannot overflow.
@@ -201,8 +227,14 @@ pub fn of_scenario(scenario: &crate::scenario::ValidScenario, processes: usize) 
     let local = m.div_ceil(processes);
     let field = if matches!(scenario.init, InitSource::File { .. }) { "model.init.file" } else { "model.m" };
     f.add(field, m, "the particles", product(&[local, width, 2 * s]).saturating_add(product(&[m, width, 3 * 8])));
-    f.add(field, m, "the cloud figure", if config.run.plots { product(&[m, 48]) } else { 0 });
-    f.add("data.d", d.saturating_sub(bias), "the certificate's starting directions", product(&[128, width, 8]));
+    f.add(field, m, "the cloud figure", if config.run.plots { product(&[m, CLOUD_FIGURE_BYTES]) } else { 0 });
+    let certified = config.run.certify_every.unwrap_or(config.run.log_every) > 0;
+    let starts = if certified { m.min(128) + 256 } else { 0 };
+    f.add("data.d", d.saturating_sub(bias), "the certificate's start directions", product(&[3, starts, d, 8]));
+    f.add("data.n", n, "the certificate's products with the inputs", product(&[3, starts, n, 8]));
+    if config.run.reference {
+        f.add_convex_program(n, d);
+    }
     if f.parts.iter().all(|p| p.bytes < SAFE) && n * d < SAFE && local * width < SAFE {
         let (m, n, n_test, d) = (local as usize, n as usize, n_test as usize, d as usize);
         let kernels = |n_test: usize| crate::with_precision!(config.precision, F => crate::setup::memory_estimate::<F>(m, n, n_test, d, config.run.batch));

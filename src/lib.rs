@@ -32,6 +32,7 @@
 //! ```
 
 pub mod bench;
+pub mod certificate_share;
 pub mod certify;
 pub mod cli;
 pub mod config;
@@ -46,6 +47,7 @@ pub mod figures;
 pub mod footprint;
 pub mod geometry;
 pub mod initial;
+pub mod interrupt;
 pub mod lock;
 pub mod loss;
 pub mod metrics;

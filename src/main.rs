@@ -172,6 +172,21 @@ struct OptimumArgs {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// Stop the solve after this many seconds, keeping the last column-generation round's solution
+    /// (an upper bound, status "sampled"); with none yet, exit 1 and write nothing.
+    #[arg(long, value_name = "SECONDS", value_parser = time_limit)]
+    time_limit: Option<f64>,
+    /// Print no progress on stderr.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// A `--time-limit`: a finite number of seconds > 0.
+fn time_limit(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 => Ok(s),
+        _ => Err(format!("`{text}`: must be a finite number of seconds > 0")),
+    }
 }
 
 #[derive(Args, Debug)]
@@ -372,6 +387,7 @@ fn run_on(args: &RunArgs, comm: Arc<dyn Communicator>) -> Result<(), Error> {
     let out = args.out.clone().unwrap_or_else(|| runner::default_out_dir(&scenario));
     meanfield::paths::output_folder("--out", &out)?;
     let signals = meanfield::signals::StopSignals::install()?;
+    meanfield::interrupt::watch(&signals);
     let control = RunControl {
         verbosity: if args.quiet { Verbosity::Quiet } else { Verbosity::Normal },
         resume: args.resume,
@@ -532,7 +548,12 @@ fn optimum(args: &OptimumArgs) -> Result<(), Error> {
         (Some(path), _) => {
             let scenario = ValidScenario::load_cli(path, &[], &args.set)?;
             let available = meanfield::resources::available_memory_bytes();
-            meanfield::footprint::of_scenario(&scenario, 1)?.check(&scenario.source, available, ADVICE)?;
+            let mut needs = meanfield::footprint::of_scenario(&scenario, 1)?;
+            if !scenario.scenario.run.reference {
+                let (n, d) = (scenario.scenario.data.n.unwrap_or(0) as u128, scenario.scenario.data.d.unwrap_or(0) as u128);
+                needs.add_convex_program(n, d);
+            }
+            needs.check(&scenario.source, available, ADVICE)?;
             let (train, _) = meanfield::setup::datasets(&scenario)?;
             (train, scenario.scenario.loss, args.lambda.unwrap_or(scenario.scenario.lambda), scenario.seed())
         }
@@ -544,7 +565,10 @@ fn optimum(args: &OptimumArgs) -> Result<(), Error> {
         }
         (None, None) => unreachable!("clap requires SCENARIO or --data"),
     };
-    let (optimum, report) = meanfield::optimum::solve(&data, loss, lambda, seed)?;
+    let signals = meanfield::signals::StopSignals::install()?;
+    meanfield::interrupt::watch(&signals);
+    meanfield::interrupt::set_time_limit(args.time_limit);
+    let (optimum, report) = meanfield::optimum::solve_with_progress(&data, loss, lambda, seed, !args.quiet)?;
     if let Some(path) = &args.particles {
         meanfield::output::write_npy(path, &optimum.particles)?;
     }

@@ -49,8 +49,19 @@ pub fn prepare(data: Dataset, loss: Loss, bias: bool, source: &str) -> Result<Da
 
 /// Solves for the exact optimum of `data` (default [`OptimumOptions`] with `seed`) and reports it.
 pub fn solve(data: &Dataset, loss: Loss, lambda: f64, seed: u64) -> Result<(Optimum, OptimumReport)> {
+    solve_with_progress(data, loss, lambda, seed, false)
+}
+
+/// [`solve`], reporting on stderr how the program is solved when `progress` is set.
+pub fn solve_with_progress(
+    data: &Dataset,
+    loss: Loss,
+    lambda: f64,
+    seed: u64,
+    progress: bool,
+) -> Result<(Optimum, OptimumReport)> {
     let started = Instant::now();
-    let options = OptimumOptions { seed, ..OptimumOptions::default() };
+    let options = OptimumOptions { seed, progress, ..OptimumOptions::default() };
     let optimum = convex::solve(data, loss, lambda, &options)?;
     let report = OptimumReport {
         d: data.d(),

@@ -64,8 +64,16 @@ pub fn write_npy(path: &Path, array: &Array2<f64>) -> Result<()> {
 /// Reads an f64 matrix from a `.npy` file.
 pub fn read_npy(path: &Path) -> Result<Array2<f64>> {
     crate::paths::regular_input(path)?;
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    Array2::<f64>::read_npy(file)
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    npy_from_bytes(&bytes, path)
+}
+
+/// Parses the bytes of a `.npy` file holding a 2-d float64 array; `path` names it in errors.
+/// The header's shape is checked against the bytes before anything is allocated, so no input
+/// panics or asks for more memory than it holds.
+pub fn npy_from_bytes(bytes: &[u8], path: &Path) -> Result<Array2<f64>> {
+    crate::footprint::npy_header_shape(bytes, bytes.len() as u64, path)?;
+    Array2::<f64>::read_npy(bytes)
         .map_err(|e| Error::data(path, "npy", format!("{e}; expected a 2-d float64 array (C order)")))
 }
 

@@ -129,6 +129,11 @@ pub struct Timings {
     pub memory_estimate_bytes: u64,
     /// The process's peak resident memory when the summary was written (Linux), bytes.
     pub peak_rss_bytes: Option<u64>,
+    /// Certified steps: logged steps that are multiples of this, and the last (0: none).
+    pub certify_every: u64,
+    /// Why `certify_every` is larger than asked: the certificate would otherwise have taken more
+    /// than its share of the run ([`crate::certificate_share`]); `null` when it is as asked.
+    pub certify_lowered: Option<String>,
 }
 
 /// A progress bar with the current loss and ETA, hidden when quiet or when stderr is not a terminal.
@@ -325,13 +330,16 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
     if root {
         claim(out, &toml, control.force && !control.resume, control.resume)?;
     }
-    let Setup { simulation: mut sim, mut state, .. } = setup::build::<F>(scenario, comm.clone())?;
+    let Setup { simulation: mut sim, mut state, certify, .. } = setup::build::<F>(scenario, comm.clone())?;
     let (m, n, d) = (sim.shard().total, sim.problem.train.n(), state.cloud.d());
     let verbosity = if root { control.verbosity } else { Verbosity::Quiet };
     if verbosity == Verbosity::Normal {
         let bytes = estimate;
         let per = if processes > 1 { format!(" per process ({processes} processes)") } else { String::new() };
         eprintln!("{}: m = {m}, n = {n}, d = {d}, memory estimate {}{per}", scenario.name, human_bytes(bytes as u64));
+        if let Some(why) = &certify.lowered {
+            eprintln!("{}: certificate: {why}", scenario.name);
+        }
     }
     let optimum = if run.reference {
         let solving = Instant::now();
@@ -396,6 +404,7 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
     }
     let mut summary = summary(scenario, &sim, started, run_seconds, optimum);
     summary.timings.memory_estimate_bytes = estimate;
+    (summary.timings.certify_every, summary.timings.certify_lowered) = (certify.every, certify.lowered);
     let json = serde_json::to_vec_pretty(&summary).expect("a summary always serialises");
     write_atomic(&out.join("summary.json"), &json)?;
     let checkpoint = checkpoint_path(out);
@@ -437,6 +446,8 @@ fn summary<F: Real>(
             certify_seconds: sim.certify_seconds(),
             memory_estimate_bytes: 0,
             peak_rss_bytes: crate::resources::peak_rss_bytes(),
+            certify_every: sim.options.certify_every,
+            certify_lowered: None,
         },
         optimum,
         time_to_gap: rows.iter().find(|r| r.gap.is_some_and(|g| g <= run.gap_eps)).map(|r| r.time),

@@ -155,6 +155,8 @@ pub struct Setup<F: Real> {
     pub state: State<F>,
     /// The estimated bytes this process allocates.
     pub memory_bytes: usize,
+    /// How often the run certifies ([`crate::certificate_share`]).
+    pub certify: crate::certificate_share::CertifyPlan,
 }
 
 /// The simulation and its initial state, in one process. Refuses, before allocating the cloud, a
@@ -188,13 +190,21 @@ pub fn build<F: Real>(scenario: &ValidScenario, comm: Arc<dyn Communicator>) -> 
     let (cloud, shard) = initial_shard::<F>(scenario, &train, comm.as_ref())?;
     let problem = Problem::new(train, test, scenario.scenario.loss, scenario.scenario.lambda)?;
     let run = &scenario.scenario.run;
+    let certify = crate::certificate_share::plan(
+        run.certify_every.unwrap_or(run.log_every),
+        // The checked scenario holds log_every when certify_every was not given.
+        run.certify_every.is_some_and(|every| every != run.log_every),
+        run.steps,
+        run.certificate,
+        (shard.total, problem.train.n(), problem.train.d(), run.batch),
+    );
     let options = RunOptions {
         eta: scenario.dynamics.eta,
         schedule: scenario.dynamics.schedule,
         steps: run.steps,
         log_every: run.log_every,
         seed: scenario.seed(),
-        certify_every: run.certify_every.unwrap_or(run.log_every),
+        certify_every: certify.every,
         certificate: run.certificate,
         batch: run.batch,
         entropy_k: run.entropy_k.unwrap_or(crate::entropy::DEFAULT_K),
@@ -205,5 +215,5 @@ pub fn build<F: Real>(scenario: &ValidScenario, comm: Arc<dyn Communicator>) -> 
     if let Some(rule) = run.stop {
         simulation.set_stop(rule);
     }
-    Ok(Setup { simulation, state, memory_bytes: needed })
+    Ok(Setup { simulation, state, memory_bytes: needed, certify })
 }

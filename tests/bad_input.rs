@@ -114,7 +114,16 @@ fn a_run_too_large_for_the_machine_is_refused_before_allocating() {
     assert!(out.status.success(), "validate checks values, not the machine");
     let tmp = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_meanfield"))
-        .args(["run", "scenarios/quickstart.toml", "--quiet", "--set", "model.m=100000000000", "--out"])
+        .args([
+            "run",
+            "scenarios/quickstart.toml",
+            "--quiet",
+            "--set",
+            "run.plots=false",
+            "--set",
+            "model.m=100000000000",
+            "--out",
+        ])
         .arg(tmp.path().join("big"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()

@@ -23,7 +23,7 @@ const STALL_ITERS: usize = 10;
 /// Estimated work of the estimate (in [`exact_cost`](super::exact_cost) units) for n inputs in dimension d: phi at the
 /// [`RANDOM_STARTS`] directions and their negatives, and 2 [`ASCENTS`] ascents of at most [`ASCENT_ITERS`]
 /// iterations, each about four evaluations of phi (n d).
-pub(super) fn estimate_cost(n: usize, d: usize) -> f64 {
+pub fn estimate_cost(n: usize, d: usize) -> f64 {
     ((2 * RANDOM_STARTS + 8 * ASCENTS * ASCENT_ITERS) * n * d) as f64
 }
 
@@ -42,8 +42,12 @@ pub(crate) fn local_maxima(
     let mut rng = rng::stream(seed, Purpose::Certify, 0, 0);
     let mut dirs: Vec<Vec<f64>> = starts
         .iter()
-        .filter(|v| v.len() == d && norm(v) > 0.0)
-        .map(|v| v.iter().map(|c| c / norm(v)).collect())
+        .filter(|v| v.len() == d)
+        // The norm once per start, not once per coordinate (that made the certificate cost grow as d^2).
+        .filter_map(|v| {
+            let nv = norm(v);
+            (nv > 0.0).then(|| v.iter().map(|c| c / nv).collect())
+        })
         .collect();
     for _ in 0..RANDOM_STARTS {
         let g: Vec<f64> = (0..d).map(|_| StandardNormal.sample(&mut rng)).collect();

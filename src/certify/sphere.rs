@@ -74,6 +74,10 @@ pub fn sphere_max(
         }
     };
     let (value, argmax) = if exact { exact_max(x, r, &starts, Some(seed)) } else { estimate_max(x, r, &starts, seed) };
+    if exact {
+        // The exact search stops early on Ctrl-C or SIGTERM; its partial maximum is not a certificate.
+        crate::interrupt::check_signals("the exact sphere maximum of the certificate")?;
+    }
     Ok(SphereMax { value, argmax: Array1::from(argmax), exact })
 }
 

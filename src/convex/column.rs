@@ -13,6 +13,7 @@ use crate::certify::{self, DualProblem, SphereMethod};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::geometry::arrangement::DistinctDirections;
+use crate::interrupt::{self, Stop};
 use crate::loss::Loss;
 use crate::rng::{self, Purpose};
 
@@ -32,14 +33,27 @@ pub fn solve(data: &Dataset, loss: Loss, lambda: f64, opts: &OptimumOptions) -> 
     }
     let (n, d) = data.x.dim();
     let distinct = DistinctDirections::new(data.x.view()).len();
-    if cell_count_bound(distinct, d) <= opts.max_patterns as f64 {
+    let bound = cell_count_bound(distinct, d);
+    let say = |line: String| {
+        if opts.progress {
+            eprintln!("optimum: {line}");
+        }
+    };
+    if bound <= opts.max_patterns as f64 {
         let all = cells(data.x.view())?;
         if all.len() <= opts.max_patterns {
+            say(format!("{} activation patterns: solving the complete program", all.len()));
             let (patterns, rows): (Vec<Vec<bool>>, Vec<Vec<usize>>) = all.into_iter().unzip();
             let solved = solve_program(data, loss, lambda, &patterns, &rows)?;
             return certify_solution(data, loss, lambda, solved, true, opts.seed);
         }
     }
+    say(format!(
+        "{distinct} distinct input directions in d = {d} have up to {bound:.3e} activation patterns, more than \
+         {} in one program: sampling patterns and adding more by column generation (at most {} rounds); the \
+         result is exact only if the sphere maximum certifies it",
+        opts.max_patterns, opts.max_rounds
+    ));
     // Sampled patterns, grown by column generation.
     let mut patterns = PatternSet::default();
     let mut rng = rng::stream(opts.seed, Purpose::Certify, 1, 0);
@@ -55,13 +69,36 @@ pub fn solve(data: &Dataset, loss: Loss, lambda: f64, opts: &OptimumOptions) -> 
     let threshold = 2.0 * lambda * (1.0 + opts.tol);
     let y = data.y.to_vec();
     let mut round = 0;
+    let started = std::time::Instant::now();
+    let mut last: Option<Optimum> = None;
     loop {
         round += 1;
         let rows = constraint_rows(data.x.view(), &patterns.list);
-        let solved = solve_program(data, loss, lambda, &patterns.list, &rows)?;
+        let solved = match solve_program(data, loss, lambda, &patterns.list, &rows) {
+            Err(Error::Stopped { cause: Stop::TimeLimit(limit), .. }) if last.is_some() => {
+                say(format!("time limit of {limit} s: keeping the solution of round {}", round - 1));
+                let solved = last.take().expect("a previous round");
+                return certify_solution(data, loss, lambda, solved, false, opts.seed);
+            }
+            other => other?,
+        };
+        say(format!(
+            "round {round}: {} patterns, L <= {:.9e}, {:.1} s",
+            patterns.list.len(),
+            solved.value,
+            started.elapsed().as_secs_f64()
+        ));
         if round >= opts.max_rounds || patterns.list.len() >= opts.max_patterns {
             return certify_solution(data, loss, lambda, solved, false, opts.seed);
         }
+        match interrupt::check("optimum") {
+            Err(Error::Stopped { cause: Stop::TimeLimit(limit), .. }) => {
+                say(format!("time limit of {limit} s: keeping the solution of round {round}"));
+                return certify_solution(data, loss, lambda, solved, false, opts.seed);
+            }
+            other => other?,
+        }
+        last = Some(solved.clone());
         // Directions with |phi| > 2 lambda (1 + tol) whose patterns are new: local maxima, else the exact maximum.
         let r = Array1::from(loss.risk_gradient(&y, &solved.predictions.to_vec()));
         let u = solved.particles.slice(s![.., 1..]).to_owned();

@@ -71,12 +71,14 @@ pub struct OptimumOptions {
     pub tol: f64,
     /// Seed of the sampled patterns and of the estimated sphere maxima.
     pub seed: u64,
+    /// Report on stderr how the program is solved (complete or column generation, and each round).
+    pub progress: bool,
 }
 
 impl Default for OptimumOptions {
-    /// 400 patterns, 40 rounds, tol = 1e-6, seed 0.
+    /// 400 patterns, 40 rounds, tol = 1e-6, seed 0, silent.
     fn default() -> Self {
-        OptimumOptions { max_patterns: 400, max_rounds: 40, tol: 1e-6, seed: 0 }
+        OptimumOptions { max_patterns: 400, max_rounds: 40, tol: 1e-6, seed: 0, progress: false }
     }
 }
 

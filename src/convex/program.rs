@@ -205,9 +205,16 @@ impl Program {
                 ..DefaultSettings::default()
             };
             adjust(&mut settings);
+            crate::interrupt::check("optimum")?;
+            if let Some(left) = crate::interrupt::remaining_seconds() {
+                settings.time_limit = left;
+            }
             let mut solver = DefaultSolver::new(&self.p, &self.q, &self.a, &self.b, &self.cones, settings)
                 .map_err(|e| Error::Solver(format!("invalid conic program: {e}")))?;
+            // Ctrl-C, SIGTERM or the time limit end the interior-point iterations.
+            solver.set_termination_callback(|_: &_| crate::interrupt::stopped());
             solver.solve();
+            crate::interrupt::check("optimum")?;
             let status = solver.solution.status;
             statuses.push(format!("{status:?} after {} iterations ({name})", solver.solution.iterations));
             match status {

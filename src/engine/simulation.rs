@@ -257,8 +257,14 @@ impl<F: Real> Simulation<F> {
                 Some(directions.view()),
                 self.options.certificate,
                 self.options.seed,
-            )?;
-            bound = [b.dual, b.s, b.c, f64::from(u8::from(b.exact))];
+            );
+            // Ctrl-C or SIGTERM during an exact search: this step goes uncertified (NaN, an empty
+            // cell), and the executor stops after it with a checkpoint.
+            match b {
+                Ok(b) => bound = [b.dual, b.s, b.c, f64::from(u8::from(b.exact))],
+                Err(Error::Stopped { .. }) => {}
+                Err(e) => return Err(e),
+            }
         }
         self.comm.broadcast(&mut bound);
         Ok(DualBound { dual: bound[0], s: bound[1], c: bound[2], exact: bound[3] == 1.0 })
@@ -475,7 +481,7 @@ impl<F: Real> Simulation<F> {
         let every = self.options.certify_every;
         let due = every > 0 && (state.step % every == 0 || state.step == self.options.steps);
         let certifying = Instant::now();
-        let bound = if due { Some(self.dual_bound(state)?) } else { None };
+        let bound = if due { Some(self.dual_bound(state)?).filter(|b| !b.dual.is_nan()) } else { None };
         let tau = self.dynamics.langevin_temperature(state.step).filter(|&t| t > 0.0 && self.problem.lambda > 0.0);
         let free = match (&bound, tau) {
             (Some(b), Some(tau)) => Some((tau, self.free_energy(state, b, tau)?)),

@@ -335,6 +335,10 @@ impl Engine<'_> {
         frames: &mut Vec<Frame>,
         visitor: &mut V,
     ) {
+        // Ctrl-C or SIGTERM: visit nothing more; the caller reports the interruption.
+        if crate::interrupt::signalled() {
+            return;
+        }
         let d = self.dirs.d;
         let q = complement(&grp.normal);
         let cols: Vec<Vec<f64>> = match basis {

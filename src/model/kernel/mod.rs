@@ -59,6 +59,12 @@ impl Layout {
     }
 }
 
+/// Rows of the per-thread gradient scratch for a shard of `particles`: a block, or fewer when the
+/// shard is smaller (at large d a block of rows would be most of the memory, never touched).
+fn gradient_rows(layout: &Layout, particles: usize) -> usize {
+    layout.block.min(particles.max(1))
+}
+
 /// Per-thread scratch space of the kernels.
 #[derive(Debug)]
 struct Scratch<F> {
@@ -109,8 +115,9 @@ impl<F: Real> ComputeKernel<F> {
         let layout = Layout::new(m, n, std::mem::size_of::<F>());
         let padded = n.div_ceil(LANES) * LANES;
         let direct = d <= DIRECT_MAX_D;
-        let per_thread =
-            2 * layout.block * layout.tile + layout.block * d + if direct { padded * d } else { layout.tile };
+        let per_thread = 2 * layout.block * layout.tile
+            + gradient_rows(&layout, m) * d
+            + if direct { padded * d } else { layout.tile };
         let elements = padded + if direct { padded * d } else { 0 } + threads * per_thread;
         m.div_ceil(layout.group) * n * std::mem::size_of::<f64>()
             + n * std::mem::size_of::<Fixed>()
@@ -136,7 +143,7 @@ impl<F: Real> ComputeKernel<F> {
                 Mutex::new(Scratch {
                     z: Array2::zeros((layout.block, layout.tile)),
                     z0: Array2::zeros((layout.block, layout.tile)),
-                    g: Array2::zeros((layout.block, d)),
+                    g: Array2::zeros((gradient_rows(&layout, shard.len), d)),
                     t: vec![F::zero(); if direct { padded * d } else { layout.tile }],
                 })
             })
