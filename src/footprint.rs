@@ -12,6 +12,8 @@
 //!   8 + s bytes each, plus the text itself;
 //! - an init file: its rows x columns read from the .npy header, 8 + s bytes each;
 //! - the kernels' buffers ([`crate::model::Kernel::bytes`]), for training, test and mini-batches;
+//! - the pre-activations the training and mini-batch kernels keep (`run.store_activations`, when
+//!   [`crate::model::StoreActivations::stores`] says they do): (m n + m w + n d) s + m each;
 //! - the certificate's starts and the figure of the cloud: 128 w 8 and 48 m;
 //! - the program itself: [`BASELINE`].
 //!
@@ -208,9 +210,10 @@ pub fn of_scenario(scenario: &crate::scenario::ValidScenario, processes: usize) 
     f.add("data.d", d.saturating_sub(bias), "the certificate's starting directions", product(&[128, width, 8]));
     if f.parts.iter().all(|p| p.bytes < SAFE) && n * d < SAFE && local * width < SAFE {
         let (m, n, n_test, d) = (local as usize, n as usize, n_test as usize, d as usize);
+        let never = crate::model::StoreActivations::Never;
         let kernels = |n_test: usize| match config.precision {
-            Precision::F64 => crate::setup::memory_estimate::<f64>(m, n, n_test, d, config.run.batch),
-            Precision::F32 => crate::setup::memory_estimate::<f32>(m, n, n_test, d, config.run.batch),
+            Precision::F64 => crate::setup::memory_estimate::<f64>(m, n, n_test, d, config.run.batch, never),
+            Precision::F32 => crate::setup::memory_estimate::<f32>(m, n, n_test, d, config.run.batch, never),
         };
         let (train_only, all) = (kernels(0), kernels(n_test));
         // memory_estimate also counts the cloud and the data, added above in more detail.
@@ -220,6 +223,14 @@ pub fn of_scenario(scenario: &crate::scenario::ValidScenario, processes: usize) 
         f.add("data.n", n, "the kernels' buffers", train_only.saturating_sub(counted) as u128);
         let test = all.saturating_sub(train_only).saturating_sub(counted_test);
         f.add("data.test_n", n_test, "the test kernels' buffers", test as u128);
+        let store = config.run.store_activations;
+        let stored: u128 = [Some(n), config.run.batch]
+            .into_iter()
+            .flatten()
+            .filter(|&samples| store.stores(m, samples, d, s as usize))
+            .map(|samples| crate::model::StoreActivations::bytes(m, samples, d, s as usize))
+            .sum();
+        f.add("run.store_activations", format!("{:?}", store.name()), "the stored pre-activations", stored);
     }
     Ok(f)
 }
