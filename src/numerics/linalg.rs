@@ -372,12 +372,13 @@ mod tests {
         a.iter().zip(b).fold(0.0f64, |m, (x, y)| m.max((x.f64() - y.f64()).abs())) / scale
     }
 
-    /// Every tier's GEMM (on strided views, accumulating) agrees with the portable one.
-    fn tiers_agree<F: Real>(tolerance: f64) {
+    /// Every tier's GEMM (on strided views, accumulating) agrees with the portable one, for a product
+    /// of m x k by k x n (small, and large enough for the AVX-512 kernels).
+    fn tiers_agree<F: Real>(tolerance: f64, m: usize, k: usize, n: usize) {
         let value = |i: usize, j: usize, s: usize| F::of(((i * 31 + j * 17 + s) % 23) as f64 / 7.0 - 1.5);
-        let a = Array2::from_shape_fn((150, 37), |(i, j)| value(i, j, 1));
-        let b = Array2::from_shape_fn((74, 41), |(i, j)| value(i, j, 2));
-        let c0 = Array2::from_shape_fn((150, 41), |(i, j)| value(i, j, 3));
+        let a = Array2::from_shape_fn((m, k), |(i, j)| value(i, j, 1));
+        let b = Array2::from_shape_fn((2 * k, n), |(i, j)| value(i, j, 2));
+        let c0 = Array2::from_shape_fn((m, n), |(i, j)| value(i, j, 3));
         let run = |simd: Simd| {
             let mut c = c0.clone();
             gemm(simd, F::of(0.5), &a.view(), &b.slice(ndarray::s![..;2, ..]), F::one(), &mut c.view_mut());
@@ -392,8 +393,11 @@ mod tests {
 
     #[test]
     fn every_tier_gemm_agrees_with_the_portable_one() {
-        tiers_agree::<f64>(1e-12);
-        tiers_agree::<f32>(1e-5);
+        let big = backend::AVX512_GEMM_MIN_DIM + 3;
+        for (m, k, n) in [(150, 37, 41), (big, big, big)] {
+            tiers_agree::<f64>(1e-12, m, k, n);
+            tiers_agree::<f32>(1e-5, m, k, n);
+        }
     }
 
     #[test]

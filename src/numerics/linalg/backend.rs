@@ -74,6 +74,13 @@ macro_rules! call {
     }};
 }
 
+/// The AVX-512 tier uses the AVX-512 GEMM kernels only when every dimension of the product is at
+/// least this, the AVX2+FMA kernels otherwise: on the 2-core Xeon (Sapphire Rapids class) these were
+/// measured on, the AVX-512 kernels were 2x slower on the step's products (block x tile x d and
+/// block x d x tile with d = 20, 0.9x with d = 100) and faster only on large squares (1.4x at 1000^3).
+/// A choice by shape only, so results still do not depend on the thread count.
+pub const AVX512_GEMM_MIN_DIM: usize = 128;
+
 /// One GEMM in the tier's kernels (f32: `$m` lanes multiplier 2, f64: 1, as the `gemm` crate).
 macro_rules! tier_gemm {
     ($name:ident, $t:ident, $krate:ident, $mult:expr) => {
@@ -85,12 +92,12 @@ macro_rules! tier_gemm {
         pub unsafe fn $name(tier: Tier, raw: Raw<$t>) {
             match tier {
                 #[cfg(target_arch = "x86_64")]
-                Tier::Avx512 => {
+                Tier::Avx512 if raw.m.min(raw.n).min(raw.k) >= AVX512_GEMM_MIN_DIM => {
                     let simd = gemm_common::simd::V4::try_new().expect("the tier was checked");
                     call!($t, $krate::microkernel::avx512f::$t, simd, 8 * $mult, raw)
                 }
                 #[cfg(target_arch = "x86_64")]
-                Tier::Avx2 => {
+                Tier::Avx2 | Tier::Avx512 => {
                     let simd = gemm_common::simd::V3::try_new().expect("the tier was checked");
                     call!($t, $krate::microkernel::fma::$t, simd, 4 * $mult, raw)
                 }
