@@ -1,7 +1,7 @@
 //! The numeric backend: the floating-point types the kernels run in, the SIMD tier they run in and
 //! the one GEMM they call.
 //!
-//! Everything else in the crate names only [`Real`], [`Simd`], [`gemm`], [`vectorised`] and [`Pack`];
+//! Everything else in the crate names only [`Real`], [`Simd`], [`gemm()`], [`vectorised`] and [`Pack`];
 //! the BLAS-like backend (the kernels of the `gemm` crate, single-threaded inside a block), the
 //! explicit vectors (AVX-512, AVX2, NEON) and the CPU feature detection are details of this module
 //! and its files. The tier is chosen at run time ([`Simd::selected`]: the widest the CPU has, or the
@@ -393,8 +393,7 @@ mod tests {
 
     #[test]
     fn every_tier_gemm_agrees_with_the_portable_one() {
-        let big = backend::AVX512_GEMM_MIN_DIM + 3;
-        for (m, k, n) in [(150, 37, 41), (big, big, big)] {
+        for (m, k, n) in [(150, 37, 41), (131, 131, 131)] {
             tiers_agree::<f64>(1e-12, m, k, n);
             tiers_agree::<f32>(1e-5, m, k, n);
         }

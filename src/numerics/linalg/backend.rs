@@ -30,12 +30,56 @@ pub struct Raw<T> {
     pub beta: T,
 }
 
+impl<T: Copy> Raw<T> {
+    /// The same product with a column-oriented destination and positive strides, as the `gemm`
+    /// crate's entry point arranges it before its kernels (which prefer column-major
+    /// destinations): a row-major C = A B is computed as C^T = B^T A^T.
+    fn normalized(self) -> Raw<T> {
+        let mut r = if self.dst_cs.abs() < self.dst_rs.abs() {
+            Raw {
+                m: self.n,
+                n: self.m,
+                dst_cs: self.dst_rs,
+                dst_rs: self.dst_cs,
+                lhs: self.rhs,
+                lhs_cs: self.rhs_rs,
+                lhs_rs: self.rhs_cs,
+                rhs: self.lhs,
+                rhs_cs: self.lhs_rs,
+                rhs_rs: self.lhs_cs,
+                ..self
+            }
+        } else {
+            self
+        };
+        if r.dst_rs < 0 && r.m > 0 {
+            r.dst = r.dst.wrapping_offset((r.m - 1) as isize * r.dst_rs);
+            r.dst_rs = -r.dst_rs;
+            r.lhs = r.lhs.wrapping_offset((r.m - 1) as isize * r.lhs_rs);
+            r.lhs_rs = -r.lhs_rs;
+        }
+        if r.dst_cs < 0 && r.n > 0 {
+            r.dst = r.dst.wrapping_offset((r.n - 1) as isize * r.dst_cs);
+            r.dst_cs = -r.dst_cs;
+            r.rhs = r.rhs.wrapping_offset((r.n - 1) as isize * r.rhs_cs);
+            r.rhs_cs = -r.rhs_cs;
+        }
+        if r.lhs_cs < 0 && r.k > 0 {
+            r.lhs = r.lhs.wrapping_offset((r.k - 1) as isize * r.lhs_cs);
+            r.lhs_cs = -r.lhs_cs;
+            r.rhs = r.rhs.wrapping_offset((r.k - 1) as isize * r.rhs_rs);
+            r.rhs_rs = -r.rhs_rs;
+        }
+        r
+    }
+}
+
 /// Calls `gemm_basic_generic` with the microkernels `$ukr` (a module of `gemm-f32`/`gemm-f64`), the
 /// SIMD token `$simd` and N lanes, single-threaded.
 macro_rules! call {
     ($t:ty, $ukr:path, $simd:expr, $lanes:expr, $raw:expr) => {{
         use $ukr as u;
-        let r = $raw;
+        let r = $raw.normalized();
         gemm_basic_generic::<
             _,
             $t,
@@ -74,13 +118,6 @@ macro_rules! call {
     }};
 }
 
-/// The AVX-512 tier uses the AVX-512 GEMM kernels only when every dimension of the product is at
-/// least this, the AVX2+FMA kernels otherwise: on the 2-core Xeon (Sapphire Rapids class) these were
-/// measured on, the AVX-512 kernels were 2x slower on the step's products (block x tile x d and
-/// block x d x tile with d = 20, 0.9x with d = 100) and faster only on large squares (1.4x at 1000^3).
-/// A choice by shape only, so results still do not depend on the thread count.
-pub const AVX512_GEMM_MIN_DIM: usize = 128;
-
 /// One GEMM in the tier's kernels (f32: `$m` lanes multiplier 2, f64: 1, as the `gemm` crate).
 macro_rules! tier_gemm {
     ($name:ident, $t:ident, $krate:ident, $mult:expr) => {
@@ -92,12 +129,12 @@ macro_rules! tier_gemm {
         pub unsafe fn $name(tier: Tier, raw: Raw<$t>) {
             match tier {
                 #[cfg(target_arch = "x86_64")]
-                Tier::Avx512 if raw.m.min(raw.n).min(raw.k) >= AVX512_GEMM_MIN_DIM => {
+                Tier::Avx512 => {
                     let simd = gemm_common::simd::V4::try_new().expect("the tier was checked");
                     call!($t, $krate::microkernel::avx512f::$t, simd, 8 * $mult, raw)
                 }
                 #[cfg(target_arch = "x86_64")]
-                Tier::Avx2 | Tier::Avx512 => {
+                Tier::Avx2 => {
                     let simd = gemm_common::simd::V3::try_new().expect("the tier was checked");
                     call!($t, $krate::microkernel::fma::$t, simd, 4 * $mult, raw)
                 }
