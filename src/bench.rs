@@ -1,9 +1,11 @@
 //! Throughput measurement of the full step (`meanfield bench`), used to size runs.
 //!
 //! Useful work per step is 4 n m d flops (the forward and the backward GEMM-shaped products); the
-//! recomputation of the pre-activations costs 2 n m d more but is not counted. Under MPI
-//! ([`bench_on`]) the cloud is sharded over the processes and the report adds the cost of the one
-//! allreduce of the n predictions per step.
+//! recomputation of the pre-activations, when they are not stored (`store_activations`), costs
+//! 2 n m d more but is not counted. Under MPI ([`bench_on`]) the cloud is sharded over the processes
+//! and the report adds the cost of the one allreduce of the n predictions per step. With a measured
+//! GEMM peak ([`with_peak`], `meanfield bench --peak`) the report gives the useful rate as a fraction
+//! of it.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,9 +18,9 @@ use crate::data::{Distribution, XorNoise};
 use crate::engine::{Problem, RunOptions, Simulation};
 use crate::error::{Error, Result};
 use crate::exact::Fixed;
-use crate::linalg::Real;
+use crate::linalg::{self, Peak, Real, Simd};
 use crate::loss::Loss;
-use crate::model::{Cloud, Init, Layout};
+use crate::model::{Cloud, Init, Layout, StoreActivations};
 use crate::resources::peak_rss_bytes;
 use crate::rng::Purpose;
 
@@ -37,6 +39,8 @@ pub struct BenchConfig {
     pub dynamics: DynamicsSpec,
     /// Timed steps (after one warm-up step).
     pub steps: u64,
+    /// Whether the kernels keep the pre-activations.
+    pub store_activations: StoreActivations,
 }
 
 /// What `meanfield bench` prints.
@@ -68,6 +72,40 @@ pub struct BenchReport {
     pub gflops: f64,
     /// Peak resident memory of the process (VmHWM), if the platform reports it.
     pub peak_rss_bytes: Option<u64>,
+    /// The SIMD tier of the kernels (`avx512`, `avx2`, `neon`, `portable`).
+    pub simd: String,
+    /// Whether the kernels kept the pre-activations (one GEMM-shaped product fewer per step).
+    pub store_activations: bool,
+    /// The machine's GEMM peak in GFLOP/s in this precision ([`Peak`]), when measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_gflops: Option<f64>,
+    /// The backend that reached the peak, when measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_backend: Option<String>,
+    /// `gflops / peak_gflops`, when the peak was measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fraction_of_peak: Option<f64>,
+}
+
+/// The GEMM peak of `meanfield bench --peak`: C = A B for `size` x `size` matrices in `precision`,
+/// the best of five timings per backend, with the tier the kernels use.
+pub fn peak(precision: Precision, size: usize) -> Result<Peak> {
+    if size == 0 {
+        return Err(Error::Invalid("bench --peak-size 0: must be at least 1".into()));
+    }
+    let simd = Simd::selected()?;
+    Ok(crate::with_precision!(precision, F => linalg::peak::<F>(simd, size, PEAK_REPEATS)))
+}
+
+/// Timings of the peak GEMM, of which the best counts.
+const PEAK_REPEATS: usize = 5;
+
+/// `report` with the peak's rate and the fraction of it the step's useful work reached.
+pub fn with_peak(mut report: BenchReport, peak: &Peak) -> BenchReport {
+    report.peak_gflops = Some(peak.gflops);
+    report.peak_backend = Some(peak.backend.clone());
+    report.fraction_of_peak = Some(report.gflops / peak.gflops);
+    report
 }
 
 /// Times `config.steps` steps on `xor` data with Gaussian padding, after one warm-up step.
@@ -97,11 +135,13 @@ fn bench_in<F: Real>(config: &BenchConfig, comm: Arc<dyn Communicator>) -> Resul
     let cloud = Cloud::<F>::sample_shard(shard, config.d, &Init::Gaussian { s_w: 1.0, s_u: 1.0 }, 0);
     let options = RunOptions {
         schedule: config.dynamics.schedule,
+        store_activations: config.store_activations,
         ..RunOptions::new(config.dynamics.eta, config.steps + 1, u64::MAX, 0)
     };
     let dynamics = config.dynamics.build::<F>();
     let name = dynamics.name();
     let (mut sim, state) = Simulation::sharded(problem, dynamics, options, cloud, shard, comm.clone())?;
+    let (simd, stored) = (sim.simd().name().to_string(), sim.stores_activations());
     let mut state = sim.step(state)?;
     comm.barrier();
     let start = Instant::now();
@@ -131,6 +171,11 @@ fn bench_in<F: Real>(config: &BenchConfig, comm: Arc<dyn Communicator>) -> Resul
         particle_steps_per_sec: config.m as f64 / seconds_per_step,
         gflops: work / seconds_per_step / 1e9,
         peak_rss_bytes: peak_rss_bytes(),
+        simd,
+        store_activations: stored,
+        peak_gflops: None,
+        peak_backend: None,
+        fraction_of_peak: None,
     })
 }
 

@@ -38,7 +38,7 @@ use ndarray::{s, Array2, ArrayView2};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::numerics::linalg::gemm;
+use crate::numerics::linalg::{gemm, Simd};
 
 /// Largest dimension D searched with the k-d tree; above it every pair of points is compared in GEMM tiles (at
 /// D = 21 and m = 1e5 the tree took 1055 s on 2 loaded cores: see the README).
@@ -183,11 +183,12 @@ fn tiled_neighbours(points: ArrayView2<f64>, k: usize) -> Vec<Option<(f64, usize
             // Per row: the `keep` smallest approximate squared distances so far, ascending, with their columns.
             let mut kept: Vec<Vec<(f64, usize)>> = vec![vec![(f64::INFINITY, usize::MAX); keep]; rows.len()];
             let mut tile = Array2::<f64>::zeros((rows.len(), COL_TILE));
+            let simd = Simd::selected_or_panic();
             for c0 in (0..m).step_by(COL_TILE) {
                 let cols = c0..(c0 + COL_TILE).min(m);
                 let b = points.slice(s![cols.clone(), ..]);
                 let mut dots = tile.slice_mut(s![.., ..cols.len()]);
-                gemm(1.0, &a, &b.t(), 0.0, &mut dots);
+                gemm(simd, 1.0, &a, &b.t(), 0.0, &mut dots);
                 for ((i, list), dot) in rows.clone().zip(&mut kept).zip(dots.outer_iter()) {
                     let dot = dot.as_slice().expect("rows of a standard-layout tile");
                     scan_tile(norms[i], &norms[cols.clone()], dot, c0, list);

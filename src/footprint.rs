@@ -12,6 +12,8 @@
 //!   8 + s bytes each, plus the text itself;
 //! - an init file: its rows x columns read from the .npy header, 8 + s bytes each;
 //! - the kernels' buffers ([`crate::model::ComputeKernel::bytes`]), for training, test and mini-batches;
+//! - the pre-activations the training and mini-batch kernels keep (`run.store_activations`, when
+//!   [`crate::model::StoreActivations::stores`] says they do): (m n + m w + n d) s + m each;
 //! - the certificate's estimated sphere maximum: its min(m, 128) particle and 256 random start
 //!   directions, their negatives and their products with the inputs (and the two halves of
 //!   those), 3 (min(m, 128) + 256) (d + n) 8 (when the run certifies);
@@ -237,7 +239,8 @@ pub fn of_scenario(scenario: &crate::scenario::ValidScenario, processes: usize) 
     }
     if f.parts.iter().all(|p| p.bytes < SAFE) && n * d < SAFE && local * width < SAFE {
         let (m, n, n_test, d) = (local as usize, n as usize, n_test as usize, d as usize);
-        let kernels = |n_test: usize| crate::with_precision!(config.precision, F => crate::setup::memory_estimate::<F>(m, n, n_test, d, config.run.batch));
+        let never = crate::model::StoreActivations::Never;
+        let kernels = |n_test: usize| crate::with_precision!(config.precision, F => crate::setup::memory_estimate::<F>(m, n, n_test, d, config.run.batch, never));
         let (train_only, all) = (kernels(0), kernels(n_test));
         // memory_estimate also counts the cloud and the data, added above in more detail.
         let counted = 2 * m * (d + 1) * s as usize + n * (d * (8 + s as usize) + 8) + 3 * n * 8;
@@ -246,6 +249,14 @@ pub fn of_scenario(scenario: &crate::scenario::ValidScenario, processes: usize) 
         f.add("data.n", n, "the kernels' buffers", train_only.saturating_sub(counted) as u128);
         let test = all.saturating_sub(train_only).saturating_sub(counted_test);
         f.add("data.test_n", n_test, "the test kernels' buffers", test as u128);
+        let store = config.run.store_activations;
+        let stored: u128 = [Some(n), config.run.batch]
+            .into_iter()
+            .flatten()
+            .filter(|&samples| store.stores(m, samples, d, s as usize))
+            .map(|samples| crate::model::StoreActivations::bytes(m, samples, d, s as usize))
+            .sum();
+        f.add("run.store_activations", format!("{:?}", store.name()), "the stored pre-activations", stored);
     }
     Ok(f)
 }

@@ -11,6 +11,7 @@ use meanfield::config::{DynamicsConfig, Precision, ValidScenario};
 use meanfield::data::Dataset;
 use meanfield::figures::{self, FigureOptions};
 use meanfield::loss::Loss;
+use meanfield::model::StoreActivations;
 use meanfield::runner::{self, RunControl, Verbosity};
 use meanfield::sweep::{self, Sweep, SweepOptions, SweepShard};
 use meanfield::Error;
@@ -228,6 +229,24 @@ struct BenchArgs {
     /// Figure stem of --scaling.
     #[arg(long, default_value = "plots/performance/scaling")]
     plot: PathBuf,
+    /// Keep the pre-activations between the forward pass and the next gradient (as the scenario
+    /// key run.store_activations).
+    #[arg(long, value_enum, default_value_t = StoreArg::Auto)]
+    store_activations: StoreArg,
+    /// Also measure the machine's GEMM peak (C = A B, --peak-size squared, in --dtype) and report
+    /// peak_gflops and fraction_of_peak (the step's useful GFLOP/s over the peak).
+    #[arg(long)]
+    peak: bool,
+    /// Matrix order of the --peak GEMM.
+    #[arg(long, default_value_t = 2000)]
+    peak_size: usize,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum StoreArg {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -329,7 +348,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // `run` reports its errors itself, while MPI is still up.
     let mut report = true;
-    let result = match &cli.command {
+    // A tier forced by MEANFIELD_SIMD that is unknown or that the CPU lacks stops every command.
+    let result = meanfield::linalg::Simd::selected().and_then(|_| match &cli.command {
         Command::Run(args) => {
             report = false;
             Processes::start().inspect_err(|e| eprintln!("error: {e}")).and_then(|p| run(args, &p))
@@ -347,7 +367,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => compare(args),
         Command::Sweep(args) => Processes::start().and_then(|p| sweep(args, p.comm.as_ref())),
         Command::Figure(args) => figure(args),
-    };
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -497,6 +517,11 @@ fn bench(args: &BenchArgs, comm: Arc<dyn Communicator>) -> Result<(), Error> {
         precision: args.dtype,
         dynamics: dynamics.check("meanfield bench")?,
         steps: args.steps,
+        store_activations: match args.store_activations {
+            StoreArg::Auto => StoreActivations::Auto,
+            StoreArg::Always => StoreActivations::Always,
+            StoreArg::Never => StoreActivations::Never,
+        },
     };
     if let Some(scaling) = args.scaling {
         let (axis, values, suffix) = match scaling {
@@ -514,7 +539,12 @@ fn bench(args: &BenchArgs, comm: Arc<dyn Communicator>) -> Result<(), Error> {
         return Ok(());
     }
     let root = comm.is_root();
+    let peak = if args.peak { Some(meanfield::bench::peak(config.precision, args.peak_size)?) } else { None };
     let report = meanfield::bench::bench_on(&config, comm)?;
+    let report = match &peak {
+        Some(p) => meanfield::bench::with_peak(report, p),
+        None => report,
+    };
     if !root {
         return Ok(());
     }
@@ -524,7 +554,8 @@ fn bench(args: &BenchArgs, comm: Arc<dyn Communicator>) -> Result<(), Error> {
         println!(
             "m = {}, n = {}, d = {}, {}, {}, {} threads x {} processes, {} steps\n\
              particle_steps_per_sec  {:.4e}\ngflops                  {:.2}\nseconds_per_step        {:.4e}\n\
-             allreduce_seconds       {:.4e}\npeak_rss_bytes          {}",
+             allreduce_seconds       {:.4e}\npeak_rss_bytes          {}\nsimd                    {}\n\
+             store_activations       {}",
             report.m,
             report.n,
             report.d,
@@ -537,8 +568,22 @@ fn bench(args: &BenchArgs, comm: Arc<dyn Communicator>) -> Result<(), Error> {
             report.gflops,
             report.seconds_per_step,
             report.allreduce_seconds,
-            report.peak_rss_bytes.map_or("unknown".to_string(), |b| b.to_string())
+            report.peak_rss_bytes.map_or("unknown".to_string(), |b| b.to_string()),
+            report.simd,
+            report.store_activations
         );
+        if let (Some(p), Some(fraction)) = (&peak, report.fraction_of_peak) {
+            let each: Vec<String> = p.backends.iter().map(|(name, g)| format!("{name} {g:.1}")).collect();
+            println!(
+                "peak_gflops             {:.2} ({}, {}^3, {} threads; {})\nfraction_of_peak        {:.3}",
+                p.gflops,
+                p.backend,
+                p.size,
+                p.threads,
+                each.join(", "),
+                fraction
+            );
+        }
     }
     Ok(())
 }

@@ -13,7 +13,7 @@ use crate::data::Dataset;
 use crate::engine::{Problem, RunOptions, Simulation, State};
 use crate::error::{Error, Result};
 use crate::linalg::Real;
-use crate::model::{Cloud, ComputeKernel, Layout};
+use crate::model::{Cloud, ComputeKernel, Layout, StoreActivations};
 use crate::output::read_npy;
 use crate::resources::{available_memory_bytes, human_bytes};
 use crate::rng::Purpose;
@@ -126,8 +126,16 @@ fn particles(scenario: &ValidScenario, d: usize) -> Result<usize> {
 }
 
 /// The bytes a simulation of m particles on n training and `n_test` test samples in dimension d
-/// allocates (cloud and its initial copy, data, kernels), in particle precision F.
-pub fn memory_estimate<F: Real>(m: usize, n: usize, n_test: usize, d: usize, batch: Option<usize>) -> usize {
+/// allocates (cloud and its initial copy, data, kernels and their stored pre-activations), in
+/// particle precision F.
+pub fn memory_estimate<F: Real>(
+    m: usize,
+    n: usize,
+    n_test: usize,
+    d: usize,
+    batch: Option<usize>,
+    store: StoreActivations,
+) -> usize {
     let threads = rayon::current_num_threads();
     let bytes = std::mem::size_of::<F>();
     let cloud = 2 * m * (d + 1) * bytes;
@@ -135,14 +143,22 @@ pub fn memory_estimate<F: Real>(m: usize, n: usize, n_test: usize, d: usize, bat
     let kernels = ComputeKernel::<F>::bytes(m, n, d, threads)
         + if n_test > 0 { ComputeKernel::<F>::bytes(m, n_test, d, threads) } else { 0 }
         + batch.map_or(0, |b| ComputeKernel::<F>::bytes(m, b, d, threads) + b * (d * bytes + 32));
-    cloud + data + kernels
+    let stored = |samples: usize| {
+        let bytes = StoreActivations::bytes(m, samples, d, bytes);
+        if store.stores(m, samples, d, std::mem::size_of::<F>()) {
+            usize::try_from(bytes).unwrap_or(usize::MAX)
+        } else {
+            0
+        }
+    };
+    (cloud + data + kernels).saturating_add(stored(n)).saturating_add(batch.map_or(0, stored))
 }
 
 /// [`memory_estimate`] of a scenario, for one of `processes` processes sharing the cloud.
 fn memory_per_process(scenario: &ValidScenario, n: usize, n_test: usize, d: usize, processes: usize) -> Result<usize> {
     let m = particles(scenario, d)?.div_ceil(processes.max(1));
-    let batch = scenario.scenario.run.batch;
-    Ok(crate::with_precision!(scenario.scenario.precision, F => memory_estimate::<F>(m, n, n_test, d, batch)))
+    let (batch, store) = (scenario.scenario.run.batch, scenario.scenario.run.store_activations);
+    Ok(crate::with_precision!(scenario.scenario.precision, F => memory_estimate::<F>(m, n, n_test, d, batch, store)))
 }
 
 /// A simulation built from a scenario, with its initial state and the memory it was estimated to
@@ -208,6 +224,8 @@ pub fn build<F: Real>(scenario: &ValidScenario, comm: Arc<dyn Communicator>) -> 
         certificate: run.certificate,
         batch: run.batch,
         entropy_k: run.entropy_k.unwrap_or(crate::entropy::DEFAULT_K),
+        store_activations: run.store_activations,
+        simd: None,
     };
     let (mut simulation, state) = Simulation::sharded(problem, scenario.dynamics.build(), options, cloud, shard, comm)?;
     let predictions = state.predictions.as_slice().expect("fresh predictions are contiguous");

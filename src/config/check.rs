@@ -10,7 +10,7 @@ use crate::data::{Distribution, Task, XorNoise};
 use crate::dynamics::{kind, DynamicsSpec, Kind, Params, KINDS};
 use crate::error::{Error, Result};
 use crate::loss::Loss;
-use crate::model::Init;
+use crate::model::{Init, StoreActivations, DIRECT_MAX_D};
 
 /// Where the data come from, after checking.
 #[derive(Clone, Debug, PartialEq)]
@@ -75,6 +75,21 @@ impl Scenario {
         }
         if let Some(k) = self.run.entropy_k {
             v.positive_int("run.entropy_k", k)?;
+        }
+        if let (StoreActivations::Always, DataSource::Synthetic { distribution, .. }) =
+            (self.run.store_activations, &data)
+        {
+            let d = distribution.d() + usize::from(self.data.bias);
+            if d <= DIRECT_MAX_D {
+                return Err(v.value(
+                    "run.store_activations",
+                    "\"always\"",
+                    format!(
+                        "needs an input dimension d > {DIRECT_MAX_D} (here d = {d}, bias included): below it the \
+                         kernels compute the pre-activations in registers and keep none; use \"auto\" or \"never\""
+                    ),
+                ));
+            }
         }
         match self.run.movie_every {
             Some(every) if self.run.movie => {

@@ -16,6 +16,7 @@ use crate::dynamics::{self, Params, Schedule};
 use crate::engine::stop::StopRule;
 use crate::error::{Error, Result};
 use crate::loss::Loss;
+use crate::model::StoreActivations;
 
 /// Floating-point type of the particles. [`with_precision!`](crate::with_precision) turns it into a type.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -334,6 +335,15 @@ pub struct RunConfig {
     /// Langevin runs: neighbours k of the Kozachenko-Leonenko entropy estimate behind `free_energy` (default 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entropy_k: Option<usize>,
+    /// Keep the forward pass's pre-activations (m x n) for the next step's gradient instead of
+    /// recomputing them: `auto` (default: when d > 8 and they take at most 2 GiB per process),
+    /// `always` (d > 8) or `never`. The results are the same either way.
+    #[serde(default, skip_serializing_if = "is_auto")]
+    pub store_activations: StoreActivations,
+}
+
+fn is_auto(store: &StoreActivations) -> bool {
+    *store == StoreActivations::Auto
 }
 
 fn default_steps() -> u64 {
@@ -365,6 +375,7 @@ impl Default for RunConfig {
             movie: false,
             movie_every: None,
             entropy_k: None,
+            store_activations: StoreActivations::Auto,
         }
     }
 }

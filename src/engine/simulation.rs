@@ -26,9 +26,10 @@ use crate::data::classification_error;
 use crate::dynamics::{Dynamics, Schedule, StepContext};
 use crate::error::{Error, Result};
 use crate::linalg::Real;
+use crate::linalg::Simd;
 use crate::loss::Loss;
 use crate::metrics::Metrics;
-use crate::model::{Cloud, ComputeKernel as Kernel};
+use crate::model::{Cloud, ComputeKernel as Kernel, StoreActivations};
 use crate::rng::{self, Purpose};
 
 /// How long and how a run steps.
@@ -54,6 +55,12 @@ pub struct RunOptions {
     pub batch: Option<usize>,
     /// Neighbours k of the entropy estimate of Langevin runs (see [`crate::entropy`]).
     pub entropy_k: usize,
+    /// Whether the training (and mini-batch) kernels keep the pre-activations between the forward
+    /// pass and the next gradient ([`StoreActivations`]); the results are the same.
+    pub store_activations: StoreActivations,
+    /// The SIMD tier of the kernels; `None` for [`Simd::selected`] (the widest the CPU has, or the
+    /// one `MEANFIELD_SIMD` names).
+    pub simd: Option<Simd>,
 }
 
 impl RunOptions {
@@ -70,6 +77,8 @@ impl RunOptions {
             certificate: SphereMethod::Auto,
             batch: None,
             entropy_k: crate::entropy::DEFAULT_K,
+            store_activations: StoreActivations::Auto,
+            simd: None,
         }
     }
 }
@@ -184,16 +193,22 @@ impl<F: Real> Simulation<F> {
         if !(options.eta > 0.0 && options.eta.is_finite()) {
             return Err(Error::Invalid(format!("eta = {}: must be a finite number > 0", options.eta)));
         }
+        let simd = match options.simd {
+            Some(simd) => simd,
+            None => Simd::selected()?,
+        };
         let (n, d) = (problem.train.n(), cloud.d());
-        let kernel_for = |samples: usize| Kernel::on(shard, comm.clone(), samples, d);
-        let mut kernel = kernel_for(n);
-        let test_kernel = problem.test.as_ref().map(|t| kernel_for(t.n()));
+        let store = |samples: usize| options.store_activations.stores(shard.len, samples, d, std::mem::size_of::<F>());
+        let kernel_for =
+            |samples: usize, store: bool| Kernel::on(shard, comm.clone(), samples, d).with_simd(simd).storing(store);
+        let mut kernel = kernel_for(n, store(n));
+        let test_kernel = problem.test.as_ref().map(|t| kernel_for(t.n(), false));
         let batch = match options.batch {
             Some(b) if b == 0 || b > n => {
                 return Err(Error::Invalid(format!("batch = {b}: must be between 1 and the n = {n} training samples")))
             }
             Some(b) => Some(MiniBatch {
-                kernel: kernel_for(b),
+                kernel: kernel_for(b, store(b)),
                 x: Array2::zeros((b, d)),
                 y: vec![0.0; b],
                 f: vec![0.0; b],
@@ -226,6 +241,16 @@ impl<F: Real> Simulation<F> {
             stopped: None,
         };
         Ok((sim, state))
+    }
+
+    /// Whether the training kernels keep the pre-activations ([`RunOptions::store_activations`]).
+    pub fn stores_activations(&self) -> bool {
+        self.kernel.stores()
+    }
+
+    /// The SIMD tier the kernels run in.
+    pub fn simd(&self) -> Simd {
+        self.kernel.simd()
     }
 
     /// Declares the exact minimum L* of the problem, so that metrics report the excess L - L*.

@@ -3,7 +3,9 @@
 //! They never form the n x m matrix of pre-activations: rayon runs over groups of blocks, each (block,
 //! tile) pair is one single-threaded GEMM or, for d <= [`DIRECT_MAX_D`], a direct SIMD kernel, and the
 //! per-group partial sums are added exactly ([`Fixed`]), so every result is identical for any number of
-//! threads and of processes sharing the cloud ([`crate::comm`]).
+//! threads and of processes sharing the cloud ([`crate::comm`]). The vector code runs in the SIMD tier
+//! of [`crate::linalg::Simd`], chosen at run time. On the GEMM path the forward pass may keep the
+//! pre-activations for the next step's gradient ([`StoreActivations`], in `store.rs`).
 
 use std::sync::{Arc, Mutex};
 
@@ -12,8 +14,12 @@ use rayon::prelude::*;
 
 use crate::comm::{Communicator, Shard, Single};
 use crate::exact::Fixed;
-use crate::linalg::{gemm, vectorised, Pack, Real, WithPack};
+use crate::linalg::{gemm, vectorised, Pack, Real, Simd, WithPack};
 use crate::rng::CHUNK;
+
+mod store;
+use store::{GroupStore, Store};
+pub use store::{StoreActivations, STORE_BUDGET_BYTES};
 
 /// Target size of one (block x tile) pre-activation tile: half of a 512 KiB L2.
 const TILE_BYTES: usize = 256 * 1024;
@@ -106,6 +112,12 @@ pub struct ComputeKernel<F: Real> {
     r: Vec<F>,
     /// The packed inputs of [`Samples`] (direct kernels only).
     panels: Vec<F>,
+    /// The SIMD tier of the vector code and the GEMMs.
+    simd: Simd,
+    /// Input dimension d.
+    d: usize,
+    /// The pre-activations kept by the forward pass, if storing ([`ComputeKernel::storing`]).
+    store: Option<Store<F>>,
 }
 
 impl<F: Real> ComputeKernel<F> {
@@ -159,12 +171,34 @@ impl<F: Real> ComputeKernel<F> {
             sums: vec![Fixed::ZERO; n],
             r: vec![F::zero(); padded],
             panels,
+            simd: Simd::selected_or_panic(),
+            d,
+            store: None,
         }
     }
 
-    /// The layout in use.
-    pub fn layout(&self) -> Layout {
-        self.layout
+    /// The same kernels running in the SIMD tier `simd` (by default [`Simd::selected`]).
+    pub fn with_simd(mut self, simd: Simd) -> Self {
+        self.simd = simd;
+        self
+    }
+
+    /// The same kernels keeping the pre-activations of every forward pass ([`ComputeKernel::predict`],
+    /// [`ComputeKernel::step`]) for the gradient of the next step when `store` is true and the kernels
+    /// use GEMMs (d > [`DIRECT_MAX_D`]): m n more elements, one GEMM fewer per step, the same results.
+    pub fn storing(mut self, store: bool) -> Self {
+        self.store = (store && self.d > DIRECT_MAX_D).then(|| Store::new(self.shard.len, self.n, self.d));
+        self
+    }
+
+    /// Whether the kernels keep the pre-activations.
+    pub fn stores(&self) -> bool {
+        self.store.is_some()
+    }
+
+    /// The SIMD tier in use.
+    pub fn simd(&self) -> Simd {
+        self.simd
     }
 
     /// Checks the shapes (theta in standard layout) and packs the panels of `x`.
@@ -191,20 +225,29 @@ impl<F: Real> ComputeKernel<F> {
     /// F_i = (1/m) sum_j w_j relu(u_j . x_i), written to `out` (length n).
     pub fn predict(&mut self, theta: ArrayView2<F>, x: ArrayView2<F>, out: &mut [f64]) {
         self.prepare(&theta, &x);
-        let (layout, scratch) = (self.layout, &self.scratch);
+        let pieces = group_stores(&mut self.store, &self.layout, &x, self.partials.nrows());
+        let (layout, scratch, simd, n, width) = (self.layout, &self.scratch, self.simd, self.n, self.d + 1);
         let samples = Samples { x, panels: &self.panels };
-        self.partials.axis_iter_mut(Axis(0)).into_par_iter().enumerate().for_each(|(g, mut acc)| {
-            let acc = acc.as_slice_mut().expect("partials rows are contiguous");
-            acc.iter_mut().for_each(|a| *a = 0.0);
-            let rows = group_rows(&layout, g, theta.nrows());
-            let mut s = lock(scratch);
-            for tb in theta.slice(s![rows, ..]).axis_chunks_iter(Axis(0), layout.block) {
-                vectorised(
-                    #[inline(always)]
-                    || accumulate_predictions(&layout, tb, samples, &mut s, acc),
-                );
-            }
-        });
+        self.partials.axis_iter_mut(Axis(0)).into_par_iter().zip(pieces).enumerate().for_each(
+            |(g, (mut acc, mut piece))| {
+                let acc = acc.as_slice_mut().expect("partials rows are contiguous");
+                acc.iter_mut().for_each(|a| *a = 0.0);
+                let rows = group_rows(&layout, g, theta.nrows());
+                let mut s = lock(scratch);
+                for (b, tb) in theta.slice(s![rows, ..]).axis_chunks_iter(Axis(0), layout.block).enumerate() {
+                    let (first, count) = (b * layout.block, tb.nrows());
+                    let z = piece.as_mut().map(|p| p.overwrite(first, count, n));
+                    vectorised(
+                        simd,
+                        #[inline(always)]
+                        || accumulate_predictions(&layout, simd, tb, samples, &mut s, acc, z),
+                    );
+                    if let Some(p) = piece.as_mut() {
+                        p.record(first, tb.to_slice().expect("particles are in standard layout"), width);
+                    }
+                }
+            },
+        );
         self.reduce(out);
     }
 
@@ -219,7 +262,7 @@ impl<F: Real> ComputeKernel<F> {
     ) {
         self.prepare(&theta, &x);
         self.set_r(r.iter().copied());
-        let (layout, scratch, rf) = (self.layout, &self.scratch, &self.r[..]);
+        let (layout, scratch, rf, simd) = (self.layout, &self.scratch, &self.r[..], self.simd);
         let samples = Samples { x, panels: &self.panels };
         let two_lambda = F::of(2.0 * lambda);
         v.axis_chunks_iter_mut(Axis(0), layout.block).into_par_iter().enumerate().for_each(|(b, mut vb)| {
@@ -227,8 +270,9 @@ impl<F: Real> ComputeKernel<F> {
             let tb = theta.slice(s![start..start + vb.nrows(), ..]);
             let mut s = lock(scratch);
             vectorised(
+                simd,
                 #[inline(always)]
-                || block_gradient(&layout, tb, samples, rf, &mut s),
+                || block_gradient(&layout, simd, tb, samples, rf, &mut s, None),
             );
             for ((mut vj, tj), gj) in vb.outer_iter_mut().zip(tb.outer_iter()).zip(s.g.outer_iter()) {
                 vj[0] = -(output_gradient(tj, gj) + two_lambda * tj[0]);
@@ -255,39 +299,49 @@ impl<F: Real> ComputeKernel<F> {
     ) {
         self.prepare(&theta.view(), &x);
         self.set_r(r.iter().copied());
-        let (layout, scratch, rf) = (self.layout, &self.scratch, &self.r[..]);
+        let pieces = group_stores(&mut self.store, &self.layout, &x, self.partials.nrows());
+        let (layout, scratch, rf, simd, n) = (self.layout, &self.scratch, &self.r[..], self.simd, self.n);
         let samples = Samples { x, panels: &self.panels };
         let (eta_f, shrink) = (F::of(eta), F::of(1.0 - 2.0 * lambda * eta));
         let (width, first) = (theta.ncols(), self.shard.start);
         let data = theta.as_slice_mut().expect("a cloud is in standard layout");
-        data.par_chunks_mut(layout.group * width).zip(self.partials.axis_iter_mut(Axis(0))).enumerate().for_each(
-            |(g, (chunk, mut acc))| {
-                let acc = acc.as_slice_mut().expect("partials rows are contiguous");
-                acc.iter_mut().for_each(|a| *a = 0.0);
-                let mut group = ArrayViewMut2::from_shape((chunk.len() / width, width), chunk)
-                    .expect("chunk holds whole particles");
-                let mut s = lock(scratch);
-                for (b, mut tb) in group.axis_chunks_iter_mut(Axis(0), layout.block).enumerate() {
-                    vectorised(
-                        #[inline(always)]
-                        || block_gradient(&layout, tb.view(), samples, rf, &mut s),
-                    );
-                    for (mut tj, gj) in tb.outer_iter_mut().zip(s.g.outer_iter()) {
-                        let w = tj[0];
-                        tj[0] = shrink * w - eta_f * output_gradient(tj.view(), gj);
-                        let coef = eta_f * w;
-                        for k in 1..width {
-                            tj[k] = shrink * tj[k] - coef * gj[k - 1];
-                        }
+        let groups = data.par_chunks_mut(layout.group * width).zip(self.partials.axis_iter_mut(Axis(0)));
+        groups.zip(pieces).enumerate().for_each(|(g, ((chunk, mut acc), mut piece))| {
+            let acc = acc.as_slice_mut().expect("partials rows are contiguous");
+            acc.iter_mut().for_each(|a| *a = 0.0);
+            let mut group =
+                ArrayViewMut2::from_shape((chunk.len() / width, width), chunk).expect("chunk holds whole particles");
+            let mut s = lock(scratch);
+            for (b, mut tb) in group.axis_chunks_iter_mut(Axis(0), layout.block).enumerate() {
+                let (start, count) = (b * layout.block, tb.nrows());
+                let rows = tb.as_slice().expect("particles are in standard layout");
+                let stored =
+                    piece.as_mut().filter(|p| p.current(start, rows, width)).map(|p| p.overwrite(start, count, n));
+                vectorised(
+                    simd,
+                    #[inline(always)]
+                    || block_gradient(&layout, simd, tb.view(), samples, rf, &mut s, stored),
+                );
+                for (mut tj, gj) in tb.outer_iter_mut().zip(s.g.outer_iter()) {
+                    let w = tj[0];
+                    tj[0] = shrink * w - eta_f * output_gradient(tj.view(), gj);
+                    let coef = eta_f * w;
+                    for k in 1..width {
+                        tj[k] = shrink * tj[k] - coef * gj[k - 1];
                     }
-                    post(tb.view_mut(), first + g * layout.group + b * layout.block);
-                    vectorised(
-                        #[inline(always)]
-                        || accumulate_predictions(&layout, tb.view(), samples, &mut s, acc),
-                    );
                 }
-            },
-        );
+                post(tb.view_mut(), first + g * layout.group + b * layout.block);
+                let z = piece.as_mut().map(|p| p.overwrite(start, count, n));
+                vectorised(
+                    simd,
+                    #[inline(always)]
+                    || accumulate_predictions(&layout, simd, tb.view(), samples, &mut s, acc, z),
+                );
+                if let Some(p) = piece.as_mut() {
+                    p.record(start, tb.as_slice().expect("particles are in standard layout"), width);
+                }
+            }
+        });
         self.reduce(out);
     }
 
@@ -312,7 +366,7 @@ impl<F: Real> ComputeKernel<F> {
     pub fn pattern_change(&mut self, theta: ArrayView2<F>, theta0: ArrayView2<F>, x: ArrayView2<F>) -> f64 {
         self.prepare(&theta0, &x);
         self.prepare(&theta, &x);
-        let (layout, scratch) = (self.layout, &self.scratch);
+        let (layout, scratch, simd) = (self.layout, &self.scratch, self.simd);
         let changed: u64 = (0..self.shard.len.div_ceil(layout.block))
             .into_par_iter()
             .map(|b| {
@@ -325,9 +379,10 @@ impl<F: Real> ComputeKernel<F> {
                     let xt = x.slice(s![start..(start + layout.tile).min(x.nrows()), ..]);
                     let mut z = s.z.slice_mut(s![..u.nrows(), ..xt.nrows()]);
                     let mut z0 = s.z0.slice_mut(s![..u.nrows(), ..xt.nrows()]);
-                    gemm(F::one(), &u, &xt.t(), F::zero(), &mut z);
-                    gemm(F::one(), &u0, &xt.t(), F::zero(), &mut z0);
+                    gemm(simd, F::one(), &u, &xt.t(), F::zero(), &mut z);
+                    gemm(simd, F::one(), &u0, &xt.t(), F::zero(), &mut z0);
                     count += vectorised(
+                        simd,
                         #[inline(always)]
                         || {
                             z.iter()
@@ -343,6 +398,26 @@ impl<F: Real> ComputeKernel<F> {
         let mut total = [Fixed::of(changed as f64)];
         self.comm.sum(&mut total);
         total[0].to_f64() / (self.shard.total as f64 * self.n as f64)
+    }
+}
+
+/// Each group's share of `store` (`None` for each of the `groups` when not storing), after checking
+/// that the stored pre-activations are for the samples `x`.
+fn group_stores<'a, F: Real>(
+    store: &'a mut Option<Store<F>>,
+    layout: &Layout,
+    x: &ArrayView2<F>,
+    groups: usize,
+) -> Vec<Option<GroupStore<'a, F>>> {
+    let (n, width) = (x.nrows().max(1), x.ncols() + 1);
+    match store {
+        Some(store) => {
+            store.check_samples(x.iter().copied());
+            let pieces = store.z.chunks_mut(layout.group * n).zip(store.theta.chunks_mut(layout.group * width));
+            let pieces = pieces.zip(store.filled.chunks_mut(layout.group));
+            pieces.map(|((z, theta), filled)| Some(GroupStore { z, theta, filled })).collect()
+        }
+        None => (0..groups).map(|_| None).collect(),
     }
 }
 
@@ -383,30 +458,60 @@ macro_rules! with_dim {
 
 /// acc_i += sum_j w_j relu(u_j . x_i) over the particles of `theta` (at most one block): the sum
 /// over the block is taken in the particle precision, in particle order, then added to acc in f64.
+/// With `store` (GEMM path), the block's pre-activations are written there (see [`Store`]).
 #[inline(always)]
 fn accumulate_predictions<F: Real>(
     layout: &Layout,
+    simd: Simd,
     theta: ArrayView2<F>,
     samples: Samples<F>,
     s: &mut Scratch<F>,
     acc: &mut [f64],
+    store: Option<&mut [F]>,
 ) {
     if samples.panels.is_empty() {
-        gemm_predictions(layout, theta, samples.x, s, acc);
+        gemm_predictions(layout, simd, theta, samples.x, s, acc, store);
     } else {
-        with_dim!(theta.ncols() - 1, direct_predictions(theta, samples.panels, acc));
+        with_dim!(theta.ncols() - 1, direct_predictions(simd, theta, samples.panels, acc));
     }
 }
 
-/// For the particles of `theta` (at most one block): s.g_j = sum_i r_i 1[u_j . x_i > 0] x_i.
+/// For the particles of `theta` (at most one block): s.g_j = sum_i r_i 1[u_j . x_i > 0] x_i. With
+/// `stored` (GEMM path), the block's current pre-activations, read instead of recomputed and
+/// overwritten by the masked residuals.
 #[inline(always)]
-fn block_gradient<F: Real>(layout: &Layout, theta: ArrayView2<F>, samples: Samples<F>, r: &[F], s: &mut Scratch<F>) {
+fn block_gradient<F: Real>(
+    layout: &Layout,
+    simd: Simd,
+    theta: ArrayView2<F>,
+    samples: Samples<F>,
+    r: &[F],
+    s: &mut Scratch<F>,
+    stored: Option<&mut [F]>,
+) {
     if samples.panels.is_empty() {
-        gemm_gradient(layout, theta, samples.x, r, s);
+        gemm_gradient(layout, simd, theta, samples.x, r, s, stored);
     } else {
         let mut g = s.g.slice_mut(s![..theta.nrows(), ..]);
         let sums = s.z.as_slice_mut().expect("scratch is contiguous");
-        with_dim!(theta.ncols() - 1, direct_gradient(theta, samples.panels, r, &mut s.t, sums, &mut g));
+        with_dim!(theta.ncols() - 1, direct_gradient(simd, theta, samples.panels, r, &mut s.t, sums, &mut g));
+    }
+}
+
+/// The rows x (end - start) tile of pre-activations for samples start..end: in the block's share of
+/// the store (rows x n, tile after tile) or in the scratch.
+#[inline(always)]
+fn tile_of<'a, F: Real>(
+    store: Option<&'a mut [F]>,
+    scratch: &'a mut Array2<F>,
+    rows: usize,
+    start: usize,
+    end: usize,
+) -> ArrayViewMut2<'a, F> {
+    match store {
+        Some(block) => ArrayViewMut2::from_shape((rows, end - start), &mut block[rows * start..rows * end])
+            .expect("the store holds rows x n per block"),
+        None => scratch.slice_mut(s![..rows, ..end - start]),
     }
 }
 
@@ -414,16 +519,18 @@ fn block_gradient<F: Real>(layout: &Layout, theta: ArrayView2<F>, samples: Sampl
 #[inline(always)]
 fn gemm_predictions<F: Real>(
     layout: &Layout,
+    simd: Simd,
     theta: ArrayView2<F>,
     x: ArrayView2<F>,
     s: &mut Scratch<F>,
     acc: &mut [f64],
+    mut store: Option<&mut [F]>,
 ) {
     let u = theta.slice(s![.., 1..]);
     for start in (0..x.nrows()).step_by(layout.tile) {
         let end = (start + layout.tile).min(x.nrows());
-        let mut z = s.z.slice_mut(s![..theta.nrows(), ..end - start]);
-        gemm(F::one(), &u, &x.slice(s![start..end, ..]).t(), F::zero(), &mut z);
+        let mut z = tile_of(store.as_deref_mut(), &mut s.z, theta.nrows(), start, end);
+        gemm(simd, F::one(), &u, &x.slice(s![start..end, ..]).t(), F::zero(), &mut z);
         let t = &mut s.t[..end - start];
         t.iter_mut().for_each(|t| *t = F::zero());
         for (zj, &w) in z.outer_iter().zip(theta.column(0)) {
@@ -435,23 +542,34 @@ fn gemm_predictions<F: Real>(
 }
 
 /// [`block_gradient`] with two GEMMs per sample tile: Z = U X^T, then G += M X for the masked
-/// residuals M_ji = r_i 1[z_ji > 0].
+/// residuals M_ji = r_i 1[z_ji > 0] (Z read from `stored` when given).
 #[inline(always)]
-fn gemm_gradient<F: Real>(layout: &Layout, theta: ArrayView2<F>, x: ArrayView2<F>, r: &[F], s: &mut Scratch<F>) {
+fn gemm_gradient<F: Real>(
+    layout: &Layout,
+    simd: Simd,
+    theta: ArrayView2<F>,
+    x: ArrayView2<F>,
+    r: &[F],
+    s: &mut Scratch<F>,
+    mut stored: Option<&mut [F]>,
+) {
     let rows = theta.nrows();
     let u = theta.slice(s![.., 1..]);
     for start in (0..x.nrows()).step_by(layout.tile) {
         let end = (start + layout.tile).min(x.nrows());
         let xt = x.slice(s![start..end, ..]);
         let rt = &r[start..end];
-        let mut z = s.z.slice_mut(s![..rows, ..end - start]);
-        gemm(F::one(), &u, &xt.t(), F::zero(), &mut z);
+        let have = stored.is_some();
+        let mut z = tile_of(stored.as_deref_mut(), &mut s.z, rows, start, end);
+        if !have {
+            gemm(simd, F::one(), &u, &xt.t(), F::zero(), &mut z);
+        }
         for zj in z.outer_iter_mut() {
             let zj = zj.into_slice().expect("scratch rows are contiguous");
             zj.iter_mut().zip(rt).for_each(|(z, &r)| *z = z.if_positive(r));
         }
         let beta = if start == 0 { F::zero() } else { F::one() };
-        gemm(F::one(), &z.view(), &xt, beta, &mut s.g.slice_mut(s![..rows, ..]));
+        gemm(simd, F::one(), &z.view(), &xt, beta, &mut s.g.slice_mut(s![..rows, ..]));
     }
 }
 
@@ -478,9 +596,9 @@ fn input_weights<F: Real, V: Pack<F>, const D: usize>(row: &[F]) -> [V; D] {
 
 /// [`accumulate_predictions`] for d = D from the panels: per panel, t_l = sum_j w_j relu(z_jl) in
 /// registers over the particles of the block (in order), then acc_l += t_l.
-fn direct_predictions<F: Real, const D: usize>(theta: ArrayView2<F>, panels: &[F], acc: &mut [f64]) {
+fn direct_predictions<F: Real, const D: usize>(simd: Simd, theta: ArrayView2<F>, panels: &[F], acc: &mut [f64]) {
     let rows = theta.as_slice().expect("particles are in standard layout");
-    F::vectorise(DirectPredictions::<F, D> { rows, panels, acc });
+    F::vectorise(simd, DirectPredictions::<F, D> { rows, panels, acc });
 }
 
 /// The arguments of [`direct_predictions`], run in any [`Pack`].
@@ -495,26 +613,34 @@ impl<F: Real, const D: usize> WithPack<F> for DirectPredictions<'_, F, D> {
 
     #[inline(always)]
     fn run<V: Pack<F>>(self) {
-        if LANES / V::LEN < CHAINS {
-            let mut pairs = self.panels.chunks_exact(2 * D * LANES);
-            let mut outs = self.acc.chunks_mut(2 * LANES);
-            for (pair, out) in pairs.by_ref().zip(outs.by_ref()) {
-                predict_panels::<F, V, D, 2>(self.rows, pair, out);
-            }
-            if let (Some(out), false) = (outs.next(), pairs.remainder().is_empty()) {
-                predict_panels::<F, V, D, 1>(self.rows, pairs.remainder(), out);
-            }
-        } else {
-            for (panel, out) in self.panels.chunks_exact(D * LANES).zip(self.acc.chunks_mut(LANES)) {
-                predict_panels::<F, V, D, 1>(self.rows, panel, out);
-            }
+        match LANES / V::LEN {
+            1 => self.by::<V, 4>(),
+            v if v < CHAINS => self.by::<V, 2>(),
+            _ => self.by::<V, 1>(),
+        }
+    }
+}
+
+impl<F: Real, const D: usize> DirectPredictions<'_, F, D> {
+    /// The panels P at a time, then the rest one at a time.
+    #[inline(always)]
+    fn by<V: Pack<F>, const P: usize>(self) {
+        let mut groups = self.panels.chunks_exact(P * D * LANES);
+        let mut outs = self.acc.chunks_mut(P * LANES);
+        for (group, out) in groups.by_ref().zip(outs.by_ref()) {
+            predict_panels::<F, V, D, P>(self.rows, group, out);
+        }
+        let rest = groups.remainder();
+        let done = ((self.panels.len() - rest.len()) / (D * LANES) * LANES).min(self.acc.len());
+        for (panel, out) in rest.chunks_exact(D * LANES).zip(self.acc[done..].chunks_mut(LANES)) {
+            predict_panels::<F, V, D, 1>(self.rows, panel, out);
         }
     }
 }
 
 /// Independent chains of additions [`direct_predictions`] keeps going (the latency of an addition
-/// over the throughput of the other operations): it takes two panels at a time when one panel has
-/// fewer vectors.
+/// over the throughput of the other operations): it takes four panels at a time when one panel is
+/// one vector (AVX-512, f32), two when it has two or three.
 const CHAINS: usize = 4;
 
 /// [`direct_predictions`] on P consecutive panels and their `out` (P [`LANES`] or fewer for the last).
@@ -554,6 +680,7 @@ const GRADIENT_CHUNK_BYTES: usize = 16 * 1024;
 /// block (so that they stay in the L1 cache), with the partial sums kept in `sums` between chunks (at
 /// least block x d x [`LANES`]); every partial sum still adds its samples in order.
 fn direct_gradient<F: Real, const D: usize>(
+    simd: Simd,
     theta: ArrayView2<F>,
     panels: &[F],
     r: &[F],
@@ -578,7 +705,7 @@ fn direct_gradient<F: Real, const D: usize>(
         assert!(sums.len() >= needed, "direct_gradient: {} partial sums for {needed}", sums.len());
         &mut sums[..needed]
     };
-    F::vectorise(DirectGradient::<F, D> { rows, panels, weighted, chunk, sums, g });
+    F::vectorise(simd, DirectGradient::<F, D> { rows, panels, weighted, chunk, sums, g });
 }
 
 /// The arguments of [`direct_gradient`], run in any [`Pack`].

@@ -1,4 +1,5 @@
 use super::*;
+use crate::linalg::Simd;
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -20,12 +21,16 @@ fn direct_kernels_agree<F: Real, const D: usize>(n: usize) {
     let (theta, x, panels, r) = problem::<F>(D, n);
     let rows = theta.as_slice().unwrap();
     let (mut acc, mut acc1) = (vec![0.0; n], vec![0.0; n]);
-    direct_predictions::<F, D>(theta.view(), &panels, &mut acc);
     DirectPredictions::<F, D> { rows, panels: &panels, acc: &mut acc1 }.run::<F>();
-    assert_eq!(acc, acc1);
+    for simd in Simd::available() {
+        acc.fill(0.0);
+        direct_predictions::<F, D>(simd, theta.view(), &panels, &mut acc);
+        assert_eq!(acc, acc1, "{}", simd.name());
+    }
     let (mut g, mut g1) = (Array2::zeros((theta.nrows(), D)), Array2::zeros((theta.nrows(), D)));
     let (mut weighted, mut sums) = (vec![F::zero(); panels.len()], vec![F::zero(); theta.nrows() * D * LANES]);
-    direct_gradient::<F, D>(theta.view(), &panels, &r, &mut weighted, &mut sums, &mut g.view_mut());
+    // The products r_i x_ik the chunked reference reads.
+    direct_gradient::<F, D>(Simd::portable(), theta.view(), &panels, &r, &mut weighted, &mut sums, &mut g.view_mut());
     let chunk = D * LANES;
     DirectGradient::<F, D> {
         rows,
@@ -36,7 +41,11 @@ fn direct_kernels_agree<F: Real, const D: usize>(n: usize) {
         g: &mut g1.view_mut(),
     }
     .run::<F>();
-    assert_eq!(g, g1);
+    for simd in Simd::available() {
+        g.fill(F::zero());
+        direct_gradient::<F, D>(simd, theta.view(), &panels, &r, &mut weighted, &mut sums, &mut g.view_mut());
+        assert_eq!(g, g1, "{}", simd.name());
+    }
     for (i, xi) in x.outer_iter().enumerate() {
         let f: f64 = theta.outer_iter().map(|t| t[0].f64() * t.slice(s![1..]).dot(&xi).f64().max(0.0)).sum();
         assert!((acc[i] - f).abs() < 1e-4 * (1.0 + f.abs()), "prediction {i}: {} != {f}", acc[i]);
@@ -63,4 +72,124 @@ fn direct_kernels_agree_in_every_vector_width() {
         direct_kernels_agree::<f64, 3>(n);
         direct_kernels_agree::<f64, 8>(n);
     }
+}
+
+/// Max |a - b| over max |b| (0 when both are 0).
+fn relative(a: impl Iterator<Item = f64>, b: impl Iterator<Item = f64>) -> f64 {
+    let (diff, scale) = a.zip(b).fold((0.0f64, 0.0f64), |(d, s), (x, y)| (d.max((x - y).abs()), s.max(y.abs())));
+    if scale == 0.0 {
+        diff
+    } else {
+        diff / scale
+    }
+}
+
+/// A cloud of m particles in dimension d and n samples, reproducibly random, and r_i for them.
+fn cloud_and_data<F: Real>(m: usize, n: usize, d: usize) -> (Array2<F>, Array2<F>, Vec<f64>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut normal = |shape| Array2::from_shape_simple_fn(shape, || F::of(rng.sample(StandardNormal)));
+    let (theta, x) = (normal((m, d + 1)), normal((n, d)));
+    let r = (0..n).map(|i| ((i * 7919) % 101) as f64 / 101.0 - 0.5).collect();
+    (theta, x, r)
+}
+
+/// Predictions, then `steps` fused steps (with a deterministic move of every particle after each
+/// gradient step, as a dynamics makes), in the tier `simd`, keeping the pre-activations or not:
+/// the cloud and the predictions after each step.
+fn steps<F: Real>(simd: Simd, store: bool, d: usize, steps: usize) -> Vec<(Array2<F>, Vec<f64>)> {
+    let (m, n) = (1200, 300);
+    let (mut theta, x, r) = cloud_and_data::<F>(m, n, d);
+    let mut kernel = ComputeKernel::new(m, n, d).with_simd(simd).storing(store);
+    assert_eq!(kernel.stores(), store && d > DIRECT_MAX_D);
+    let mut f = vec![0.0; n];
+    kernel.predict(theta.view(), x.view(), &mut f);
+    let mut out = vec![(theta.clone(), f.clone())];
+    let post = |mut block: ArrayViewMut2<F>, first: usize| {
+        // A deterministic move of some particles after the gradient step, as a dynamics makes.
+        if (first / CHUNK).is_multiple_of(3) {
+            block[[0, 1]] = block[[0, 1]] * F::of(0.5);
+        }
+    };
+    for k in 0..steps {
+        let rk: Vec<f64> = r.iter().zip(&f).map(|(r, f)| r + 1e-3 * k as f64 * f).collect();
+        kernel.step(theta.view_mut(), x.view(), &rk, 1e-2, 0.1, &post, &mut f);
+        out.push((theta.clone(), f.clone()));
+    }
+    out
+}
+
+/// Every SIMD tier computes the step of the portable tier to 1e-12 (f64) or 1e-5 (f32) relative, on the
+/// direct (d <= 8) and the GEMM path, with and without stored pre-activations.
+fn tiers_agree<F: Real>(tolerance: f64) {
+    for d in [2, 5, 20] {
+        let portable = steps::<F>(Simd::portable(), false, d, 2);
+        for simd in Simd::available() {
+            for store in [false, true] {
+                for ((theta, f), (theta0, f0)) in steps::<F>(simd, store, d, 2).iter().zip(&portable) {
+                    let err_theta = relative(theta.iter().map(|v| v.f64()), theta0.iter().map(|v| v.f64()));
+                    let err_f = relative(f.iter().copied(), f0.iter().copied());
+                    assert!(
+                        err_theta <= tolerance && err_f <= tolerance,
+                        "{} d = {d} {} store {store}: relative differences {err_theta:e} (particles), {err_f:e} (predictions)",
+                        F::NAME,
+                        simd.name()
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_tier_steps_as_the_portable_one() {
+    tiers_agree::<f64>(1e-12);
+    tiers_agree::<f32>(1e-5);
+}
+
+#[test]
+fn the_direct_kernels_are_bit_identical_in_every_tier() {
+    let portable = steps::<f64>(Simd::portable(), false, 3, 2);
+    for simd in Simd::available() {
+        assert!(steps::<f64>(simd, false, 3, 2) == portable, "{}", simd.name());
+    }
+}
+
+#[test]
+fn steps_are_bit_identical_for_any_thread_count_in_every_tier() {
+    let in_pool = |threads: usize, simd: Simd, store: bool, d: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| (steps::<f32>(simd, store, d, 2), steps::<f64>(simd, store, d, 2)))
+    };
+    for simd in Simd::available() {
+        for (d, store) in [(3, false), (20, false), (20, true)] {
+            let one = in_pool(1, simd, store, d);
+            assert!(one == in_pool(2, simd, store, d), "{} d = {d} store {store}: 1 and 2 threads", simd.name());
+            assert!(one == in_pool(3, simd, store, d), "{} d = {d} store {store}: 1 and 3 threads", simd.name());
+        }
+    }
+}
+
+#[test]
+fn stored_pre_activations_give_bit_identical_steps() {
+    for simd in Simd::available() {
+        assert!(steps::<f64>(simd, true, 20, 3) == steps::<f64>(simd, false, 20, 3), "{} f64", simd.name());
+        assert!(steps::<f32>(simd, true, 12, 3) == steps::<f32>(simd, false, 12, 3), "{} f32", simd.name());
+    }
+}
+
+#[test]
+fn stored_pre_activations_follow_new_samples_and_moved_particles() {
+    let (m, n, d) = (600, 100, 10);
+    let (theta, x, r) = cloud_and_data::<f64>(m, n, d);
+    let run = |store: bool| {
+        let mut kernel = ComputeKernel::new(m, n, d).storing(store);
+        let (mut theta, mut x, mut f) = (theta.clone(), x.clone(), vec![0.0; n]);
+        kernel.predict(theta.view(), x.view(), &mut f);
+        // New samples, and particles moved outside the kernel, between the forward pass and the step.
+        x[[3, 4]] += 1.0;
+        theta[[70, 2]] = -theta[[70, 2]];
+        kernel.step(theta.view_mut(), x.view(), &r, 1e-3, 0.1, &|_, _| {}, &mut f);
+        (theta, f)
+    };
+    assert_eq!(run(true), run(false));
 }

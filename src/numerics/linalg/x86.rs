@@ -1,0 +1,71 @@
+//! The x86-64 [`Pack`]s: AVX2 (`__m256`, 8 x f32; `__m256d`, 4 x f64) and AVX-512
+//! (`__m512`, 16 x f32; `__m512d`, 8 x f64), and the entry points that enable their instructions.
+//!
+//! SAFETY (every `unsafe` below): these vectors exist only inside [`run_avx2`] and
+//! [`run_avx512`], which [`super::Real::vectorise`] calls only with a [`super::Simd`] of that tier,
+//! that is on a CPU that has it; loads and stores are bounds-checked by slicing. `max(z, 0)` is
+//! `z if z > 0 else 0` lane by lane, NaN and -0 included (the second operand is returned unless the
+//! first is greater), and the ordered comparison is false for NaN, as in the scalar [`Pack`].
+
+pub use std::arch::x86_64::{__m256, __m256d, __m512, __m512d};
+use std::arch::x86_64::{
+    _mm256_add_pd, _mm256_add_ps, _mm256_and_pd, _mm256_and_ps, _mm256_cmp_pd, _mm256_cmp_ps, _mm256_loadu_pd,
+    _mm256_loadu_ps, _mm256_max_pd, _mm256_max_ps, _mm256_mul_pd, _mm256_mul_ps, _mm256_set1_pd, _mm256_set1_ps,
+    _mm256_setzero_pd, _mm256_setzero_ps, _mm256_storeu_pd, _mm256_storeu_ps, _mm512_add_pd, _mm512_add_ps,
+    _mm512_cmp_pd_mask, _mm512_cmp_ps_mask, _mm512_loadu_pd, _mm512_loadu_ps, _mm512_maskz_mov_pd, _mm512_maskz_mov_ps,
+    _mm512_max_pd, _mm512_max_ps, _mm512_mul_pd, _mm512_mul_ps, _mm512_set1_pd, _mm512_set1_ps, _mm512_setzero_pd,
+    _mm512_setzero_ps, _mm512_storeu_pd, _mm512_storeu_ps, _CMP_GT_OQ,
+};
+
+use super::{Pack, WithPack};
+
+/// `kernel.run::<V>()`, with AVX2 and FMA enabled for the code inlined into it.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn run_avx2<F, V: Pack<F>, K: WithPack<F>>(kernel: K) -> K::Output {
+    kernel.run::<V>()
+}
+
+/// `kernel.run::<V>()`, with AVX-512F, AVX2 and FMA enabled for the code inlined into it.
+///
+/// # Safety
+/// The CPU must have AVX-512F, AVX2 and FMA.
+#[target_feature(enable = "avx512f,avx2,fma")]
+pub unsafe fn run_avx512<F, V: Pack<F>, K: WithPack<F>>(kernel: K) -> K::Output {
+    kernel.run::<V>()
+}
+
+/// `f()`, with AVX2 and FMA enabled for the code inlined into it.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+/// `f()`, with AVX-512F, AVX2 and FMA enabled for the code inlined into it.
+///
+/// # Safety
+/// The CPU must have AVX-512F, AVX2 and FMA.
+#[target_feature(enable = "avx512f,avx2,fma")]
+pub unsafe fn with_avx512<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+// AVX2: the selection is a bitwise and with the comparison's lane mask.
+vector_pack!(__m256, f32, 8, splat: _mm256_set1_ps, load: _mm256_loadu_ps, store: _mm256_storeu_ps, add: _mm256_add_ps,
+    mul: _mm256_mul_ps, if_positive: |v, a| _mm256_and_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(v, _mm256_setzero_ps()), a),
+    relu: |v| _mm256_max_ps(v, _mm256_setzero_ps()));
+vector_pack!(__m256d, f64, 4, splat: _mm256_set1_pd, load: _mm256_loadu_pd, store: _mm256_storeu_pd, add: _mm256_add_pd,
+    mul: _mm256_mul_pd, if_positive: |v, a| _mm256_and_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(v, _mm256_setzero_pd()), a),
+    relu: |v| _mm256_max_pd(v, _mm256_setzero_pd()));
+// AVX-512: the selection is a zero-masking move under the comparison's mask.
+vector_pack!(__m512, f32, 16, splat: _mm512_set1_ps, load: _mm512_loadu_ps, store: _mm512_storeu_ps, add: _mm512_add_ps,
+    mul: _mm512_mul_ps, if_positive: |v, a| _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, _mm512_setzero_ps()), a),
+    relu: |v| _mm512_max_ps(v, _mm512_setzero_ps()));
+vector_pack!(__m512d, f64, 8, splat: _mm512_set1_pd, load: _mm512_loadu_pd, store: _mm512_storeu_pd, add: _mm512_add_pd,
+    mul: _mm512_mul_pd, if_positive: |v, a| _mm512_maskz_mov_pd(_mm512_cmp_pd_mask::<_CMP_GT_OQ>(v, _mm512_setzero_pd()), a),
+    relu: |v| _mm512_max_pd(v, _mm512_setzero_pd()));
