@@ -73,9 +73,19 @@ impl Figure for SampleComplexity {
         params.check(&crate::figures::config_path(self.name(), options).display().to_string())?;
         let kernel = Ntk::new(params.kernel.r_w, params.kernel.r_u)?;
         let mut curves: Vec<CurvePoint> = Vec::new();
+        let reused = match &params.reuse {
+            Some(path) => runs::load_curves(path)?,
+            None => Vec::new(),
+        };
         for &d in &params.dims {
             let methods: Vec<Method> =
                 if params.kernel_dims.contains(&d) { Method::ALL.to_vec() } else { vec![Method::Net] };
+            let earlier: Vec<CurvePoint> = reused.iter().filter(|c| c.d == d).cloned().collect();
+            if methods.iter().all(|m| earlier.iter().any(|c| c.method == m.key())) {
+                say(options, format!("d = {d}: {} curve points taken from {}", earlier.len(), params.reuse.as_deref().unwrap_or("")));
+                curves.extend(earlier);
+                continue;
+            }
             let mut dim = DimensionRuns::new(&params, kernel, d);
             // Coarse pass: n_start 2^k until every predictor's mean error is <= the smallest eps.
             let mut active = methods.clone();
@@ -110,6 +120,10 @@ impl Figure for SampleComplexity {
                 }
             }
             curves.extend(dim.curves());
+            // The curves so far, so that an interrupted run keeps its finished dimensions.
+            let stem = if options.quick { "sample-complexity-quick" } else { "sample-complexity" };
+            let partial = options.out.join(format!("{stem}.partial.json"));
+            crate::output::write_atomic(&partial, json!({ "curves": curves }).to_string().as_bytes())?;
         }
         let errors = errors_by_method(&curves);
         let mut n_star = BTreeMap::new();
@@ -158,6 +172,8 @@ impl Figure for SampleComplexity {
         }
         let stem = if options.quick { "sample-complexity-quick" } else { "sample-complexity" };
         let files = draw(options, stem, &params, &curves, &n_star, &slopes)?;
+        // Complete: the partial curves are no longer needed.
+        let _ = std::fs::remove_file(options.out.join(format!("{stem}.partial.json")));
         let seconds = started.elapsed().as_secs_f64();
         let findings = json!({
             "definition": format!(

@@ -30,6 +30,10 @@ pub(super) struct Params {
     pub(super) test_n: usize,
     /// Bootstrap resamples of the seeds.
     pub(super) bootstrap: usize,
+    /// A JSON file (an earlier report of this figure, or the `.partial.json` an interrupted run leaves)
+    /// whose curves are taken, instead of being computed again, for every dimension it holds completely.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) reuse: Option<String>,
     /// The network's training recipe.
     pub(super) net: NetParams,
     /// Initial scales of the network whose NTK is used.

@@ -4,14 +4,14 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::mean;
 use super::params::Params;
 use super::statistics::Errors;
 use super::training::evaluate;
 use crate::engine::stop::StopReason;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::Cloud;
 use crate::ntk::Ntk;
 
@@ -58,7 +58,7 @@ pub(super) struct Fitted {
 }
 
 /// How one network run ended.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(super) struct NetRun {
     /// L at the end.
     pub(super) loss: f64,
@@ -67,6 +67,9 @@ pub(super) struct NetRun {
     pub(super) relative_gap: f64,
     /// `exact` or `estimated` (the sphere maximum behind D).
     pub(super) certificate: String,
+    /// The dual vector behind D: `current` (the last step's r) or `averaged` (r averaged over the steps
+    /// since the previous certified step).
+    pub(super) dual_from: String,
     /// Steps taken and what stopped the run.
     pub(super) steps: u64,
     pub(super) stop_reason: StopReason,
@@ -75,19 +78,19 @@ pub(super) struct NetRun {
 }
 
 /// One (d, n, method) point of the error curves.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(super) struct CurvePoint {
     pub(super) d: usize,
     pub(super) n: usize,
-    pub(super) method: &'static str,
+    pub(super) method: String,
     pub(super) mean_error: f64,
     /// Test errors of seeds 1..=seeds, in order.
     pub(super) errors: Vec<f64>,
     /// The network runs of seeds 1..=seeds.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(super) runs: Vec<NetRun>,
     /// Largest kernel jitter over the seeds.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) max_jitter: Option<f64>,
 }
 
@@ -183,7 +186,7 @@ impl<'a> DimensionRuns<'a> {
                 out.push(CurvePoint {
                     d: self.d,
                     n,
-                    method: method.key(),
+                    method: method.key().to_string(),
                     mean_error: mean(e),
                     errors: e.clone(),
                     runs: if *method == Method::Net { self.runs[&n].clone() } else { Vec::new() },
@@ -193,4 +196,18 @@ impl<'a> DimensionRuns<'a> {
         }
         out
     }
+}
+
+/// The curve points of an earlier run: `findings.curves` of a report, or `curves` of a partial file.
+pub(super) fn load_curves(path: &str) -> Result<Vec<CurvePoint>> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.into(), source })?;
+    let bad = |why: String| Error::ScenarioValue {
+        file: path.into(),
+        field: "curves".into(),
+        value: why,
+        allowed: "a sample-complexity report or partial file (a JSON object with findings.curves or curves)".into(),
+    };
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let curves = value.pointer("/findings/curves").or_else(|| value.get("curves")).ok_or_else(|| bad("missing".into()))?;
+    serde_json::from_value(curves.clone()).map_err(|e| bad(e.to_string()))
 }

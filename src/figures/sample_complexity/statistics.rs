@@ -39,7 +39,7 @@ pub(super) fn errors_by_method(curves: &[CurvePoint]) -> BTreeMap<&'static str, 
     let mut out: BTreeMap<&'static str, BTreeMap<usize, Errors>> =
         Method::ALL.iter().map(|m| (m.key(), BTreeMap::new())).collect();
     for c in curves {
-        out.get_mut(c.method).expect("every method").entry(c.d).or_default().insert(c.n, c.errors.clone());
+        out.get_mut(c.method.as_str()).expect("every method").entry(c.d).or_default().insert(c.n, c.errors.clone());
     }
     out
 }

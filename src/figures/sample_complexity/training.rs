@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use super::params::Params;
 use super::runs::{Fitted, Method, NetRun};
 use crate::data::{classification_error, Distribution};
-use crate::dynamics::Gd;
 use crate::engine::stop::relative_gap;
-use crate::engine::{Problem, RunOptions, Simulation};
+use crate::engine::Problem;
 use crate::error::Result;
+use crate::figures::converge::{self, Schedule};
 use crate::linalg::Real;
 use crate::loss::Loss;
 use crate::model::{Cloud, Init};
@@ -43,30 +43,33 @@ pub(super) fn evaluate(
         let cloud = start
             .map(|s| s.1)
             .unwrap_or_else(|| Cloud::<f32>::sample(net.m, d, &Init::Gaussian { s_w: net.s_w, s_u: net.s_u }, seed));
-        let mut run = RunOptions::new(net.eta, net.steps, net.log_every, seed);
-        run.certify_every = net.certify_every;
-        let (mut sim, state) = Simulation::new(problem, Box::new(Gd), run, cloud)?;
-        sim.set_stop(net.stop);
-        let state = sim.run(state, &mut [])?;
-        let metrics = sim.history().last().cloned().expect("a run logs its last step");
-        let gap = metrics.gap.expect("the last step is certified");
-        let f = state.cloud.predict(test.x.mapv(f32::of).view());
+        let schedule = Schedule {
+            eta: net.eta,
+            cap: net.steps,
+            log_every: net.log_every,
+            certify_every: net.certify_every,
+            stop: Some(net.stop),
+        };
+        let run = converge::train(problem, cloud, schedule, seed)?;
+        let f = run.state.cloud.predict(test.x.mapv(f32::of).view());
         out.insert(
             Method::Net,
             Fitted {
                 test_error: classification_error(test.y.view(), f.view()),
                 net: Some(NetRun {
-                    loss: metrics.loss,
-                    gap,
-                    relative_gap: relative_gap(metrics.loss, gap),
-                    certificate: metrics.certificate.clone().unwrap_or_default(),
-                    steps: state.step,
-                    stop_reason: sim.stop_reason(),
+                    loss: run.loss,
+                    gap: run.gap,
+                    relative_gap: relative_gap(run.loss, run.gap),
+                    certificate: run.certificate,
+                    dual_from: run.dual_from.to_string(),
+                    steps: run.state.step,
+                    stop_reason: run.stop_reason,
                     warm_from,
                 }),
                 jitter: None,
             },
         );
+        let state = run.state;
         last = Some(state.cloud);
     }
     let kernels: Vec<Method> = methods.iter().copied().filter(|&m| m != Method::Net).collect();
