@@ -3,21 +3,27 @@
 #
 #   scripts/golden.sh record   # write scripts/golden.sha256 from the current code
 #   scripts/golden.sh check    # rebuild, rerun, compare with scripts/golden.sha256
+#   GOLDEN_BIN=PATH scripts/golden.sh record|check   # use that binary (e.g. one built from the
+#                                                    # commit before a refactor) and build nothing
 #
 # Runs every bundled scenario (scenarios/*.toml; the two slowest with fewer steps), `validate`
 # and `optimum --json` on each, one small sweep (a reduced scenarios/sweeps/noise-temperature.toml)
 # and every figure's `--quick` run, all with the release binary, into a temporary folder, and hashes
-# the outputs with timing fields removed: metrics.csv without wall_seconds, summary.json, figure and
-# optimum JSON without "*seconds"/"*_per_sec" fields, sweep.csv without wall_seconds, particles.npy,
-# scenario.toml and the SVG figures as they are.
+# the outputs with measured fields removed: metrics.csv without wall_seconds, summary.json, figure and
+# optimum JSON without "*seconds"/"*_per_sec" fields and without the measured "peak_rss_bytes",
+# sweep.csv without wall_seconds, particles.npy, scenario.toml and the SVG figures as they are.
 set -euo pipefail
 
 mode=${1:-check}
 root=$(cd "$(dirname "$0")/.." && pwd)
 golden="$root/scripts/golden.sha256"
 cd "$root"
-cargo build --release --quiet
-bin="$root/target/release/meanfield"
+if [ -n "${GOLDEN_BIN:-}" ]; then
+    bin=$(cd "$(dirname "$GOLDEN_BIN")" && pwd)/$(basename "$GOLDEN_BIN")
+else
+    cargo build --release --quiet
+    bin="$root/target/release/meanfield"
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 out="$tmp/out"
@@ -32,9 +38,10 @@ drop_column() {
           print line }' "$1"
 }
 
-# Timing lines of pretty-printed JSON, and the temporary folder in file paths.
+# Timing and peak-memory lines of pretty-printed JSON, and the temporary folder in file paths.
 strip_json() {
-    sed -E -e 's/"[A-Za-z_]*(seconds|_per_sec)": *[-+0-9.eE]+,?//g' -e "s#$tmp#TMP#g" "$1"
+    sed -E -e 's/"[A-Za-z_]*(seconds|_per_sec)": *[-+0-9.eE]+,?//g' -e 's/"peak_rss_bytes": *([0-9]+|null),?//g' \
+        -e "s#$tmp#TMP#g" "$1"
 }
 
 hash_file() { # label, file

@@ -75,7 +75,7 @@ pub fn bench(config: &BenchConfig) -> Result<BenchReport> {
     bench_on(config, Arc::new(Single))
 }
 
-/// [`bench`] with the cloud sharded over the processes of `comm` (every process calls it and
+/// [`bench()`] with the cloud sharded over the processes of `comm` (every process calls it and
 /// gets the same report).
 pub fn bench_on(config: &BenchConfig, comm: Arc<dyn Communicator>) -> Result<BenchReport> {
     if config.m == 0 || config.n == 0 || config.d < 2 || config.steps == 0 {
@@ -84,10 +84,7 @@ pub fn bench_on(config: &BenchConfig, comm: Arc<dyn Communicator>) -> Result<Ben
             config.m, config.n, config.d, config.steps
         )));
     }
-    match config.precision {
-        Precision::F64 => bench_in::<f64>(config, comm),
-        Precision::F32 => bench_in::<f32>(config, comm),
-    }
+    crate::with_precision!(config.precision, F => bench_in::<F>(config, comm))
 }
 
 /// Allreduces timed to measure one.

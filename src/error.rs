@@ -5,6 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
+/// Exit code after SIGINT: 128 + 2 (see `signals`).
+pub const EXIT_INTERRUPTED: u8 = 130;
+/// Exit code after SIGTERM: 128 + 15 (see `signals`).
+pub const EXIT_TERMINATED: u8 = 143;
+
 /// Everything that can go wrong in `meanfield`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -88,8 +93,8 @@ impl Error {
     /// interrupted, 3 diverged, 1 I/O, plot, solver or incomplete sweep, 2 invalid input.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Interrupted { .. } => crate::signals::EXIT_INTERRUPTED,
-            Error::Terminated { .. } => crate::signals::EXIT_TERMINATED,
+            Error::Interrupted { .. } => EXIT_INTERRUPTED,
+            Error::Terminated { .. } => EXIT_TERMINATED,
             Error::Diverged { .. } => 3,
             Error::Io { .. } | Error::Plot { .. } | Error::Solver(_) | Error::SweepIncomplete { .. } => 1,
             Error::SweepFailed { first, .. } => first.exit_code(),

@@ -11,7 +11,7 @@
 //! - a csv file: at most its size / 2 numbers (each takes at least one digit and one separator),
 //!   8 + s bytes each, plus the text itself;
 //! - an init file: its rows x columns read from the .npy header, 8 + s bytes each;
-//! - the kernels' buffers ([`crate::model::Kernel::bytes`]), for training, test and mini-batches;
+//! - the kernels' buffers ([`crate::model::ComputeKernel::bytes`]), for training, test and mini-batches;
 //! - the certificate's starts and the figure of the cloud: 128 w 8 and 48 m;
 //! - the program itself: [`BASELINE`].
 //!
@@ -142,12 +142,9 @@ const SAFE: u128 = 1 << 50;
 /// the kernel threads of the current rayon pool. Reads only file sizes and `.npy` headers.
 pub fn of_scenario(scenario: &crate::scenario::ValidScenario, processes: usize) -> Result<Footprint> {
     use crate::data::Distribution;
-    use crate::scenario::{DataSource, InitSource, Precision};
+    use crate::scenario::{DataSource, InitSource};
     let config = &scenario.scenario;
-    let s: u128 = match config.precision {
-        Precision::F64 => 8,
-        Precision::F32 => 4,
-    };
+    let s = config.precision.bytes() as u128;
     let bias = u128::from(config.data.bias);
     let mut f = Footprint::default();
     // Samples (training, test) and input dimension (with the bias), for the kernels.
@@ -208,10 +205,7 @@ pub fn of_scenario(scenario: &crate::scenario::ValidScenario, processes: usize) 
     f.add("data.d", d.saturating_sub(bias), "the certificate's starting directions", product(&[128, width, 8]));
     if f.parts.iter().all(|p| p.bytes < SAFE) && n * d < SAFE && local * width < SAFE {
         let (m, n, n_test, d) = (local as usize, n as usize, n_test as usize, d as usize);
-        let kernels = |n_test: usize| match config.precision {
-            Precision::F64 => crate::setup::memory_estimate::<f64>(m, n, n_test, d, config.run.batch),
-            Precision::F32 => crate::setup::memory_estimate::<f32>(m, n, n_test, d, config.run.batch),
-        };
+        let kernels = |n_test: usize| crate::with_precision!(config.precision, F => crate::setup::memory_estimate::<F>(m, n, n_test, d, config.run.batch));
         let (train_only, all) = (kernels(0), kernels(n_test));
         // memory_estimate also counts the cloud and the data, added above in more detail.
         let counted = 2 * m * (d + 1) * s as usize + n * (d * (8 + s as usize) + 8) + 3 * n * 8;

@@ -14,6 +14,20 @@ pub enum Loss {
     Squared,
 }
 
+/// `--loss logistic|squared` of `meanfield optimum`: the serde names, listed without per-value help.
+impl clap::ValueEnum for Loss {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Loss::Logistic, Loss::Squared]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(match self {
+            Loss::Logistic => "logistic",
+            Loss::Squared => "squared",
+        }))
+    }
+}
+
 /// softplus(t) = log(1 + exp(t)), exact to rounding for every finite t.
 pub fn softplus(t: f64) -> f64 {
     t.max(0.0) + (-t.abs()).exp().ln_1p()
@@ -161,6 +175,20 @@ mod tests {
                 let lhs = loss.value(y, z) + loss.conjugate(y, s);
                 assert!((lhs - z * s).abs() < 1e-12);
             }
+        }
+    }
+
+    /// The command line's names (`--loss`, `--dtype`) are the scenario file's (serde) names, for every variant.
+    #[test]
+    fn command_line_names_are_the_scenario_names() {
+        use clap::ValueEnum;
+        for loss in Loss::value_variants() {
+            let name = loss.to_possible_value().unwrap().get_name().to_string();
+            assert_eq!(serde_json::to_string(loss).unwrap(), format!("\"{name}\""));
+        }
+        for precision in crate::config::Precision::value_variants() {
+            let name = precision.to_possible_value().unwrap().get_name().to_string();
+            assert_eq!(serde_json::to_string(precision).unwrap(), format!("\"{name}\""));
         }
     }
 }

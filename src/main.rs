@@ -12,7 +12,7 @@ use meanfield::data::Dataset;
 use meanfield::figures::{self, FigureOptions};
 use meanfield::loss::Loss;
 use meanfield::runner::{self, RunControl, Verbosity};
-use meanfield::sweep::{self, Shard, Sweep, SweepOptions};
+use meanfield::sweep::{self, Sweep, SweepOptions, SweepShard};
 use meanfield::Error;
 
 const EXAMPLES: &str = "\
@@ -106,6 +106,10 @@ struct SweepArgs {
     /// The sweep file (TOML).
     #[arg(required = true)]
     file: Option<PathBuf>,
+    /// Override a value of the base scenario by its dotted path, like `run --set` (applied to every run
+    /// after the sweep file's `set` and before the axis values).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
     /// Output folder (default: runs/sweeps/<sweep name>).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -154,8 +158,8 @@ struct OptimumArgs {
     #[arg(long)]
     lambda: Option<f64>,
     /// Loss (with --data).
-    #[arg(long, value_enum, default_value_t = LossArg::Logistic, requires = "data")]
-    loss: LossArg,
+    #[arg(long, value_enum, default_value_t = Loss::Logistic, requires = "data")]
+    loss: Loss,
     /// Append a constant coordinate 1 to the inputs (with --data).
     #[arg(long, requires = "data")]
     bias: bool,
@@ -165,12 +169,6 @@ struct OptimumArgs {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum LossArg {
-    Logistic,
-    Squared,
 }
 
 #[derive(Args, Debug)]
@@ -185,8 +183,8 @@ struct BenchArgs {
     #[arg(long, default_value_t = 20)]
     d: usize,
     /// Particle precision.
-    #[arg(long, value_enum, default_value_t = Dtype::F32)]
-    dtype: Dtype,
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    dtype: Precision,
     /// Dynamics: gd, langevin, perturbed or langevin+perturbed.
     #[arg(long, default_value = "gd")]
     dynamics: String,
@@ -218,12 +216,6 @@ struct BenchArgs {
 enum Scaling {
     M,
     N,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum Dtype {
-    F32,
-    F64,
 }
 
 #[derive(Args, Debug)]
@@ -395,8 +387,13 @@ fn sweep(args: &SweepArgs, comm: &dyn Communicator) -> Result<(), Error> {
             let results = sweep::collect(dir)?;
             if !quiet {
                 eprintln!(
-                    "{} runs; sweep.csv and {} figures in {}",
+                    "{} runs{}; sweep.csv and {} figures in {}",
                     results.total,
+                    if results.failed > 0 {
+                        format!(" ({} diverged or failed)", results.failed)
+                    } else {
+                        String::new()
+                    },
                     results.figures.len(),
                     dir.display()
                 );
@@ -407,10 +404,10 @@ fn sweep(args: &SweepArgs, comm: &dyn Communicator) -> Result<(), Error> {
         (None, None) => unreachable!("clap requires FILE without a subcommand"),
     };
     let shard = match &args.shard {
-        Some(text) => Some(Shard::parse(text)?),
-        None => Shard::from_slurm(|name| std::env::var(name).ok())?,
+        Some(text) => Some(SweepShard::parse(text)?),
+        None => SweepShard::from_slurm(|name| std::env::var(name).ok())?,
     };
-    let (plan, scenarios) = Sweep::load(file)?;
+    let (plan, scenarios) = Sweep::load_with(file, &args.set)?;
     let out = args.out.clone().unwrap_or_else(|| plan.default_out_dir());
     if args.dry_run {
         print!("{}", plan.describe(&out, shard));
@@ -448,8 +445,7 @@ fn bench(args: &BenchArgs, comm: Arc<dyn Communicator>) -> Result<(), Error> {
     let mut dynamics = DynamicsConfig::new(&args.dynamics, args.eta);
     dynamics.set_where_used("sigma", args.sigma);
     dynamics.set_where_used("tau", args.tau);
-    let (m, n, d, s) =
-        (args.m as u128, args.n as u128, args.d as u128, if matches!(args.dtype, Dtype::F32) { 4 } else { 8 });
+    let (m, n, d, s) = (args.m as u128, args.n as u128, args.d as u128, args.dtype.bytes() as u128);
     let mut needs = meanfield::footprint::Footprint::default();
     let (field_m, value_m) = if d > m { ("--d", d) } else { ("--m", m) };
     needs.add(field_m, value_m, "the particles", meanfield::footprint::product(&[m, d + 1, 2 * s + 16]));
@@ -460,10 +456,7 @@ fn bench(args: &BenchArgs, comm: Arc<dyn Communicator>) -> Result<(), Error> {
         m: args.m,
         n: args.n,
         d: args.d,
-        precision: match args.dtype {
-            Dtype::F32 => Precision::F32,
-            Dtype::F64 => Precision::F64,
-        },
+        precision: args.dtype,
         dynamics: dynamics.check("meanfield bench")?,
         steps: args.steps,
     };
@@ -519,10 +512,7 @@ fn optimum(args: &OptimumArgs) -> Result<(), Error> {
             (train, scenario.scenario.loss, args.lambda.unwrap_or(scenario.scenario.lambda), scenario.seed())
         }
         (None, Some(path)) => {
-            let loss = match args.loss {
-                LossArg::Logistic => Loss::Logistic,
-                LossArg::Squared => Loss::Squared,
-            };
+            let loss = args.loss;
             let data =
                 meanfield::optimum::prepare(Dataset::from_csv(path)?, loss, args.bias, &path.display().to_string())?;
             (data, loss, args.lambda.expect("clap requires --lambda with --data"), 0)

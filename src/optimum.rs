@@ -36,7 +36,7 @@ pub struct OptimumReport {
     pub seconds: f64,
     /// `exact` or `sampled`.
     pub status: String,
-    /// L*: the primal value L[rho] of the recovered cloud (an upper bound on L* when not exact).
+    /// L*: the primal value L\[rho\] of the recovered cloud (an upper bound on L* when not exact).
     pub value: f64,
 }
 

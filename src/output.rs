@@ -19,15 +19,39 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let written = std::fs::File::create(&tmp)
-        .and_then(|mut file| file.write_all(bytes).and_then(|_| file.sync_all()))
-        .and_then(|_| std::fs::rename(&tmp, path));
-    written.map_err(|e| {
-        // A full disk or a vanished folder: leave nothing half-written behind, and name the file
-        // that could not be written rather than its temporary name.
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
+    let fill = |tmp: &Path| {
+        std::fs::File::create(tmp).and_then(|mut file| file.write_all(bytes).and_then(|_| file.sync_all()))
+    };
+    // A full disk or a vanished folder: the error names the file that could not be written rather than
+    // its temporary name.
+    write_atomic_with(path, &tmp, fill).map_err(|e| match e {
+        AtomicWrite::Fill(e) | AtomicWrite::Rename(e) => Error::io(path, e),
     })
+}
+
+/// Which stage of [`write_atomic_with`] failed.
+#[derive(Debug)]
+pub enum AtomicWrite<E> {
+    /// Writing the temporary file.
+    Fill(E),
+    /// Renaming it to its path.
+    Rename(std::io::Error),
+}
+
+/// The one atomic write: `fill` writes the temporary file `tmp` (in the folder of `path`), which is then
+/// renamed to `path`. On any failure the temporary file is removed, so nothing half-written is left behind.
+/// [`write_atomic`] (bytes) and the figures (drawn into the temporary file) go through it.
+pub fn write_atomic_with<E>(
+    path: &Path,
+    tmp: &Path,
+    fill: impl FnOnce(&Path) -> std::result::Result<(), E>,
+) -> std::result::Result<(), AtomicWrite<E>> {
+    let done =
+        fill(tmp).map_err(AtomicWrite::Fill).and_then(|()| std::fs::rename(tmp, path).map_err(AtomicWrite::Rename));
+    if done.is_err() {
+        let _ = std::fs::remove_file(tmp);
+    }
+    done
 }
 
 /// Writes an f64 matrix as a `.npy` file (numpy reads it with `np.load`).

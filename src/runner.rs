@@ -16,7 +16,7 @@ use ndarray::s;
 use serde::Serialize;
 
 use crate::comm::{Communicator, Single};
-use crate::config::{DataSource, Precision, Scenario, ValidScenario};
+use crate::config::{DataSource, Scenario, ValidScenario};
 use crate::convex::{self, Optimum, OptimumOptions};
 use crate::data::Distribution;
 use crate::engine::stop::{relative_gap, StopReason};
@@ -258,10 +258,7 @@ pub fn checkpoint_path(out: &Path) -> PathBuf {
 
 /// Runs a scenario with the given control and writes its outputs into `out`.
 pub fn run_with(scenario: &ValidScenario, out: &Path, control: &RunControl) -> Result<Summary> {
-    match scenario.scenario.precision {
-        Precision::F64 => run_in::<f64>(scenario, out, control),
-        Precision::F32 => run_in::<f32>(scenario, out, control),
-    }
+    crate::with_precision!(scenario.scenario.precision, F => run_in::<F>(scenario, out, control))
 }
 
 /// Claims `out` for this scenario: refuses a folder of a different scenario (unless forced; a

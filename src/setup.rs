@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::comm::{Communicator, Shard, Single};
-use crate::config::{DataSource, InitSource, Precision, ValidScenario};
+use crate::config::{DataSource, InitSource, ValidScenario};
 use crate::data::Dataset;
 use crate::engine::{Problem, RunOptions, Simulation, State};
 use crate::error::{Error, Result};
@@ -142,10 +142,7 @@ pub fn memory_estimate<F: Real>(m: usize, n: usize, n_test: usize, d: usize, bat
 fn memory_per_process(scenario: &ValidScenario, n: usize, n_test: usize, d: usize, processes: usize) -> Result<usize> {
     let m = particles(scenario, d)?.div_ceil(processes.max(1));
     let batch = scenario.scenario.run.batch;
-    Ok(match scenario.scenario.precision {
-        Precision::F64 => memory_estimate::<f64>(m, n, n_test, d, batch),
-        Precision::F32 => memory_estimate::<f32>(m, n, n_test, d, batch),
-    })
+    Ok(crate::with_precision!(scenario.scenario.precision, F => memory_estimate::<F>(m, n, n_test, d, batch)))
 }
 
 /// A simulation built from a scenario, with its initial state and the memory it was estimated to

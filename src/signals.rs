@@ -14,10 +14,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::error::{Error, Result};
 
-/// Exit code after SIGINT: 128 + 2.
-pub const EXIT_INTERRUPTED: u8 = 130;
-/// Exit code after SIGTERM: 128 + 15.
-pub const EXIT_TERMINATED: u8 = 143;
+pub use crate::error::{EXIT_INTERRUPTED, EXIT_TERMINATED};
 
 /// The flags set by SIGINT and SIGTERM.
 #[derive(Clone, Debug)]

@@ -53,6 +53,8 @@ fn quickstart_writes_every_output_and_the_loss_decreases() {
     let loss = column(&rows, &out, "loss");
     assert!(loss.last().unwrap() < &(0.5 * loss[0]), "loss {} -> {}", loss[0], loss.last().unwrap());
     assert_eq!(column(&rows, &out, "step").last(), Some(&400.0));
+    // `train_loss` is an alias of `data_fit` (the metrics table documents it so).
+    assert_eq!(column(&rows, &out, "train_loss"), column(&rows, &out, "data_fit"));
     let particles = meanfield::output::read_npy(&out.join("particles.npy")).unwrap();
     assert_eq!(particles.shape(), &[2000, 3]);
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();

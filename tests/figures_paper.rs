@@ -144,10 +144,18 @@ fn temperature_free_energy_and_its_bound_meet_and_the_excess_grows_with_tau() {
     let f = quick("temperature", dir.path());
     let runs = f["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 4, "three temperatures and the annealed run");
+    assert_eq!(f["stop"], serde_json::json!({ "tau_change": 0.1, "window": 400 }));
     for run in runs {
         assert_eq!(run["certificate_free_energy"], serde_json::json!(["exact"]), "d = 2: {run}");
         let gap = numbers(&run["gap_free_energy"])[0];
-        let tau = run["final_tau"].as_f64().unwrap();
+        let tau = numbers(&run["final_tau"])[0];
+        // Every run trains to the stopping rule (which cannot hold before two windows, 800 steps) or to the cap.
+        let steps = run["steps"][0].as_u64().unwrap();
+        match run["stop_reason"][0].as_str().unwrap() {
+            "cap" => assert_eq!(steps, 2000, "{run}"),
+            "free_energy_change" => assert!((800..=2000).contains(&steps) && steps % 100 == 0, "{run}"),
+            other => panic!("unknown stop reason {other}: {run}"),
+        }
         // The estimated free energy meets its certified lower bound up to the entropy estimate's error
         // (a few hundredths of a nat at m = 400 in D = 3, times tau) and the distance left to the optimum.
         assert!(gap.abs() < 0.2 * tau + 1e-4, "{}: final gap_free_energy {gap}", run["label"]);

@@ -2,7 +2,7 @@
 //! energy), checked against independent computations.
 
 use meanfield::certify::free_energy::{dual_free_energy, log_z_pi, phi, FreeEnergyCertificate};
-use meanfield::certify::{dual_bound, sphere_max, SphereMethod};
+use meanfield::certify::{dual_bound, sphere_max, DualProblem, SphereMethod};
 use meanfield::data::Dataset;
 use meanfield::dynamics::Langevin;
 use meanfield::engine::{Problem, RunOptions, Simulation};
@@ -214,8 +214,15 @@ fn an_independent_free_energy_optimum_is_bracketed_and_never_exceeded() {
     assert!((module - dual).abs() < 1e-8, "module {module} vs grid {dual}");
     // The module's bound at r = g* (the residual of the optimal predictions) reaches F*_tau.
     let s = sphere_max(x.view(), g.view(), None, SphereMethod::Exact, 0).unwrap();
-    let at_optimum =
-        dual_free_energy(Loss::Squared, y.view(), g.view(), x.view(), lambda, tau, s.value, s.exact, 0).unwrap();
+    let at_optimum = dual_free_energy(
+        &DualProblem { loss: Loss::Squared, y: y.view(), x: x.view(), lambda },
+        g.view(),
+        tau,
+        s.value,
+        s.exact,
+        0,
+    )
+    .unwrap();
     assert_eq!(at_optimum.certificate, FreeEnergyCertificate::Exact);
     assert!(at_optimum.dual <= primal + 1e-9 && at_optimum.dual > dual - 1e-7, "{at_optimum:?} vs {dual}");
     // A long Langevin run never certifies more than F*_tau, and its certified gap closes.
@@ -248,12 +255,27 @@ fn the_bound_tends_to_the_dual_bound_of_l_as_tau_vanishes() {
     let y = Array1::from(vec![1.0, -1.0, 1.0, 1.0, -1.0, -1.0, 1.0, -1.0]);
     let f = uniform(8, 32) * 0.3;
     let lambda = 0.02;
-    let db = dual_bound(Loss::Logistic, y.view(), f.view(), x.view(), lambda, None, SphereMethod::Exact, 0).unwrap();
+    let db = dual_bound(
+        &DualProblem { loss: Loss::Logistic, y: y.view(), x: x.view(), lambda },
+        f.view(),
+        None,
+        SphereMethod::Exact,
+        0,
+    )
+    .unwrap();
     assert!(db.c < 1.0, "the test needs S > 2 lambda, c = {}", db.c);
     let r = Array1::from(Loss::Logistic.risk_gradient(y.as_slice().unwrap(), f.as_slice().unwrap()));
     let mut previous = f64::NEG_INFINITY;
     for tau in [1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-8] {
-        let b = dual_free_energy(Loss::Logistic, y.view(), r.view(), x.view(), lambda, tau, db.s, true, 0).unwrap();
+        let b = dual_free_energy(
+            &DualProblem { loss: Loss::Logistic, y: y.view(), x: x.view(), lambda },
+            r.view(),
+            tau,
+            db.s,
+            true,
+            0,
+        )
+        .unwrap();
         let shifted = b.dual + tau * b.log_z;
         assert!(shifted <= db.dual + 1e-12, "tau = {tau}: {shifted} > D = {}", db.dual);
         assert!(shifted >= previous - 1e-12, "tau = {tau}: not increasing");
@@ -273,7 +295,15 @@ fn the_search_over_c_finds_the_maximum_and_labels_are_honest() {
         let r = Array1::from(Loss::Logistic.risk_gradient(y.as_slice().unwrap(), &[0.0; 10]));
         let s = sphere_max(x.view(), r.view(), None, SphereMethod::Exact, 0).unwrap().value;
         let tau = 1e-3;
-        let b = dual_free_energy(Loss::Logistic, y.view(), r.view(), x.view(), lambda, tau, s, true, 9).unwrap();
+        let b = dual_free_energy(
+            &DualProblem { loss: Loss::Logistic, y: y.view(), x: x.view(), lambda },
+            r.view(),
+            tau,
+            s,
+            true,
+            9,
+        )
+        .unwrap();
         assert!(b.c > 0.0 && b.c < 2.0 * lambda / s);
         let expected = if d <= 2 { FreeEnergyCertificate::Exact } else { FreeEnergyCertificate::Confidence };
         assert_eq!(b.certificate, expected);
@@ -289,13 +319,80 @@ fn the_search_over_c_finds_the_maximum_and_labels_are_honest() {
             assert!(b.dual >= grid_best - 1e-12, "d = {d}: {} < grid {grid_best}", b.dual);
             assert!((b.dual - value(b.c)).abs() < 1e-12);
         }
-        let estimated =
-            dual_free_energy(Loss::Logistic, y.view(), r.view(), x.view(), lambda, tau, s, false, 9).unwrap();
+        let estimated = dual_free_energy(
+            &DualProblem { loss: Loss::Logistic, y: y.view(), x: x.view(), lambda },
+            r.view(),
+            tau,
+            s,
+            false,
+            9,
+        )
+        .unwrap();
         assert_eq!(estimated.certificate, FreeEnergyCertificate::Estimated);
     }
     let (x, y) = (gaussian(3, 2, 1), Array1::from(vec![1.0, -1.0, 1.0]));
-    let err = dual_free_energy(Loss::Logistic, y.view(), y.view(), x.view(), 0.0, 1.0, 1.0, true, 0).unwrap_err();
+    let err = dual_free_energy(
+        &DualProblem { loss: Loss::Logistic, y: y.view(), x: x.view(), lambda: 0.0 },
+        y.view(),
+        1.0,
+        1.0,
+        true,
+        0,
+    )
+    .unwrap_err();
     assert_eq!(err.to_string(), "free energy bound: lambda = 0; it must be finite and > 0");
-    let err = dual_free_energy(Loss::Logistic, y.view(), y.view(), x.view(), 0.1, 0.0, 1.0, true, 0).unwrap_err();
+    let err = dual_free_energy(
+        &DualProblem { loss: Loss::Logistic, y: y.view(), x: x.view(), lambda: 0.1 },
+        y.view(),
+        0.0,
+        1.0,
+        true,
+        0,
+    )
+    .unwrap_err();
     assert_eq!(err.to_string(), "free energy bound: tau = 0; it must be finite and > 0");
+}
+
+/// The five columns are filled only for Langevin with tau > 0 and lambda > 0, at every certified step, and with an
+/// annealed temperature (`tau_decay`) they use the current one: free_energy = L - tau_t entropy,
+/// tau_t = tau tau_decay^t, and gap_free_energy = free_energy - dual_free_energy.
+#[test]
+fn the_columns_apply_only_to_langevin_with_tau_and_lambda_and_use_the_current_tau() {
+    let x = gaussian(12, 2, 51);
+    let y = Array1::from_iter((0..12).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }));
+    let run = |dynamics: Box<dyn meanfield::dynamics::Dynamics<f64>>, lambda: f64| {
+        let problem =
+            Problem::<f64>::new(Dataset::new(x.clone(), y.clone()).unwrap(), None, Loss::Logistic, lambda).unwrap();
+        let cloud = Cloud::<f64>::sample(300, 2, &Init::Gaussian { s_w: 0.5, s_u: 0.5 }, 5);
+        let (mut sim, state) = Simulation::new(problem, dynamics, RunOptions::new(0.2, 300, 100, 6), cloud).unwrap();
+        sim.run(state, &mut []).unwrap();
+        sim.history().to_vec()
+    };
+    let annealed = Langevin { tau: 1e-2, tau_decay: 0.99 };
+    let history = run(Box::new(annealed), 0.01);
+    assert_eq!(history.iter().map(|m| m.step).collect::<Vec<_>>(), [0, 100, 200, 300]);
+    for m in &history {
+        let tau = annealed.temperature(m.step);
+        assert_eq!(m.free_energy.unwrap(), m.loss - tau * m.entropy.unwrap(), "step {}", m.step);
+        assert_eq!(m.gap_free_energy.unwrap(), m.free_energy.unwrap() - m.dual_free_energy.unwrap());
+        assert_eq!(m.certificate_free_energy.as_deref(), Some("exact"));
+    }
+    // At the last step tau_t = 1e-2 * 0.99^300 = 4.9e-4: L - tau_0 H would differ from the column by 9.5e-3 |H|.
+    let last = history.last().unwrap();
+    assert!(
+        (last.free_energy.unwrap() - (last.loss - 1e-2 * last.entropy.unwrap())).abs()
+            > 1e-3 * last.entropy.unwrap().abs()
+    );
+    let empty = |h: &[meanfield::metrics::Metrics]| {
+        h.iter().all(|m| {
+            m.entropy.is_none()
+                && m.free_energy.is_none()
+                && m.dual_free_energy.is_none()
+                && m.gap_free_energy.is_none()
+                && m.certificate_free_energy.is_none()
+        })
+    };
+    assert!(empty(&run(Box::new(meanfield::dynamics::Gd), 0.01)), "gd");
+    assert!(empty(&run(Box::new(Langevin { tau: 0.0, tau_decay: 1.0 }), 0.01)), "tau = 0");
+    assert!(empty(&run(Box::new(Langevin { tau: 1e-3, tau_decay: 1.0 }), 0.0)), "lambda = 0");
 }

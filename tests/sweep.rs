@@ -95,7 +95,7 @@ fn the_csv_has_one_row_per_run_with_axis_and_metric_columns() {
     assert_eq!(
         header,
         "lambda,dynamics.eta,seed,run,loss,gap,certificate,excess,time_to_gap,train_error,test_error,margin,wall_seconds,second_moment,\
-         entropy,free_energy,dual_free_energy,gap_free_energy,certificate_free_energy"
+         entropy,free_energy,dual_free_energy,gap_free_energy,certificate_free_energy,status"
     );
     let rows = results(&out);
     assert_eq!(rows.len(), 9);
@@ -112,6 +112,7 @@ fn the_csv_has_one_row_per_run_with_axis_and_metric_columns() {
         assert_eq!(json["seed"].as_u64().unwrap(), row[2].parse::<u64>().unwrap());
         assert!(row[5].parse::<f64>().unwrap() >= 0.0, "gap {}", row[5]);
         assert_eq!(row[6], "exact");
+        assert_eq!(row.last().unwrap(), "ok");
     }
     for ext in ["png", "svg"] {
         assert!(out.join(format!("loss-vs-lambda-by-dynamics_eta.{ext}")).is_file());
@@ -194,6 +195,94 @@ fn force_redoes_complete_runs() {
     let second = summaries(&out);
     assert_eq!(first.len(), 8);
     assert!(first.iter().zip(&second).all(|(a, b)| a.0 == b.0 && a.2 != b.2));
+}
+
+/// The run folder names (hashes) of a sweep, in run order, from its `--dry-run` listing.
+fn hashes(file: &Path, out: &Path) -> Vec<String> {
+    let dry = ok(&["sweep", s(file), "--out", s(out), "--dry-run"]);
+    let listing = String::from_utf8(dry.stdout).unwrap();
+    listing
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
+        .filter(|h| h.len() == 12)
+        .collect()
+}
+
+/// A run that diverges and a run that fails keep their rows in sweep.csv, metrics empty and the last column
+/// `status` saying what happened; the complete run's row says `ok`; `collect` writes the same table.
+#[test]
+fn diverged_and_failed_runs_keep_their_rows_with_a_status() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("base.toml"), base(50, 50)).unwrap();
+    let file = tmp.path().join("sweep.toml");
+    std::fs::write(&file, "base = \"base.toml\"\n[[axis]]\nkey = \"dynamics.eta\"\nvalues = [0.5, 1e9, 0.2]\n")
+        .unwrap();
+    let out = tmp.path().join("out");
+    let runs = hashes(&file, &out);
+    assert_eq!(runs.len(), 3);
+    // The third run's folder holds another scenario's outputs: that run fails (without --force).
+    std::fs::create_dir_all(out.join("runs").join(&runs[2])).unwrap();
+    std::fs::write(out.join("runs").join(&runs[2]).join("scenario.toml"), "lambda = 1\n").unwrap();
+    let run = meanfield(&["sweep", s(&file), "--out", s(&out), "--quiet"]);
+    let message = String::from_utf8(run.stderr).unwrap();
+    assert_eq!(run.status.code(), Some(3), "{message}");
+    assert!(message.contains("2 of 3 runs failed; the first: "), "{message}");
+    assert!(message.contains("run 1 (dynamics.eta=1000000000.0): diverged at step"), "{message}");
+    let rows = results(&out);
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows[0].last().unwrap(), "status");
+    let status: Vec<&str> = rows[1..].iter().map(|r| r.last().unwrap().as_str()).collect();
+    assert_eq!(status, ["ok", "diverged", "failed"]);
+    assert!(rows[1][2].parse::<f64>().unwrap().is_finite(), "loss {}", rows[1][2]);
+    for (row, hash) in rows[2..].iter().zip(&runs[1..]) {
+        assert_eq!(&row[1], hash);
+        assert!(row[2..row.len() - 1].iter().all(|c| c.is_empty()), "{row:?}");
+    }
+    let failure = |k: usize| -> serde_json::Value {
+        let text = std::fs::read_to_string(out.join("runs").join(&runs[k]).join("failure.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    assert_eq!(failure(1)["status"], "diverged");
+    assert!(failure(1)["error"].as_str().unwrap().starts_with("diverged at step"));
+    assert_eq!(failure(2)["status"], "failed");
+    assert!(failure(2)["error"].as_str().unwrap().contains("holds the outputs of a different scenario"));
+    ok(&["sweep", "collect", s(&out), "--quiet"]);
+    assert_eq!(results(&out), rows);
+    // Run again with --force: the failed run's folder is cleared and it completes; the diverged one diverges again.
+    let again = meanfield(&["sweep", s(&file), "--out", s(&out), "--quiet", "--force"]);
+    assert_eq!(again.status.code(), Some(3));
+    let status: Vec<String> = results(&out)[1..].iter().map(|r| r.last().unwrap().clone()).collect();
+    assert_eq!(status, ["ok", "diverged", "ok"]);
+    assert!(!out.join("runs").join(&runs[2]).join("failure.json").exists());
+}
+
+/// `sweep --set KEY=VALUE` changes the base scenario of every run, exactly as the same override in the
+/// sweep file's `set` does; a bad override is refused naming it.
+#[test]
+fn set_overrides_the_base_scenario_of_every_run() {
+    let (tmp, file) = setup(50, 50);
+    let out = tmp.path().join("out");
+    ok(&["sweep", s(&file), "--out", s(&out), "--quiet", "--set", "run.steps=20", "--set", "model.m=30"]);
+    let rows = results(&out);
+    assert_eq!(rows.len(), 9);
+    for row in &rows[1..] {
+        let summary = std::fs::read_to_string(out.join("runs").join(&row[3]).join("summary.json")).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&summary).unwrap();
+        assert_eq!(json["scenario"]["run"]["steps"].as_u64(), Some(20));
+        assert_eq!(json["scenario"]["model"]["m"].as_u64(), Some(30));
+    }
+    let in_file = tmp.path().join("in-file.toml");
+    std::fs::write(&in_file, format!("set = [\"run.steps=20\", \"model.m=30\"]\n{SWEEP}")).unwrap();
+    let same = tmp.path().join("same");
+    ok(&["sweep", s(&in_file), "--out", s(&same), "--quiet"]);
+    assert_eq!(results(&same), rows);
+    let plain = tmp.path().join("plain");
+    assert!(hashes(&file, &plain).iter().all(|h| !rows.iter().any(|r| &r[3] == h)), "--set must change the runs");
+    let bad = meanfield(&["sweep", s(&file), "--set", "model.m=-1", "--dry-run"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let message = String::from_utf8(bad.stderr).unwrap();
+    assert!(message.contains("model.m=-1") && message.contains("field `model.m`"), "{message}");
 }
 
 /// The exit code and stderr of a sweep over `text` (with `base.toml` beside it).

@@ -2,7 +2,7 @@
 //! steps.
 
 use meanfield::certify::DualBound;
-use meanfield::config::{DynamicsSpec, Precision, ValidScenario};
+use meanfield::config::{DynamicsSpec, ValidScenario};
 use meanfield::engine::{Objective, Simulation, State};
 use meanfield::linalg::Real;
 use meanfield::model::Cloud;
@@ -142,10 +142,11 @@ impl PySimulation {
     fn new(py: Python<'_>, scenario: &Bound<'_, PyAny>, threads: Option<usize>) -> PyResult<PySimulation> {
         let scenario = resolve(py, scenario, &[])?;
         let threads = Threads::new(threads)?;
-        let engine = detached(py, &threads, || match scenario.scenario.precision {
-            Precision::F64 => engine::<f64>(&scenario),
-            Precision::F32 => engine::<f32>(&scenario),
-        })
+        let engine = detached(
+            py,
+            &threads,
+            || meanfield::with_precision!(scenario.scenario.precision, F => engine::<F>(&scenario)),
+        )
         .map_err(scenario_error)?;
         Ok(PySimulation { scenario, engine, threads })
     }

@@ -2,7 +2,7 @@
 //! Free energy).
 //!
 //! Langevin dynamics at temperature tau > 0 with weight decay lambda > 0 minimises
-//! F_tau[rho] = L[rho] + tau * integral rho log rho. With pi = N(0, s^2 I_{d+1}), s^2 = tau / (2 lambda) and
+//! F_tau\[rho\] = L\[rho\] + tau * integral rho log rho. With pi = N(0, s^2 I_{d+1}), s^2 = tau / (2 lambda) and
 //! log Z_pi = ((d+1)/2) log(pi tau / lambda), every g in R^n with S(g) = sup_{|v|=1} |a_g(v)| < 2 lambda gives
 //!
 //! ```text
@@ -14,7 +14,7 @@
 //! residual r_i = l'(y_i, F_i) / n: D_tau(c r) is concave in c, so a golden-section search finds it; any c gives a
 //! valid bound, so the search's accuracy only affects how tight it is. The value reported (`dual_free_energy`)
 //! is D_tau(c r) itself, which already contains the term -tau log Z_pi once: it is a lower bound on
-//! F*_tau = min over rho of L[rho] + tau integral rho log rho, in the same units as L.
+//! F*_tau = min over rho of L\[rho\] + tau integral rho log rho, in the same units as L.
 //!
 //! How Phi is computed, and the label of the bound:
 //! - d = 1: the sphere is {-1, +1}; the expectation is an average of two numbers (`exact`).
@@ -33,8 +33,8 @@ use ndarray::{ArrayView1, ArrayView2};
 use rand_distr::{Distribution as _, StandardNormal};
 use rayon::prelude::*;
 
+use super::DualProblem;
 use crate::error::{Error, Result};
-use crate::loss::Loss;
 use crate::rng::{self, Purpose};
 
 /// delta of the Hoeffding bound (d >= 3): the bound holds with probability at least 1 - delta.
@@ -294,7 +294,7 @@ fn pair_values(x: ArrayView2<f64>, r: ArrayView1<f64>, seed: u64, position: u64,
 }
 
 /// Phi(g) = log E_{v uniform on S^{d-1}} (1 - a_g(v)^2 / (4 lambda^2))^(-d/2) for inputs `x` (n x d): exact (to
-/// 1e-10, rounded up) for d <= 2, the Monte Carlo mean of [`CERTIFY_PAIRS`] antithetic pairs from `seed` for
+/// 1e-10, rounded up) for d <= 2, the Monte Carlo mean of `CERTIFY_PAIRS` antithetic pairs from `seed` for
 /// d >= 3 (an estimate, not a bound). +inf when S(g) >= 2 lambda (d <= 2).
 pub fn phi(x: ArrayView2<f64>, g: ArrayView1<f64>, lambda: f64, seed: u64) -> Result<f64> {
     check(x, g, lambda, 1.0)?;
@@ -372,20 +372,18 @@ fn maximise(f: impl Fn(f64) -> f64, lo: f64, hi: f64) -> (f64, f64) {
 /// max over c in [0, 2 lambda / S(r)) of D_tau(c r) = -R*(c r) - tau Phi(c r) - tau log Z_pi, a lower bound on
 /// F*_tau (see the module documentation for the method and the label).
 ///
-/// `r` is the residual l'(y_i, F_i) / n, `s` = S(r) from [`super::sphere_max`] (with `s_exact` its label), `seed`
-/// fixes the Monte Carlo directions (d >= 3). Requires lambda > 0 and tau > 0.
-#[allow(clippy::too_many_arguments)]
+/// `problem` holds the loss, labels, inputs and lambda; `r` is the residual l'(y_i, F_i) / n, `s` = S(r) from
+/// [`super::sphere_max`] (with `s_exact` its label), `seed` fixes the Monte Carlo directions (d >= 3). Requires
+/// lambda > 0 and tau > 0.
 pub fn dual_free_energy(
-    loss: Loss,
-    y: ArrayView1<f64>,
+    problem: &DualProblem,
     r: ArrayView1<f64>,
-    x: ArrayView2<f64>,
-    lambda: f64,
     tau: f64,
     s: f64,
     s_exact: bool,
     seed: u64,
 ) -> Result<FreeEnergyBound> {
+    let DualProblem { loss, y, x, lambda } = *problem;
     check(x, r, lambda, tau)?;
     if y.len() != r.len() {
         return Err(Error::Invalid(format!("free energy bound: {} labels but {} dual variables", y.len(), r.len())));

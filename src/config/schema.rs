@@ -17,7 +17,7 @@ use crate::engine::stop::StopRule;
 use crate::error::{Error, Result};
 use crate::loss::Loss;
 
-/// Floating-point type of the particles.
+/// Floating-point type of the particles. [`with_precision!`](crate::with_precision) turns it into a type.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
@@ -26,6 +26,45 @@ pub enum Precision {
     F64,
     /// Single precision particles, with f64 accumulation of predictions and reductions.
     F32,
+}
+
+/// `--dtype f32|f64` of `meanfield bench`: the serde names, listed without per-value help.
+impl clap::ValueEnum for Precision {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Precision::F32, Precision::F64]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(match self {
+            Precision::F32 => "f32",
+            Precision::F64 => "f64",
+        }))
+    }
+}
+
+impl Precision {
+    /// Bytes of one particle coordinate.
+    pub fn bytes(self) -> usize {
+        crate::with_precision!(self, F => std::mem::size_of::<F>())
+    }
+}
+
+/// `with_precision!(precision, F => expression)`: the expression with the type `F` set to the particle type of
+/// `precision` (`f64` or `f32`). The one place where a run's [`Precision`] becomes a type parameter.
+#[macro_export]
+macro_rules! with_precision {
+    ($precision:expr, $F:ident => $body:expr) => {
+        match $precision {
+            $crate::config::Precision::F64 => {
+                type $F = f64;
+                $body
+            }
+            $crate::config::Precision::F32 => {
+                type $F = f32;
+                $body
+            }
+        }
+    };
 }
 
 /// Which data a scenario uses.

@@ -9,7 +9,7 @@ use super::patterns::{cell_count_bound, cells, constraint_rows, PatternSet};
 use super::polish::polish_amplitudes;
 use super::program::{Goal, Program};
 use super::{check, Optimum, OptimumOptions};
-use crate::certify::{self, SphereMethod};
+use crate::certify::{self, DualProblem, SphereMethod};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::geometry::arrangement::DistinctDirections;
@@ -172,7 +172,8 @@ pub(super) fn certify_solution(
 ) -> Result<Optimum> {
     let (x, y) = (data.x.view(), data.y.view());
     let u = opt.particles.slice(s![.., 1..]);
-    let db = certify::dual_bound(loss, y, opt.predictions.view(), x, lambda, Some(u), SphereMethod::Auto, seed)?;
+    let problem = DualProblem { loss, y, x, lambda };
+    let db = certify::dual_bound(&problem, opt.predictions.view(), Some(u), SphereMethod::Auto, seed)?;
     opt.dual = db.dual;
     opt.gap = opt.value - db.dual;
     opt.exact = exact;

@@ -7,7 +7,7 @@ use rand_distr::{Distribution as _, StandardNormal};
 
 use super::program::Program;
 use super::*;
-use crate::certify::{self, SphereMethod};
+use crate::certify::{self, DualProblem, SphereMethod};
 use crate::data::{Distribution, XorNoise};
 use crate::rng::Purpose;
 use rand::{Rng, SeedableRng};
@@ -48,7 +48,7 @@ fn check_consistent(data: &Dataset, loss: Loss, lambda: f64, opt: &Optimum) {
     assert!((opt.gap - (opt.value - opt.dual)).abs() < 1e-15);
     if opt.exact {
         let (y, f, x) = (data.y.view(), opt.predictions.view(), data.x.view());
-        let db = certify::dual_bound(loss, y, f, x, lambda, None, SphereMethod::Auto, 0).unwrap();
+        let db = certify::dual_bound(&DualProblem { loss, y, x, lambda }, f, None, SphereMethod::Auto, 0).unwrap();
         assert!(db.exact);
         let gap = opt.value - db.dual;
         assert!((-1e-9..1e-6).contains(&gap), "gap of dual_bound at the solution: {gap}");
@@ -209,17 +209,8 @@ fn dual_bounds_and_random_clouds_bracket_the_optimum() {
             for _ in 0..5 {
                 let cloud = Array2::from_shape_fn((6, data.d() + 1), |_| StandardNormal.sample(&mut rng));
                 let (l, f) = cloud_objective(data.x.view(), data.y.view(), loss, lambda, cloud.view());
-                let db = certify::dual_bound(
-                    loss,
-                    data.y.view(),
-                    f.view(),
-                    data.x.view(),
-                    lambda,
-                    None,
-                    SphereMethod::Auto,
-                    0,
-                )
-                .unwrap();
+                let problem = DualProblem { loss, y: data.y.view(), x: data.x.view(), lambda };
+                let db = certify::dual_bound(&problem, f.view(), None, SphereMethod::Auto, 0).unwrap();
                 assert!(db.exact);
                 assert!(db.dual <= opt.value + 1e-9, "dual {} above L* {}", db.dual, opt.value);
                 assert!(opt.value <= l + 1e-9, "L* {} above a cloud's L {l}", opt.value);

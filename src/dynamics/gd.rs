@@ -1,5 +1,5 @@
 //! `gd`: the Wasserstein gradient flow (Chizat & Bach 2018), discretised as plain particle gradient
-//! descent theta_j <- theta_j + eta v[rho](theta_j). Nothing happens after the gradient step.
+//! descent theta_j <- theta_j + eta v\[rho\](theta_j). Nothing happens after the gradient step.
 
 use ndarray::ArrayViewMut2;
 

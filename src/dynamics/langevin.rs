@@ -1,6 +1,6 @@
 //! `langevin`: noisy gradient descent at temperature tau (mean-field Langevin dynamics). After the
 //! gradient step each particle receives sqrt(2 eta tau) xi_j, xi_j ~ N(0, I_{1+d}); the stationary
-//! law is proportional to exp(-L'[rho] / tau), the minimiser of L[rho] + tau * integral rho log rho.
+//! law is proportional to exp(-L'\[rho\] / tau), the minimiser of L\[rho\] + tau * integral rho log rho.
 
 use std::sync::Arc;
 

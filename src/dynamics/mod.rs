@@ -1,5 +1,5 @@
 //! The dynamics of docs/math.md, section Dynamics. All share the gradient step
-//! theta_j <- theta_j + eta v[rho](theta_j) (done by [`crate::model::ComputeKernel::step`]); a
+//! theta_j <- theta_j + eta v\[rho\](theta_j) (done by [`crate::model::ComputeKernel::step`]); a
 //! [`Dynamics`] is what happens to the particles after it. One file per dynamics; they combine
 //! with [`Combined`]. Each file declares its `KIND` (name, parameters, check) and is listed once
 //! in `register!`.

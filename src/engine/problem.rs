@@ -2,6 +2,7 @@
 
 use ndarray::{Array1, Array2};
 
+use crate::certify::DualProblem;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::linalg::Real;
@@ -68,7 +69,12 @@ impl<F: Real> Problem<F> {
         Objective { loss: data_fit + penalty, data_fit, penalty }
     }
 
-    /// L[rho] of a cloud.
+    /// The training data, loss and lambda as the data of a dual bound (docs/math.md, section Dual bound).
+    pub fn dual(&self) -> DualProblem<'_> {
+        DualProblem { loss: self.loss, y: self.train.y.view(), x: self.train.x.view(), lambda: self.lambda }
+    }
+
+    /// L\[rho\] of a cloud.
     pub fn loss_of(&self, cloud: &Cloud<F>) -> f64 {
         let f = cloud.predict(self.x.view());
         self.objective(f.as_slice().expect("fresh array is contiguous"), cloud.second_moment()).loss

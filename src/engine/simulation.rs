@@ -251,13 +251,9 @@ impl<F: Real> Simulation<F> {
         if let Some(all) = gathered {
             let directions =
                 Array2::from_shape_vec((all.len() / u.ncols(), u.ncols()), all).expect("gathered whole directions");
-            let train = &self.problem.train;
             let b = certify::dual_bound(
-                self.problem.loss,
-                train.y.view(),
+                &self.problem.dual(),
                 state.predictions.view(),
-                train.x.view(),
-                self.problem.lambda,
                 Some(directions.view()),
                 self.options.certificate,
                 self.options.seed,
@@ -278,11 +274,8 @@ impl<F: Real> Simulation<F> {
             let (y, f) = (train.y.as_slice().expect("contiguous"), state.predictions.as_slice().expect("contiguous"));
             let r = Array1::from(self.problem.loss.risk_gradient(y, f));
             let b = free_energy::dual_free_energy(
-                self.problem.loss,
-                train.y.view(),
+                &self.problem.dual(),
                 r.view(),
-                train.x.view(),
-                self.problem.lambda,
                 tau,
                 bound.s,
                 bound.exact,

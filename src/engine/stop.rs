@@ -2,7 +2,7 @@
 //!
 //! A [`StopRule`] (the scenario's `[run] stop = { rel_gap, rel_change, window }`) is evaluated at
 //! every logged step t (docs/math.md, section The global minimum and how close a cloud is to it):
-//! - `rel_gap`: stop when the relative optimality gap G / L = (L[rho] - D) / L[rho] <= rel_gap at a
+//! - `rel_gap`: stop when the relative optimality gap G / L = (L\[rho\] - D) / L\[rho\] <= rel_gap at a
 //!   certified step (the gap is `estimated` where the sphere maximum is, and the rule inherits that);
 //! - `rel_change`: stop when |L_t - L_s| <= rel_change * |L_t|, where s is the latest logged step
 //!   with s <= t - window (no test before a logged step at least `window` steps back exists).
@@ -126,24 +126,12 @@ mod tests {
             time: step as f64,
             loss,
             data_fit: loss,
-            penalty: 0.0,
-            train_error: None,
-            test_error: None,
             train_loss: loss,
-            test_loss: None,
-            margin: None,
             second_moment: 1.0,
-            pattern_change: 0.0,
-            wall_seconds: 0.0,
             dual_bound: gap.map(|g| loss - g),
             gap,
             certificate: gap.map(|_| "estimated".to_string()),
-            excess: None,
-            entropy: None,
-            free_energy: None,
-            dual_free_energy: None,
-            gap_free_energy: None,
-            certificate_free_energy: None,
+            ..Metrics::EMPTY
         }
     }
 

@@ -1,5 +1,5 @@
 //! `dynamics`: how the three dynamics (docs/math.md, section Dynamics) converge on a problem whose global minimum L* is
-//! known exactly (the convex program of [`convex::solve`]): L - L* and the certified gap G = L - D against time
+//! known exactly (the convex program of [`crate::convex::solve`]): L - L* and the certified gap G = L - D against time
 //! for gradient descent, the perturbed flow at several re-draw rates sigma and Langevin dynamics at several
 //! temperatures tau, all from the same initial cloud.
 
@@ -11,7 +11,6 @@ use serde_json::json;
 
 use super::{check_scenario, say, simulate, stem, Figure, FigureOptions, FigureReport};
 use crate::config::Scenario;
-use crate::convex::{self, OptimumOptions};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::report;
@@ -54,11 +53,7 @@ impl Figure for DynamicsFigure {
         let started = Instant::now();
         let config: Config = super::load_config(self.name(), options)?;
         let base = check_scenario(config.scenario.clone(), self.name(), options)?;
-        let (train, _) = crate::setup::datasets(&base)?;
-        let solving = Instant::now();
-        let opts = OptimumOptions { seed: base.seed(), ..OptimumOptions::default() };
-        let optimum = convex::solve(&train, base.scenario.loss, base.scenario.lambda, &opts)?;
-        let solve_seconds = solving.elapsed().as_secs_f64();
+        let (train, optimum, solve_seconds) = super::optimum_of(&base)?;
         say(options, format!("dynamics: L* = {} (exact: {}, {solve_seconds:.2} s)", optimum.value, optimum.exact));
         let variants = noise_variants(&config.scenario, &config.sigmas, &config.taus);
         let gap_eps = base.scenario.run.gap_eps;

@@ -23,7 +23,6 @@ use serde_json::json;
 
 use super::{check_scenario, say, simulate, stem, Figure, FigureOptions, FigureReport};
 use crate::config::{InitConfig, InitKind, Scenario};
-use crate::convex::{self, OptimumOptions};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::model::{Cloud, Init};
@@ -84,11 +83,9 @@ impl Figure for Escape {
             ));
         }
         let base = check_scenario(config.scenario.clone(), self.name(), options)?;
-        let (train, _) = crate::setup::datasets(&base)?;
+        let (train, optimum, _) = super::optimum_of(&base)?;
         let loss = base.scenario.loss;
         let l0 = train.y.iter().map(|&y| loss.value(y, 0.0)).sum::<f64>() / train.n() as f64;
-        let opts = OptimumOptions { seed: base.seed(), ..OptimumOptions::default() };
-        let optimum = convex::solve(&train, loss, base.scenario.lambda, &opts)?;
         say(options, format!("escape: L* = {} (exact: {}), l(0) = {l0}", optimum.value, optimum.exact));
         let stem = stem(self.name(), options);
         let mut starts: Vec<(String, InitConfig)> = config

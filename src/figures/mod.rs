@@ -20,7 +20,9 @@ use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::config::{Precision, Scenario, ValidScenario};
+use crate::config::{Scenario, ValidScenario};
+use crate::convex::{self, Optimum, OptimumOptions};
+use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::linalg::Real;
 use crate::metrics::Metrics;
@@ -131,13 +133,21 @@ pub fn check_scenario(scenario: Scenario, name: &str, options: &FigureOptions) -
     scenario.check(&config_path(name, options))
 }
 
+/// The training set of a checked scenario and its exact optimum L* (the convex program of [`convex::solve`],
+/// seeded by the scenario's seed), with the seconds the solve took: the reference of every figure that
+/// compares runs with L*.
+pub fn optimum_of(base: &ValidScenario) -> Result<(Dataset, Optimum, f64)> {
+    let (train, _) = crate::setup::datasets(base)?;
+    let solving = std::time::Instant::now();
+    let opts = OptimumOptions { seed: base.seed(), ..OptimumOptions::default() };
+    let optimum = convex::solve(&train, base.scenario.loss, base.scenario.lambda, &opts)?;
+    Ok((train, optimum, solving.elapsed().as_secs_f64()))
+}
+
 /// Runs a checked scenario in its precision without writing files, with the exact minimum L* declared when given
 /// (so that metrics carry the excess L - L*): the logged metrics and the final cloud (columns w, u).
 pub fn simulate(scenario: &ValidScenario, optimum: Option<f64>) -> Result<(Vec<Metrics>, Array2<f64>)> {
-    match scenario.scenario.precision {
-        Precision::F64 => simulate_in::<f64>(scenario, optimum),
-        Precision::F32 => simulate_in::<f32>(scenario, optimum),
-    }
+    crate::with_precision!(scenario.scenario.precision, F => simulate_in::<F>(scenario, optimum))
 }
 
 fn simulate_in<F: Real>(scenario: &ValidScenario, optimum: Option<f64>) -> Result<(Vec<Metrics>, Array2<f64>)> {

@@ -4,6 +4,9 @@
 //! `free_energy` and its certified lower bound `dual_free_energy` against time (they meet when the run has reached
 //! the entropic optimum), and the final L - L* against tau with the fitted log-log slope: the excess of L is the
 //! price of the entropy term, not a failure to converge.
+//!
+//! Every run trains to a stopping rule on the free energy ([`StopOnFreeEnergy`]) with the scenario's `steps` as the
+//! cap; the figure records, per run, the steps used and what stopped it.
 
 use std::time::Instant;
 
@@ -11,10 +14,10 @@ use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{check_scenario, mean_sd, say, simulate, stem, Figure, FigureOptions, FigureReport};
-use crate::config::Scenario;
-use crate::convex::{self, OptimumOptions};
+use super::{check_scenario, mean_sd, say, stem, Figure, FigureOptions, FigureReport};
+use crate::config::{Scenario, ValidScenario};
 use crate::error::{Error, Result};
+use crate::linalg::Real;
 use crate::metrics::Metrics;
 use crate::plot::{self, Mark, Panel, Scale, Series};
 
@@ -33,6 +36,8 @@ struct Config {
     anneal_decay: f64,
     /// Seeds per run (the seed fixes data, initial cloud and noise): seeds s, s + 1, ...
     seeds: u64,
+    /// When a run stops (the scenario's `run.steps` is the cap).
+    stop: StopOnFreeEnergy,
     /// The problem; the runs set `dynamics.kind = "langevin"` and the temperature.
     scenario: Scenario,
 }
@@ -42,8 +47,12 @@ struct Config {
 struct Outcome {
     label: String,
     tau: f64,
-    /// The temperature at the last step (tau, or the annealed one).
-    final_tau: f64,
+    /// The temperature at the last step of each seed (tau, or the annealed one).
+    final_tau: Vec<f64>,
+    /// Steps used by each seed.
+    steps: Vec<u64>,
+    /// What ended each seed's run: `free_energy_change` (the rule) or `cap`.
+    stop_reason: Vec<String>,
     /// Final gap_free_energy per seed.
     gap_free_energy: Vec<f64>,
     /// Final L - L* per seed.
@@ -69,6 +78,7 @@ impl Figure for Temperature {
         if config.seeds == 0 || config.taus.is_empty() {
             return Err(Error::Invalid("temperature: needs at least one seed and one temperature".into()));
         }
+        config.stop.check()?;
         let mut variants: Vec<(String, f64, Scenario)> = Vec::new();
         for &tau in &config.taus {
             variants.push((format!("tau = {tau:e}"), tau, langevin(&config.scenario, tau, 1.0)));
@@ -83,9 +93,7 @@ impl Figure for Temperature {
                 let mut s = config.scenario.clone();
                 s.seed += k;
                 let base = check_scenario(s, self.name(), options)?;
-                let (train, _) = crate::setup::datasets(&base)?;
-                let opts = OptimumOptions { seed: base.seed(), ..OptimumOptions::default() };
-                let optimum = convex::solve(&train, base.scenario.loss, base.scenario.lambda, &opts)?;
+                let (_, optimum, _) = super::optimum_of(&base)?;
                 if !optimum.exact {
                     return Err(Error::Invalid(format!("temperature: L* of seed {} is not exact", base.seed())));
                 }
@@ -98,53 +106,67 @@ impl Figure for Temperature {
             .map(|&(v, k)| {
                 let mut s = variants[v].2.clone();
                 s.seed += k;
-                let (rows, _) = simulate(&check_scenario(s, self.name(), options)?, Some(optima[k as usize]))?;
-                say(options, format!("temperature: {} seed {k} done", variants[v].0));
-                Ok(rows)
+                let valid = check_scenario(s, self.name(), options)?;
+                let (rows, reason) = config.stop.simulate(&valid, optima[k as usize])?;
+                let steps = rows.last().map_or(0, |r| r.step);
+                say(options, format!("temperature: {} seed {k} done: {steps} steps ({reason})", variants[v].0));
+                Ok((rows, reason))
             })
-            .collect::<Result<Vec<Vec<Metrics>>>>()?;
+            .collect::<Result<Vec<(Vec<Metrics>, &str)>>>()?;
         let mut grouped: Vec<Vec<Vec<Metrics>>> = vec![Vec::new(); variants.len()];
-        for (&(v, _), rows) in jobs.iter().zip(runs) {
+        let mut reasons: Vec<Vec<String>> = vec![Vec::new(); variants.len()];
+        for (&(v, _), (rows, reason)) in jobs.iter().zip(runs) {
             grouped[v].push(rows);
+            reasons[v].push(reason.to_string());
         }
         let certified = |rows: &[Metrics]| -> Vec<Metrics> {
             rows.iter().filter(|r| r.dual_free_energy.is_some()).cloned().collect()
         };
         let mut panels = Vec::new();
         let mut outcomes = Vec::new();
-        let mut gap_panel =
-            Panel::new("gap_free_energy = free_energy - dual_free_energy", "time t", "gap (mean over seeds)");
+        let mut gap_panel = Panel::new(
+            "gap_free_energy = free_energy - dual_free_energy",
+            "time t",
+            "gap (mean over the seeds running)",
+        );
         gap_panel.x_scale = Scale::Log;
         gap_panel.y_scale = Scale::Log;
-        for ((label, tau, scenario), runs) in variants.iter().zip(&grouped) {
+        for (((label, tau, scenario), runs), reasons) in variants.iter().zip(&grouped).zip(reasons) {
             let runs: Vec<Vec<Metrics>> = runs.iter().map(|r| certified(r)).collect();
             if runs.iter().any(|r| r.is_empty()) {
                 return Err(Error::Invalid(format!("temperature: {label}: no certified step with a free energy")));
             }
-            let time: Vec<f64> = runs[0].iter().map(|r| r.time).collect();
-            let column = |f: fn(&Metrics) -> Option<f64>| -> Vec<Vec<f64>> {
-                runs.iter().map(|r| r.iter().map(|m| f(m).unwrap_or(f64::NAN)).collect()).collect()
-            };
-            // Each seed has its own data (and its own F*_tau): curves are means over seeds, without bands.
-            let mean = |f: fn(&Metrics) -> Option<f64>| mean_sd(&column(f)).0[1..].to_vec();
-            let mut panel = Panel::new(format!("Langevin, {label} (mean over seeds)"), "time t", "free energy");
+            // Runs stop at different steps; every run logs the same steps, so the longest one gives the times.
+            let longest = runs.iter().max_by_key(|r| r.len()).expect("at least one seed");
+            let time: Vec<f64> = longest.iter().map(|r| r.time).collect();
+            // Each seed has its own data (and its own F*_tau): the free energy and its bound are means over all
+            // seeds, so up to the first seed's stop; the gaps (comparable across seeds) are means over the seeds
+            // still running. No bands.
+            let shortest = runs.iter().map(Vec::len).min().unwrap_or(0);
+            let mean = |f: fn(&Metrics) -> Option<f64>, end: usize| mean_of_running(&runs, f)[1..end].to_vec();
+            let mut panel =
+                Panel::new(format!("Langevin, {label} (mean over seeds, to the first stop)"), "time t", "free energy");
             panel.x_scale = Scale::Log;
-            panel.series.push(Series::new("free_energy (estimate)", time[1..].to_vec(), mean(|m| m.free_energy)));
+            let t = time[1..shortest].to_vec();
+            panel.series.push(Series::new("free_energy (estimate)", t.clone(), mean(|m| m.free_energy, shortest)));
             panel.series.push(Series {
                 mark: Mark::Dashed,
-                ..Series::new("dual_free_energy (certified bound)", time[1..].to_vec(), mean(|m| m.dual_free_energy))
+                ..Series::new("dual_free_energy (certified bound)", t, mean(|m| m.dual_free_energy, shortest))
             });
             panels.push(panel);
-            gap_panel.series.push(Series::new(label.clone(), time[1..].to_vec(), mean(|m| m.gap_free_energy)));
+            let gaps = mean(|m| m.gap_free_energy, time.len());
+            gap_panel.series.push(Series::new(label.clone(), time[1..].to_vec(), gaps));
             let last = |f: fn(&Metrics) -> Option<f64>| -> Vec<f64> {
                 runs.iter().map(|r| r.last().and_then(f).unwrap_or(f64::NAN)).collect()
             };
             let decay = scenario.dynamics.params.get("tau_decay").copied().unwrap_or(1.0);
-            let steps = scenario.run.steps;
+            let steps: Vec<u64> = runs.iter().map(|r| r.last().map_or(0, |m| m.step)).collect();
             outcomes.push(Outcome {
                 label: label.clone(),
                 tau: *tau,
-                final_tau: tau * decay.powf(steps as f64),
+                final_tau: steps.iter().map(|&n| tau * decay.powf(n as f64)).collect(),
+                steps,
+                stop_reason: reasons,
                 gap_free_energy: last(|m| m.gap_free_energy),
                 excess: last(|m| m.excess),
                 dual_free_energy: last(|m| m.dual_free_energy),
@@ -192,6 +214,7 @@ impl Figure for Temperature {
             "lambda": base.lambda,
             "eta": base.dynamics.eta,
             "steps": base.run.steps,
+            "stop": config.stop,
             "seeds": config.seeds,
             "taus": config.taus,
             "excess_mean": excess_mean,
@@ -200,6 +223,91 @@ impl Figure for Temperature {
         });
         Ok(FigureReport::new(self.name(), &stem, started, findings))
     }
+}
+
+/// The figure's stopping rule (`stop = { tau_change, window }`): at a certified logged step t >= 2 window, with
+/// F1 the mean of `free_energy` over the certified steps in (t - window, t] and F0 its mean over
+/// (t - 2 window, t - window], the run stops when |F1 - F0| <= tau_change tau_t, tau_t the temperature at step t;
+/// otherwise it runs to `run.steps`. The tolerance is in units of tau because the entropy term tau H and the
+/// fluctuations of its estimate scale with tau (tau_change is a change of the entropy in nats); means over a window,
+/// not single values, because the estimate fluctuates from step to step.
+#[derive(Clone, Copy, Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct StopOnFreeEnergy {
+    /// Largest change of the windowed mean of the free energy, in units of the current temperature.
+    tau_change: f64,
+    /// Window length in steps.
+    window: u64,
+}
+
+impl StopOnFreeEnergy {
+    /// The rule's parameters are finite and positive.
+    fn check(&self) -> Result<()> {
+        if !(self.tau_change > 0.0 && self.tau_change.is_finite()) || self.window == 0 {
+            return Err(Error::Invalid(format!(
+                "temperature: stop = {{ tau_change = {}, window = {} }}: tau_change must be a finite number > 0 and \
+                 window at least 1 step",
+                self.tau_change, self.window
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether the rule holds at the last entry of `history` (logged metrics in step order), at temperature `tau`.
+    fn holds(&self, history: &[Metrics], tau: f64) -> bool {
+        let Some(t) = history.last().map(|m| m.step) else { return false };
+        let Some(start) = t.checked_sub(2 * self.window) else { return false };
+        let mean = |from: u64, to: u64| {
+            let v: Vec<f64> =
+                history.iter().filter(|m| m.step > from && m.step <= to).filter_map(|m| m.free_energy).collect();
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        };
+        match (mean(start, t - self.window), mean(t - self.window, t)) {
+            (Some(f0), Some(f1)) => (f1 - f0).abs() <= self.tau_change * tau,
+            _ => false,
+        }
+    }
+
+    /// Runs `scenario` (with the exact minimum `optimum` declared) until the rule holds at a certified step or
+    /// `run.steps`: the logged metrics and `free_energy_change` or `cap`. The run advances from certified step to
+    /// certified step, which logs and certifies exactly the steps of an uninterrupted run.
+    fn simulate(&self, scenario: &ValidScenario, optimum: f64) -> Result<(Vec<Metrics>, &'static str)> {
+        crate::with_precision!(scenario.scenario.precision, F => self.simulate_in::<F>(scenario, optimum))
+    }
+
+    fn simulate_in<F: Real>(&self, scenario: &ValidScenario, optimum: f64) -> Result<(Vec<Metrics>, &'static str)> {
+        let (mut sim, mut state) = crate::setup::simulation::<F>(scenario)?;
+        sim.set_optimum(optimum);
+        let (cap, every, log) = (sim.options.steps, sim.options.certify_every, sim.options.log_every.max(1));
+        if every == 0 || every % log != 0 {
+            return Err(Error::Invalid(format!(
+                "temperature: the stopping rule needs certified logged steps: run.certify_every = {every} must be a \
+                 positive multiple of run.log_every = {log}"
+            )));
+        }
+        loop {
+            sim.options.steps = ((state.step / every + 1) * every).min(cap);
+            state = sim.run(state, &mut [])?;
+            let tau = sim.dynamics.langevin_temperature(state.step).unwrap_or(0.0);
+            if self.holds(sim.history(), tau) {
+                return Ok((sim.history().to_vec(), "free_energy_change"));
+            }
+            if state.step >= cap {
+                return Ok((sim.history().to_vec(), "cap"));
+            }
+        }
+    }
+}
+
+/// Per logged step (index j), the mean of `f` over the runs that have reached it (all runs log the same steps).
+fn mean_of_running(runs: &[Vec<Metrics>], f: fn(&Metrics) -> Option<f64>) -> Vec<f64> {
+    let longest = runs.iter().map(Vec::len).max().unwrap_or(0);
+    (0..longest)
+        .map(|j| {
+            let v: Vec<f64> = runs.iter().filter_map(|r| r.get(j)).map(|m| f(m).unwrap_or(f64::NAN)).collect();
+            v.iter().sum::<f64>() / v.len() as f64
+        })
+        .collect()
 }
 
 /// The scenario with Langevin dynamics at temperature tau and decay factor `decay`.
@@ -230,6 +338,73 @@ fn log_log_slope(x: &[f64], y: &[f64]) -> Option<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Logged metrics at `step` with free energy `f` (the other columns do not matter to the rule).
+    fn logged(step: u64, f: Option<f64>) -> Metrics {
+        let mut m: Metrics = serde_json::from_value(json!({
+            "step": step, "time": step as f64, "loss": 1.0, "data_fit": 1.0, "penalty": 0.0, "train_error": null,
+            "test_error": null, "train_loss": 1.0, "test_loss": null, "margin": null, "second_moment": 1.0,
+            "pattern_change": 0.0, "wall_seconds": 0.0, "dual_bound": null, "gap": null, "certificate": null,
+            "excess": null, "entropy": null, "free_energy": null, "dual_free_energy": null, "gap_free_energy": null,
+            "certificate_free_energy": null
+        }))
+        .unwrap();
+        m.free_energy = f;
+        m
+    }
+
+    #[test]
+    fn the_rule_compares_window_means_of_the_free_energy() {
+        let rule = StopOnFreeEnergy { tau_change: 0.1, window: 100 };
+        let tau = 1e-2;
+        // Logged every 50 steps; the free energy alternates 1.0 +- 0.01 (noise a single-value rule would see).
+        let noisy = |n: u64, drift: f64| -> Vec<Metrics> {
+            (0..=n)
+                .map(|j| logged(50 * j, Some(1.0 + if j % 2 == 0 { 0.01 } else { -0.01 } - drift * j as f64)))
+                .collect()
+        };
+        // Window means over (100, 200] and (200, 300] are both 1.0: the rule holds at step 300 ...
+        assert!(rule.holds(&noisy(6, 0.0), tau));
+        // ... but not before two whole windows have passed,
+        assert!(!rule.holds(&noisy(3, 0.0), tau));
+        // nor with a drift of 2e-3 per window of 100 steps (1e-3 per logged step): 2e-3 > 0.1 tau = 1e-3,
+        assert!(!rule.holds(&noisy(6, 1e-3), tau));
+        // which holds at a temperature 2.5 times higher: 2e-3 <= 0.1 * 2.5e-2.
+        assert!(rule.holds(&noisy(6, 1e-3), 2.5e-2));
+        // A drift of 4e-4 per window: |F1 - F0| = 4e-4 <= 1e-3.
+        assert!(rule.holds(&noisy(6, 2e-4), tau));
+        // Uncertified steps (no free energy) do not count; an empty window never stops.
+        let mut gaps = noisy(6, 0.0);
+        gaps[5].free_energy = None;
+        gaps[6].free_energy = None;
+        assert!(!rule.holds(&gaps, tau));
+        assert!(!rule.holds(&[], tau));
+        assert!(StopOnFreeEnergy { tau_change: 0.0, window: 10 }.check().is_err());
+        assert!(StopOnFreeEnergy { tau_change: 1e-3, window: 0 }.check().is_err());
+        assert!(rule.check().is_ok());
+    }
+
+    /// A run advanced certified step by certified step logs exactly what the uninterrupted run logs.
+    #[test]
+    fn a_run_stopped_by_the_rule_is_the_uninterrupted_run_up_to_its_stop() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/langevin.toml");
+        let overrides: Vec<String> =
+            ["model.m=300", "run.steps=600", "run.log_every=50", "run.plots=false"].map(String::from).to_vec();
+        let scenario = Scenario::load(&path, &overrides).unwrap().check(&path).unwrap();
+        let (whole, _) = super::super::simulate(&scenario, Some(0.1)).unwrap();
+        // A rule that cannot hold runs to the cap; a loose one stops at step 2 * window.
+        for (rule, steps, reason) in [
+            (StopOnFreeEnergy { tau_change: 1e-300, window: 100 }, 600, "cap"),
+            (StopOnFreeEnergy { tau_change: 1e6, window: 100 }, 200, "free_energy_change"),
+        ] {
+            let (rows, why) = rule.simulate(&scenario, 0.1).unwrap();
+            assert_eq!((rows.last().unwrap().step, why), (steps, reason));
+            let strip =
+                |r: &[Metrics]| r.iter().map(|m| Metrics { wall_seconds: 0.0, ..m.clone() }).collect::<Vec<_>>();
+            assert_eq!(strip(&rows), strip(&whole[..rows.len()]));
+            assert!(rows.iter().all(|m| m.free_energy.is_some()), "every logged step is certified");
+        }
+    }
 
     #[test]
     fn slope_of_a_power_law_is_its_exponent() {

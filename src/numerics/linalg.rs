@@ -1,6 +1,6 @@
 //! The numeric backend: the floating-point types the kernels run in, and the one GEMM they call.
 //!
-//! Everything else in the crate names only [`Real`], [`gemm`], [`vectorised`] and [`Pack`]; the
+//! Everything else in the crate names only [`Real`], [`gemm()`], [`vectorised`] and [`Pack`]; the
 //! BLAS-like backend (the `gemm` crate, single-threaded inside a block), the
 //! explicit AVX2 vectors and the CPU feature detection are details of this module.
 

@@ -63,9 +63,10 @@ impl Animation {
             // The `Drop` implementation removes the temporary file.
             return Err(plot_error(&self.path, "animation has no frames"));
         }
-        fs::rename(&self.tmp, &self.path).map_err(|e| {
-            let _ = fs::remove_file(&self.tmp);
-            plot_error(&self.path, format!("cannot rename {}: {e}", self.tmp.display()))
+        // The frames are in the temporary file already: only the rename is left.
+        write_atomic_with(&self.path, &self.tmp, |_| Ok::<(), String>(())).map_err(|e| match e {
+            AtomicWrite::Fill(m) => plot_error(&self.path, m),
+            AtomicWrite::Rename(e) => plot_error(&self.path, format!("cannot rename {}: {e}", self.tmp.display())),
         })
     }
 }

@@ -29,6 +29,7 @@ mod scatter;
 pub use animation::Animation;
 
 use crate::error::{Error, Result};
+use crate::output::{write_atomic_with, AtomicWrite};
 use axis::*;
 use heatmap::*;
 use panel::*;
@@ -331,16 +332,13 @@ pub(super) fn temp_path(target: &Path) -> Result<PathBuf> {
     Ok(dir.join(format!(".{}.{}-{n}.tmp.{ext}", name.to_string_lossy(), std::process::id())))
 }
 
-/// Writes `target` atomically: `write` fills a temporary file that is then renamed.
-pub(super) fn write_atomic(target: &Path, write: impl FnOnce(&Path) -> Result<(), String>) -> Result<()> {
+/// Draws `target` through [`write_atomic_with`]: `draw` fills a temporary file (with the target's extension,
+/// which tells plotters the format) that is then renamed; errors are plot errors naming `target`.
+pub(super) fn draw_atomic(target: &Path, draw: impl FnOnce(&Path) -> Result<(), String>) -> Result<()> {
     let tmp = temp_path(target)?;
-    if let Err(m) = write(&tmp) {
-        let _ = fs::remove_file(&tmp);
-        return Err(plot_error(target, m));
-    }
-    fs::rename(&tmp, target).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        plot_error(target, format!("cannot rename {}: {e}", tmp.display()))
+    write_atomic_with(target, &tmp, draw).map_err(|e| match e {
+        AtomicWrite::Fill(m) => plot_error(target, m),
+        AtomicWrite::Rename(e) => plot_error(target, format!("cannot rename {}: {e}", tmp.display())),
     })
 }
 
@@ -373,8 +371,8 @@ impl Plot<'_> {
 /// Writes `plot` as `<stem>.png` and `<stem>.svg` of `size` pixels.
 pub(super) fn render(stem: &Path, size: (u32, u32), plot: &Plot) -> Result<()> {
     ensure_font(stem)?;
-    write_atomic(&with_extension(stem, "png"), |tmp| plot.draw(&BitMapBackend::new(tmp, size).into_drawing_area()))?;
-    write_atomic(&with_extension(stem, "svg"), |tmp| {
+    draw_atomic(&with_extension(stem, "png"), |tmp| plot.draw(&BitMapBackend::new(tmp, size).into_drawing_area()))?;
+    draw_atomic(&with_extension(stem, "svg"), |tmp| {
         let mut svg = String::new();
         plot.draw(&SVGBackend::with_string(&mut svg, size).into_drawing_area())?;
         fs::write(tmp, svg).map_err(|e| format!("cannot write {}: {e}", tmp.display()))
