@@ -139,15 +139,18 @@ pub(super) fn train<F: Real>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{Dataset, Distribution};
+    use crate::data::{Dataset, Distribution, Task};
     use crate::loss::Loss;
     use crate::model::Init;
     use crate::rng::Purpose;
 
-    /// The paper's distribution in d = 3 (8 distinct inputs: exact sphere maxima) and its exact optimum
-    /// (the primal value of the convex program's network, an upper bound on L*, and its dual, a lower one).
-    fn paper_d3(lambda: f64) -> (Dataset, f64, f64) {
-        let train = Distribution::Paper { d: 3 }.sample(30, 1, Purpose::TrainData).unwrap();
+    /// The quickstart problem (a 2-d teacher, n = 20: exact sphere maxima, and gd reaches its global
+    /// minimum) and its exact optimum (the primal value of the convex program's network, an upper bound on
+    /// L*, and its dual, a lower one).
+    fn teacher_d2(lambda: f64) -> (Dataset, f64, f64) {
+        let teacher =
+            Distribution::Teacher { d: 2, hidden: 6, task: Task::Classification, margin: 0.1, label_noise: 0.0 };
+        let train = teacher.sample(20, 1, Purpose::TrainData).unwrap();
         let (_, report) = crate::optimum::solve(&train, Loss::Logistic, lambda, 1).unwrap();
         assert!(report.exact && report.gap < 1e-7, "{report:?}");
         (train, report.value, report.dual)
@@ -155,14 +158,14 @@ mod tests {
 
     fn run(train: &Dataset, lambda: f64, schedule: Schedule) -> Converged<f64> {
         let problem = Problem::<f64>::new(train.clone(), None, Loss::Logistic, lambda).unwrap();
-        let cloud = Cloud::<f64>::sample(200, 3, &Init::Gaussian { s_w: 1.0, s_u: 1.0 }, 1);
+        let cloud = Cloud::<f64>::sample(200, 2, &Init::Gaussian { s_w: 1.0, s_u: 1.0 }, 1);
         super::train(problem, cloud, schedule, 1).unwrap()
     }
 
     #[test]
     fn the_gap_rule_stops_a_run_whose_exact_gap_bounds_the_true_excess() {
         let lambda = 0.01;
-        let (train, upper, lower) = paper_d3(lambda);
+        let (train, upper, lower) = teacher_d2(lambda);
         let rule = StopRule { rel_gap: Some(1e-3), rel_change: None, window: 1000 };
         let schedule = Schedule { eta: 0.5, cap: 50_000, log_every: 50, certify_every: 100, stop: Some(rule) };
         let out = run(&train, lambda, schedule);
@@ -178,7 +181,7 @@ mod tests {
     #[test]
     fn without_a_rule_the_run_ends_certified_at_the_cap() {
         let lambda = 0.01;
-        let (train, upper, _) = paper_d3(lambda);
+        let (train, upper, _) = teacher_d2(lambda);
         let schedule = Schedule { eta: 0.5, cap: 250, log_every: 100, certify_every: 100, stop: None };
         let out = run(&train, lambda, schedule);
         assert_eq!((out.stop_reason, out.state.step), (StopReason::Cap, 250));
@@ -190,7 +193,7 @@ mod tests {
     #[test]
     fn the_change_rule_stops_at_a_certified_logged_step() {
         let lambda = 0.01;
-        let (train, upper, _) = paper_d3(lambda);
+        let (train, upper, _) = teacher_d2(lambda);
         let rule = StopRule { rel_gap: None, rel_change: Some(1e-4), window: 200 };
         let schedule = Schedule { eta: 0.5, cap: 50_000, log_every: 50, certify_every: 1000, stop: Some(rule) };
         let out = run(&train, lambda, schedule);
@@ -202,9 +205,9 @@ mod tests {
     #[test]
     fn a_zero_cap_is_an_error() {
         let lambda = 0.01;
-        let (train, _, _) = paper_d3(lambda);
+        let (train, _, _) = teacher_d2(lambda);
         let problem = Problem::<f64>::new(train, None, Loss::Logistic, lambda).unwrap();
-        let cloud = Cloud::<f64>::sample(10, 3, &Init::Gaussian { s_w: 1.0, s_u: 1.0 }, 1);
+        let cloud = Cloud::<f64>::sample(10, 2, &Init::Gaussian { s_w: 1.0, s_u: 1.0 }, 1);
         let schedule = Schedule { eta: 0.5, cap: 0, log_every: 10, certify_every: 10, stop: None };
         let err = super::train(problem, cloud, schedule, 1).unwrap_err().to_string();
         assert!(err.contains("needs a step cap >= 1 (cap 0)"), "{err}");
