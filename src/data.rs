@@ -65,6 +65,7 @@ impl Dataset {
 
     /// Reads a csv file with header `x1,...,xd,y` and one sample per line.
     pub fn from_csv(path: &Path) -> Result<Dataset> {
+        crate::paths::regular_input(path)?;
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         Self::parse_csv(&text, path)
     }

@@ -59,7 +59,10 @@ pub enum Error {
 
     /// The dynamics produced a non-finite or exploding quantity.
     #[error(
-        "diverged at step {step}: {quantity} = {value}; the step size eta = {eta} is too large, try eta = {suggested}"
+        "diverged at step {step}: {quantity} = {}; the step size eta = {} is too large, try eta = {}",
+        crate::diagnose::short(*.value),
+        crate::diagnose::short(*.eta),
+        crate::diagnose::short(*.suggested)
     )]
     Diverged { step: u64, quantity: String, value: f64, eta: f64, suggested: f64 },
 

@@ -33,9 +33,11 @@
 
 pub mod bench;
 pub mod certify;
+pub mod cli;
 pub mod config;
 pub mod convex;
 pub mod data;
+pub mod diagnose;
 pub mod dynamics;
 pub mod engine;
 pub mod entropy;
@@ -52,9 +54,11 @@ pub mod ntk;
 pub mod numerics;
 pub mod optimum;
 pub mod output;
+pub mod paths;
 pub mod plot;
 pub mod report;
 pub mod resources;
+pub mod resume;
 pub mod rng;
 pub mod run_files;
 pub mod runner;

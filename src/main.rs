@@ -87,6 +87,9 @@ struct FigureArgs {
     /// No progress messages.
     #[arg(long, short)]
     quiet: bool,
+    /// Print the whole report as JSON (the file NAME.json) instead of a short summary.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -173,12 +176,12 @@ struct OptimumArgs {
 
 #[derive(Args, Debug)]
 struct BenchArgs {
-    /// Particles.
-    #[arg(long, default_value_t = 100_000)]
-    m: usize,
-    /// Samples.
-    #[arg(long, default_value_t = 2000)]
-    n: usize,
+    /// Particles (default 100000; with --scaling m the largest of the series, default 1000000).
+    #[arg(long)]
+    m: Option<usize>,
+    /// Samples (default 2000; with --scaling n the largest of the series, default 20000).
+    #[arg(long)]
+    n: Option<usize>,
     /// Input dimension.
     #[arg(long, default_value_t = 20)]
     d: usize,
@@ -203,8 +206,8 @@ struct BenchArgs {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
-    /// Time a series over m (1e3..1e6) or n (200..20000) with 1 and all threads, print JSON lines
-    /// and draw STEM.png/svg (see --plot).
+    /// Time a series over m (1e3, 1e4, ... up to --m) or n (200, 2000, ... up to --n) with 1 and
+    /// all threads, print JSON lines and draw STEM.png/svg (see --plot).
     #[arg(long, value_enum)]
     scaling: Option<Scaling>,
     /// Figure stem of --scaling.
@@ -225,8 +228,11 @@ struct ScenarioArgs {
     /// Override a scenario value by its dotted path, e.g. --set dynamics.sigma=0.1 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
-    /// Override the scenario seed.
-    #[arg(long)]
+    /// Remove a key of the scenario file, e.g. --unset data.margin (repeatable; applied before --set).
+    #[arg(long = "unset", value_name = "KEY")]
+    unset: Vec<String>,
+    /// Override the scenario seed (0 to 9223372036854775807, TOML's integer range).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
     seed: Option<u64>,
 }
 
@@ -236,7 +242,7 @@ impl ScenarioArgs {
         if let Some(seed) = self.seed {
             overrides.push(format!("seed={seed}"));
         }
-        ValidScenario::load(&self.scenario, &overrides)
+        ValidScenario::load_cli(&self.scenario, &self.unset, &overrides)
     }
 }
 
@@ -257,6 +263,10 @@ struct RunArgs {
     /// Overwrite an output folder that holds a different scenario's run.
     #[arg(long)]
     force: bool,
+    /// Threads of this process (default: all cores, or RAYON_NUM_THREADS); the results do not
+    /// depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 const ADVICE: &str = meanfield::resources::MEMORY_ADVICE;
@@ -309,11 +319,13 @@ fn main() -> ExitCode {
             report = false;
             Processes::start().inspect_err(|e| eprintln!("error: {e}")).and_then(|p| run(args, &p))
         }
-        Command::Validate(args) => args.load().map(|s| {
+        Command::Validate(args) => args.load().and_then(|s| {
+            meanfield::cli::read_inputs(&s)?;
             print!("{}", s.to_toml());
             if let meanfield::scenario::InitSource::Sampled { m, init } = &s.init {
                 print!("{}", meanfield::initial::scales_comment(init, *m));
             }
+            Ok(())
         }),
         Command::Bench(args) => Processes::start().and_then(|p| bench(args, p.comm)),
         Command::Optimum(args) => optimum(args),
@@ -353,8 +365,12 @@ fn run(args: &RunArgs, processes: &Processes) -> Result<(), Error> {
 }
 
 fn run_on(args: &RunArgs, comm: Arc<dyn Communicator>) -> Result<(), Error> {
+    if let Some(threads) = args.threads {
+        meanfield::cli::use_threads(threads)?;
+    }
     let scenario = args.scenario.load()?;
     let out = args.out.clone().unwrap_or_else(|| runner::default_out_dir(&scenario));
+    meanfield::paths::output_folder("--out", &out)?;
     let signals = meanfield::signals::StopSignals::install()?;
     let control = RunControl {
         verbosity: if args.quiet { Verbosity::Quiet } else { Verbosity::Normal },
@@ -407,6 +423,7 @@ fn sweep(args: &SweepArgs, comm: &dyn Communicator) -> Result<(), Error> {
         Some(text) => Some(SweepShard::parse(text)?),
         None => SweepShard::from_slurm(|name| std::env::var(name).ok())?,
     };
+    let jobs = args.jobs.map(|j| meanfield::resources::check_threads("--jobs", j)).transpose()?;
     let (plan, scenarios) = Sweep::load_with(file, &args.set)?;
     let out = args.out.clone().unwrap_or_else(|| plan.default_out_dir());
     if args.dry_run {
@@ -414,7 +431,7 @@ fn sweep(args: &SweepArgs, comm: &dyn Communicator) -> Result<(), Error> {
         return Ok(());
     }
     let options = SweepOptions {
-        jobs: args.jobs.map(|j| meanfield::resources::check_threads("--jobs", j)).transpose()?,
+        jobs,
         shard,
         force: args.force,
         verbosity: if quiet { Verbosity::Quiet } else { Verbosity::Normal },
@@ -445,7 +462,12 @@ fn bench(args: &BenchArgs, comm: Arc<dyn Communicator>) -> Result<(), Error> {
     let mut dynamics = DynamicsConfig::new(&args.dynamics, args.eta);
     dynamics.set_where_used("sigma", args.sigma);
     dynamics.set_where_used("tau", args.tau);
-    let (m, n, d, s) = (args.m as u128, args.n as u128, args.d as u128, args.dtype.bytes() as u128);
+    let (m_top, n_top) = match args.scaling {
+        Some(Scaling::M) => (args.m.unwrap_or(1_000_000), args.n.unwrap_or(2000)),
+        Some(Scaling::N) => (args.m.unwrap_or(100_000), args.n.unwrap_or(20_000)),
+        None => (args.m.unwrap_or(100_000), args.n.unwrap_or(2000)),
+    };
+    let (m, n, d, s) = (m_top as u128, n_top as u128, args.d as u128, args.dtype.bytes() as u128);
     let mut needs = meanfield::footprint::Footprint::default();
     let (field_m, value_m) = if d > m { ("--d", d) } else { ("--m", m) };
     needs.add(field_m, value_m, "the particles", meanfield::footprint::product(&[m, d + 1, 2 * s + 16]));
@@ -453,8 +475,8 @@ fn bench(args: &BenchArgs, comm: Arc<dyn Communicator>) -> Result<(), Error> {
     needs.add(field_n, value_n, "the data", meanfield::footprint::product(&[n, d, 8 + s]));
     needs.check("meanfield bench", meanfield::resources::available_memory_bytes(), "use smaller --m, --n or --d")?;
     let config = BenchConfig {
-        m: args.m,
-        n: args.n,
+        m: m_top,
+        n: n_top,
         d: args.d,
         precision: args.dtype,
         dynamics: dynamics.check("meanfield bench")?,
@@ -462,15 +484,18 @@ fn bench(args: &BenchArgs, comm: Arc<dyn Communicator>) -> Result<(), Error> {
     };
     if let Some(scaling) = args.scaling {
         let (axis, values, suffix) = match scaling {
-            Scaling::M => (ScalingAxis::M, vec![1_000, 10_000, 100_000, 1_000_000], "m"),
-            Scaling::N => (ScalingAxis::N, vec![200, 2_000, 20_000], "n"),
+            Scaling::M => (ScalingAxis::M, meanfield::cli::decades(1_000, m_top, "--m")?, "m"),
+            Scaling::N => (ScalingAxis::N, meanfield::cli::decades(200, n_top, "--n")?, "n"),
         };
+        let stem = PathBuf::from(format!("{}-{suffix}", args.plot.display()));
+        meanfield::paths::writable_stem(&stem)?;
         let reports = meanfield::bench::scaling(&config, axis, &values)?;
         for r in &reports {
             println!("{}", serde_json::to_string(r).expect("a report always serialises"));
         }
-        let stem = PathBuf::from(format!("{}-{suffix}", args.plot.display()));
-        return meanfield::bench::scaling_figure(&stem, axis, &reports);
+        meanfield::bench::scaling_figure(&stem, axis, &reports)?;
+        eprintln!("wrote {}.png and {}.svg", stem.display(), stem.display());
+        return Ok(());
     }
     let root = comm.is_root();
     let report = meanfield::bench::bench_on(&config, comm)?;
@@ -505,7 +530,7 @@ fn bench(args: &BenchArgs, comm: Arc<dyn Communicator>) -> Result<(), Error> {
 fn optimum(args: &OptimumArgs) -> Result<(), Error> {
     let (data, loss, lambda, seed) = match (&args.scenario, &args.data) {
         (Some(path), _) => {
-            let scenario = ValidScenario::load(path, &args.set)?;
+            let scenario = ValidScenario::load_cli(path, &[], &args.set)?;
             let available = meanfield::resources::available_memory_bytes();
             meanfield::footprint::of_scenario(&scenario, 1)?.check(&scenario.source, available, ADVICE)?;
             let (train, _) = meanfield::setup::datasets(&scenario)?;
@@ -535,15 +560,18 @@ fn optimum(args: &OptimumArgs) -> Result<(), Error> {
 }
 
 fn compare(args: &CompareArgs) -> Result<(), Error> {
+    meanfield::paths::writable_stem(&args.out)?;
     let runs = args
         .runs
         .iter()
         .map(|dir| {
             let label = dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
-            Ok((label, meanfield::metrics::Metrics::read_csv(&dir.join("metrics.csv"))?))
+            Ok((label, meanfield::metrics::Metrics::read_csv(&meanfield::cli::run_metrics(dir)?)?))
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    meanfield::report::compare_figure(&args.out, &runs)
+    meanfield::report::compare_figure(&args.out, &runs)?;
+    println!("wrote {0}.png and {0}.svg", args.out.display());
+    Ok(())
 }
 
 fn figure(args: &FigureArgs) -> Result<(), Error> {
@@ -554,6 +582,7 @@ fn figure(args: &FigureArgs) -> Result<(), Error> {
         return Ok(());
     }
     let figure = figures::find(args.name.as_deref().expect("clap requires NAME without --list"))?;
+    meanfield::paths::writable_folder(&args.out)?;
     let options = FigureOptions {
         quick: args.quick,
         out: args.out.clone(),
@@ -563,7 +592,13 @@ fn figure(args: &FigureArgs) -> Result<(), Error> {
     let report = figure.run(&options)?;
     let json = serde_json::to_string_pretty(&report).expect("a report always serialises");
     let stem = if args.quick { format!("{}-quick", report.name) } else { report.name.clone() };
-    meanfield::output::write_atomic(&args.out.join(format!("{stem}.json")), json.as_bytes())?;
-    println!("{json}");
+    let path = args.out.join(format!("{stem}.json"));
+    meanfield::output::write_atomic(&path, json.as_bytes())?;
+    if args.json {
+        println!("{json}");
+    } else {
+        print!("{}", meanfield::cli::figure_summary(&report, &path));
+        println!("  parameters: {}", figures::config_source(&report.name, &options));
+    }
     Ok(())
 }

@@ -63,6 +63,7 @@ pub fn write_npy(path: &Path, array: &Array2<f64>) -> Result<()> {
 
 /// Reads an f64 matrix from a `.npy` file.
 pub fn read_npy(path: &Path) -> Result<Array2<f64>> {
+    crate::paths::regular_input(path)?;
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     Array2::<f64>::read_npy(file)
         .map_err(|e| Error::data(path, "npy", format!("{e}; expected a 2-d float64 array (C order)")))

@@ -3,7 +3,11 @@
 //! - `loss`: L, R and the penalty against time, log-log.
 //! - `errors`: train/test error and normalised margin against time (classification).
 //! - `cloud`: the particles; for d = 2 each neuron at |w| u, for d > 2 the projection on (u1, u2),
-//!   coloured by the sign of w, sized by |theta|^2, with the ideal directions of `paper`/`xor` marked.
+//!   coloured by the sign of w, sized by |theta|^2 (marker radius 2 + 8 sqrt(|theta_j|^2 / max_k
+//!   |theta_k|^2) pixels), with the ideal directions of `paper`/`xor` marked.
+//!
+//! Time axes are logarithmic, start at t = 0 (drawn at the left edge, labelled 0) and end with the
+//! data ([`crate::plot::Panel::x_from_zero`]).
 
 use std::path::Path;
 
@@ -33,6 +37,7 @@ fn series(label: &str, rows: &[Metrics], y: impl Fn(&Metrics) -> Option<f64>) ->
 pub fn loss_figure(dir: &Path, rows: &[Metrics]) -> Result<()> {
     let mut panel = Panel::new("Objective", "time t", "value");
     panel.x_scale = Scale::Log;
+    panel.x_from_zero = true;
     panel.y_scale = Scale::Log;
     panel.series = vec![
         series("L = R + penalty", rows, |r| Some(r.loss)),
@@ -48,12 +53,15 @@ pub fn loss_figure(dir: &Path, rows: &[Metrics]) -> Result<()> {
 pub fn errors_figure(dir: &Path, rows: &[Metrics]) -> Result<()> {
     let mut errors = Panel::new("Classification error", "time t", "error");
     errors.x_scale = Scale::Log;
+    errors.x_from_zero = true;
     errors.series = vec![series("train", rows, |r| r.train_error), series("test", rows, |r| r.test_error)];
     let mut margin = Panel::new("Normalised margin", "time t", "min_i y_i F_i / E|theta|^2");
     margin.x_scale = Scale::Log;
+    margin.x_from_zero = true;
     margin.series = vec![series("margin", rows, |r| r.margin)];
     let mut pattern = Panel::new("Activation patterns", "time t", "fraction changed since t = 0");
     pattern.x_scale = Scale::Log;
+    pattern.x_from_zero = true;
     pattern.series = vec![series("pattern change", rows, |r| Some(r.pattern_change))];
     plot::figure(&dir.join("errors"), &[errors, margin, pattern])
 }
@@ -63,6 +71,7 @@ pub fn errors_figure(dir: &Path, rows: &[Metrics]) -> Result<()> {
 pub fn convergence_figure(dir: &Path, rows: &[Metrics], optimum: Option<f64>) -> Result<()> {
     let mut bounds = Panel::new("Objective and dual bound", "time t", "value");
     bounds.x_scale = Scale::Log;
+    bounds.x_from_zero = true;
     bounds.series = vec![series("L[rho]", rows, |r| Some(r.loss)), series("dual bound D", rows, |r| r.dual_bound)];
     bounds.series[1].mark = Mark::Dashed;
     if let Some(l) = optimum {
@@ -74,6 +83,7 @@ pub fn convergence_figure(dir: &Path, rows: &[Metrics], optimum: Option<f64>) ->
     let mut gap =
         Panel::new(if exact { "Optimality gap (certified)" } else { "Optimality gap (estimated)" }, "time t", "value");
     gap.x_scale = Scale::Log;
+    gap.x_from_zero = true;
     gap.y_scale = Scale::Log;
     gap.series = vec![series("gap G = L - D", rows, |r| r.gap)];
     if optimum.is_some() {
@@ -96,6 +106,7 @@ pub fn compare_figure(stem: &Path, runs: &[(String, Vec<Metrics>)]) -> Result<()
     let mut gap = Panel::new("Optimality gap G = L - D", "time t", "gap");
     for panel in [&mut first, &mut gap] {
         panel.x_scale = Scale::Log;
+        panel.x_from_zero = true;
         panel.y_scale = Scale::Log;
     }
     for (label, rows) in runs {
@@ -130,9 +141,9 @@ pub fn cloud_scatter(theta: ArrayView2<f64>, ideal: Ideal, title: &str) -> Scatt
 /// The title of a cloud figure of particles with d input weights.
 pub fn cloud_title(d: usize) -> &'static str {
     if d == 2 {
-        "Particles at |w| u (red: w > 0, blue: w < 0)"
+        "Particles at |w| u (red: w > 0; size ~ |theta|^2)"
     } else {
-        "Particles projected on (u1, u2)"
+        "Particles projected on (u1, u2) (size ~ |theta|^2)"
     }
 }
 

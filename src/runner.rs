@@ -264,10 +264,11 @@ pub fn run_with(scenario: &ValidScenario, out: &Path, control: &RunControl) -> R
 /// Claims `out` for this scenario: refuses a folder of a different scenario (unless forced; a
 /// forced run first removes every file a run writes, [`crate::run_files`]), removes a stale
 /// summary.json (so the folder never looks complete mid-run) and writes scenario.toml.
-fn claim(out: &Path, toml: &str, force: bool) -> Result<()> {
+fn claim(out: &Path, toml: &str, force: bool, resume: bool) -> Result<()> {
     let existing = out.join("scenario.toml");
     if let Ok(previous) = std::fs::read_to_string(&existing) {
-        if previous != toml && !force {
+        // A resumed run was checked against the checkpoint or the finished run (crate::resume).
+        if previous != toml && !force && !resume {
             return Err(Error::OutputExists { dir: out.to_path_buf() });
         }
     }
@@ -294,16 +295,21 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
     )?;
     // Held until the run returns: no second run writes into this folder meanwhile.
     let _lock = if root { Some(crate::lock::FolderLock::acquire(out)?) } else { None };
+    let steps = scenario.scenario.run.steps;
+    // Without a checkpoint, --resume extends a finished run (crate::resume).
+    let mut extend = false;
     let checkpoint = if control.resume {
         let path = checkpoint_path(out);
         if !path.exists() {
-            return Err(Error::data(&path, "resume", "no checkpoint to resume from; run without --resume"));
+            crate::resume::check_extension(out, &toml, steps, scenario.scenario.run.movie)?;
+            extend = true;
+            None
+        } else {
+            let checkpoint = Checkpoint::<F>::read(&path)?;
+            let step = checkpoint.state.step;
+            crate::resume::check_continuation(&path, "the checkpoint", &checkpoint.scenario, &toml, step, steps)?;
+            Some(checkpoint)
         }
-        let checkpoint = Checkpoint::<F>::read(&path)?;
-        if checkpoint.scenario != toml {
-            return Err(Error::data(&path, "resume", "the checkpoint belongs to a different scenario"));
-        }
-        Some(checkpoint)
     } else {
         None
     };
@@ -317,7 +323,7 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
         )));
     }
     if root {
-        claim(out, &toml, control.force && !control.resume)?;
+        claim(out, &toml, control.force && !control.resume, control.resume)?;
     }
     let Setup { simulation: mut sim, mut state, .. } = setup::build::<F>(scenario, comm.clone())?;
     let (m, n, d) = (sim.shard().total, sim.problem.train.n(), state.cloud.d());
@@ -343,6 +349,7 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
     } else {
         None
     };
+    let checkpoint = if extend { Some(crate::resume::from_finished(out, scenario, &sim, &toml)?) } else { checkpoint };
     if let Some(checkpoint) = checkpoint {
         state = sim.resume(checkpoint)?;
     }

@@ -200,6 +200,8 @@ pub fn build<F: Real>(scenario: &ValidScenario, comm: Arc<dyn Communicator>) -> 
         entropy_k: run.entropy_k.unwrap_or(crate::entropy::DEFAULT_K),
     };
     let (mut simulation, state) = Simulation::sharded(problem, scenario.dynamics.build(), options, cloud, shard, comm)?;
+    let predictions = state.predictions.as_slice().expect("fresh predictions are contiguous");
+    crate::diagnose::check_initial(scenario, &simulation.problem.train, &state.cloud, predictions)?;
     if let Some(rule) = run.stop {
         simulation.set_stop(rule);
     }

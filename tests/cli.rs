@@ -109,7 +109,7 @@ fn validate_reports_a_precise_error_without_panicking() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8(out.stderr).unwrap(),
-        "error: scenarios/quickstart.toml: field `dynamics.eta` = -0.5: must be a finite number > 0\n"
+        "error: --set dynamics.eta=-0.5: field `dynamics.eta` = -0.5: must be a finite number > 0\n"
     );
     let out = meanfield(&["validate", "no/such/file.toml"], None);
     assert_eq!(out.status.code(), Some(1));
@@ -188,6 +188,6 @@ fn movie_writes_one_frame_per_recorded_step() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8(out.stderr).unwrap(),
-        "error: scenarios/quickstart.toml: field `run.movie_every` = 10: only applies with run.movie = true; remove it\n"
+        "error: --set run.movie_every=10: field `run.movie_every` = 10: only applies with run.movie = true; remove it\n"
     );
 }

@@ -7,7 +7,7 @@ use std::process::Command;
 fn quick_sample_complexity_trains_every_net_to_a_rule_and_the_kernel_needs_more_samples() {
     let tmp = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_meanfield"))
-        .args(["figure", "sample-complexity", "--quick", "--quiet", "--out"])
+        .args(["figure", "sample-complexity", "--quick", "--quiet", "--json", "--out"])
         .arg(tmp.path())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()

@@ -9,7 +9,7 @@ use serde_json::Value;
 /// Runs `meanfield figure NAME --quick --out DIR --quiet`; the report (also written to DIR/NAME-quick.json).
 fn quick(name: &str, out: &Path) -> Value {
     let output = Command::new(env!("CARGO_BIN_EXE_meanfield"))
-        .args(["figure", name, "--quick", "--quiet", "--out", out.to_str().unwrap()])
+        .args(["figure", name, "--quick", "--quiet", "--json", "--out", out.to_str().unwrap()])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("the binary runs");

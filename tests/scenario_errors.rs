@@ -42,8 +42,11 @@ fn syntax_and_type_errors() {
         check("lambda = [", &[]).unwrap_err(),
         "s.toml: not valid TOML: invalid array; expected `]` (line 1, column 11)"
     );
-    assert_eq!(error(&["model.m=\"many\""]), "s.toml: field `model.m`: invalid type: string \"many\", expected usize");
-    assert_eq!(error(&["lambda=true"]), "s.toml: field `lambda`: invalid type: boolean `true`, expected f64");
+    assert_eq!(
+        error(&["model.m=\"many\""]),
+        "s.toml: field `model.m`: invalid type: string \"many\", expected an integer >= 0"
+    );
+    assert_eq!(error(&["lambda=true"]), "s.toml: field `lambda`: invalid type: boolean `true`, expected a number");
     assert_eq!(
         error(&["data.kind=\"mnist\""]),
         "s.toml: field `data.kind`: unknown variant `mnist`, expected one of `paper`, `xor`, `teacher`, `csv`"
@@ -60,7 +63,7 @@ fn syntax_and_type_errors() {
         error(&["loss=\"hinge\""]),
         "s.toml: field `loss`: unknown variant `hinge`, expected `logistic` or `squared`"
     );
-    assert_eq!(error(&["seed=-1"]), "s.toml: field `seed`: invalid value: integer `-1`, expected u64");
+    assert_eq!(error(&["seed=-1"]), "s.toml: field `seed`: invalid value: integer `-1`, expected an integer >= 0");
 }
 
 #[test]
@@ -122,7 +125,7 @@ fn range_errors() {
         (&["dynamics.kind=\"perturbed\"", "dynamics.sigma=-1"], "field `dynamics.sigma` = -1: must be a finite number >= 0"),
         (&["dynamics.kind=\"langevin\"", "dynamics.tau=1", "dynamics.tau_decay=1.5"], "field `dynamics.tau_decay` = 1.5: must be in (0, 1]"),
         (&["run.log_every=0"], "field `run.log_every` = 0: must be at least 1"),
-        (&["name=\"../x\""], "field `name` = \"../x\": a non-empty name without / or \\ that does not start with ."),
+        (&["name=\"../x\""], "field `name` = \"../x\": a non-empty name without / or \\ or control characters (newline, tab, NUL, ESC...) that does not start with ."),
     ];
     for (overrides, message) in cases {
         assert_eq!(error(overrides), format!("s.toml: {message}"), "{overrides:?}");

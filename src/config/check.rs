@@ -84,11 +84,16 @@ impl Scenario {
         }
         let name = match &self.name {
             Some(name) => {
-                if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+                if name.is_empty()
+                    || name.contains(['/', '\\'])
+                    || name.starts_with('.')
+                    || name.contains(char::is_control)
+                {
                     return Err(v.value(
                         "name",
                         format!("{name:?}"),
-                        "a non-empty name without / or \\ that does not start with .",
+                        "a non-empty name without / or \\ or control characters (newline, tab, NUL, ESC...) that does \
+                         not start with .",
                     ));
                 }
                 name.clone()
@@ -125,7 +130,7 @@ impl Checker<'_> {
         if x.is_finite() && x >= min {
             Ok(x)
         } else {
-            Err(self.value(field, x, format!("must be a finite number >= {min}")))
+            Err(self.value(field, crate::diagnose::short(x), format!("must be a finite number >= {min}")))
         }
     }
 
@@ -133,7 +138,7 @@ impl Checker<'_> {
         if x.is_finite() && x > 0.0 {
             Ok(x)
         } else {
-            Err(self.value(field, x, "must be a finite number > 0"))
+            Err(self.value(field, crate::diagnose::short(x), "must be a finite number > 0"))
         }
     }
 
@@ -157,12 +162,12 @@ impl Checker<'_> {
         }
     }
 
-    /// An error if a file named by a field does not exist.
+    /// An error if a file named by a field does not exist or is not a regular file (a folder, a
+    /// named pipe, a device).
     pub(crate) fn existing(&self, field: &str, path: &Path) -> Result<()> {
-        if path.is_file() {
-            Ok(())
-        } else {
-            Err(self.value(field, format!("{:?}", path.display().to_string()), "no such file"))
+        match crate::paths::not_a_regular_file(path) {
+            None => Ok(()),
+            Some(problem) => Err(self.value(field, format!("{:?}", path.display().to_string()), problem)),
         }
     }
 }
@@ -350,6 +355,15 @@ impl ValidScenario {
     /// Reads, overrides and checks a scenario file.
     pub fn load(path: &Path, overrides: &[String]) -> Result<ValidScenario> {
         Scenario::load(path, overrides)?.check(path)
+    }
+
+    /// As [`ValidScenario::load`] from the command line: `unsets` (`--unset KEY`) are removed
+    /// first, then the overrides (`--set KEY=VALUE`) applied, and an error in a field an override
+    /// set names that override ([`super::blame_override`]).
+    pub fn load_cli(path: &Path, unsets: &[String], overrides: &[String]) -> Result<ValidScenario> {
+        Scenario::load_edited(path, unsets, overrides)
+            .and_then(|s| s.check(path))
+            .map_err(|e| super::blame_override(e, overrides))
     }
 
     /// The resolved scenario as TOML (running it reproduces this run).

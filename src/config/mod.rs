@@ -9,11 +9,13 @@
 //! simulation of a [`ValidScenario`].
 
 mod check;
+mod edits;
 mod schema;
 
 pub use crate::dynamics::DynamicsSpec;
 pub(crate) use check::Checker;
 pub use check::{DataSource, InitSource, ValidScenario};
+pub use edits::blame_override;
 pub use schema::{
     apply_override, DataConfig, DataKind, DynamicsConfig, InitConfig, InitKind, ModelConfig, Precision, RunConfig,
     Scenario,

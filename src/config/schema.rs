@@ -407,11 +407,7 @@ pub fn apply_override(table: &mut toml::Table, arg: &str) -> Result<()> {
     if path.iter().any(|p| p.is_empty()) {
         return Err(bad("the key must be a dotted path such as data.n"));
     }
-    let raw = raw.trim();
-    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let value = super::edits::override_value(arg, raw.trim())?;
     let (last, parents) = path.split_last().expect("path is not empty");
     let mut node = table;
     for (depth, part) in parents.iter().enumerate() {
@@ -425,22 +421,53 @@ pub fn apply_override(table: &mut toml::Table, arg: &str) -> Result<()> {
 impl Scenario {
     /// Reads a scenario file and applies the overrides; the result is not yet checked.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Scenario> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::parse(&text, &path.display().to_string(), overrides)
+        Self::load_edited(path, &[], overrides)
+    }
+
+    /// Reads a scenario file, removes the keys `unsets` (dotted paths, `--unset`) and then applies
+    /// the overrides; the result is not yet checked. A file that is not UTF-8 is an input error.
+    pub fn load_edited(path: &Path, unsets: &[String], overrides: &[String]) -> Result<Scenario> {
+        // A folder, pipe or device is named as such; a missing file is the reading error below.
+        if let Some(problem) = crate::paths::not_a_regular_file(path).filter(|p| p.starts_with("is ")) {
+            return Err(Error::data(path, "open", problem));
+        }
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let file = path.display().to_string();
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let valid = e.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(&e.as_bytes()[..valid]).into_owned();
+            Error::ScenarioSyntax {
+                file: file.clone(),
+                message: format!(
+                    "the file is not UTF-8 text: invalid byte at offset {valid}{}",
+                    location(&text, Some(valid..valid))
+                ),
+            }
+        })?;
+        Self::parse_edited(&text, &file, unsets, overrides)
     }
 
     /// Parses scenario text; `file` names it in errors.
     pub fn parse(text: &str, file: &str, overrides: &[String]) -> Result<Scenario> {
+        Self::parse_edited(text, file, &[], overrides)
+    }
+
+    /// Parses scenario text, removes the keys `unsets` and applies the overrides.
+    pub fn parse_edited(text: &str, file: &str, unsets: &[String], overrides: &[String]) -> Result<Scenario> {
         let mut table: toml::Table = toml::from_str(text).map_err(|e| Error::ScenarioSyntax {
             file: file.to_string(),
             message: e.message().trim().replace('\n', "; ") + &location(text, e.span()),
         })?;
+        for key in unsets {
+            super::edits::unset(&mut table, key)?;
+        }
         for arg in overrides {
             apply_override(&mut table, arg)?;
         }
         serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
             let field = e.path().to_string();
-            Error::ScenarioField { file: file.to_string(), field, message: e.into_inner().message().trim().to_string() }
+            let message = super::edits::plain_message(e.into_inner().message().trim());
+            Error::ScenarioField { file: file.to_string(), field, message }
         })
     }
 }

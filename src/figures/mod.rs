@@ -101,17 +101,53 @@ pub fn find(name: &str) -> Result<&'static dyn Figure> {
         .ok_or_else(|| Error::Invalid(format!("no figure named `{name}`; the figures are: {}", names.join(", "))))
 }
 
-/// The parameter file of a figure: `options.config`, or `scenarios/paper/<name>.toml`.
+/// The parameter file of a figure: `options.config`, or `scenarios/paper/<name>.toml` (see
+/// [`config_source`] for the copy built into the program).
 pub fn config_path(name: &str, options: &FigureOptions) -> PathBuf {
     options.config.clone().unwrap_or_else(|| Path::new("scenarios/paper").join(format!("{name}.toml")))
+}
+
+/// The parameter files of the figures as they were when this program was built: a figure run
+/// outside the repository (where `scenarios/paper/<name>.toml` does not exist) uses these.
+const BUILT_IN: [(&str, &str); 8] = [
+    ("dynamics", include_str!("../../scenarios/paper/dynamics.toml")),
+    ("escape", include_str!("../../scenarios/paper/escape.toml")),
+    ("kernel-vs-net", include_str!("../../scenarios/paper/kernel-vs-net.toml")),
+    ("margin", include_str!("../../scenarios/paper/margin.toml")),
+    ("regime", include_str!("../../scenarios/paper/regime.toml")),
+    ("sample-complexity", include_str!("../../scenarios/paper/sample-complexity.toml")),
+    ("temperature", include_str!("../../scenarios/paper/temperature.toml")),
+    ("width", include_str!("../../scenarios/paper/width.toml")),
+];
+
+/// Where a figure's parameters come from: `options.config`, else `scenarios/paper/<name>.toml`
+/// relative to the current folder when it exists, else the copy built into the program (named
+/// `scenarios/paper/<name>.toml (built in)`).
+pub fn config_source(name: &str, options: &FigureOptions) -> String {
+    let path = config_path(name, options);
+    if options.config.is_none() && !path.exists() && BUILT_IN.iter().any(|(n, _)| *n == name) {
+        format!("{} (built in)", path.display())
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// The text of a figure's parameter file and its name for messages ([`config_source`]).
+fn config_text(name: &str, options: &FigureOptions) -> Result<(String, String)> {
+    let path = config_path(name, options);
+    if options.config.is_none() && !path.exists() {
+        if let Some((_, text)) = BUILT_IN.iter().find(|(n, _)| *n == name) {
+            return Ok((text.to_string(), config_source(name, options)));
+        }
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    Ok((text, path.display().to_string()))
 }
 
 /// Reads a figure's parameters: the file's top-level keys, with its `[quick]` table laid over them
 /// when `options.quick`. Unknown keys are errors (use `#[serde(deny_unknown_fields)]`).
 pub fn load_config<T: DeserializeOwned>(name: &str, options: &FigureOptions) -> Result<T> {
-    let path = config_path(name, options);
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let file = path.display().to_string();
+    let (text, file) = config_text(name, options)?;
     let mut table: toml::Table = toml::from_str(&text)
         .map_err(|e| Error::ScenarioSyntax { file: file.clone(), message: e.message().trim().replace('\n', "; ") })?;
     let quick = table.remove("quick");

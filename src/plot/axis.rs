@@ -212,7 +212,8 @@ pub(super) fn log_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, Vec<Strin
     }
     let (first, last) = ((a - 1e-9).ceil() as i32, (b + 1e-9).floor() as i32);
     let inside = |v: f64| v >= lo * (1.0 - 1e-9) && v <= hi * (1.0 + 1e-9);
-    if last > first {
+    // Three powers of ten at least; fewer leave an axis with one or two labels.
+    if last - first >= 2 {
         let count = (last - first + 1) as usize;
         let stride = count.div_ceil(target.max(2)) as i32;
         let (decades, rest): (Vec<i32>, Vec<i32>) = (first..=last).partition(|k| k.rem_euclid(stride) == 0);
@@ -232,11 +233,15 @@ pub(super) fn log_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, Vec<Strin
     let multiples = |ms: &'static [u32]| -> Vec<f64> {
         (k0..=k1).flat_map(|k| ms.iter().map(move |m| f64::from(*m) * 10f64.powi(k))).filter(|v| inside(*v)).collect()
     };
-    let major = multiples(&[1, 2, 5]);
-    if major.len() < 2 {
+    let mut major = multiples(&[1, 2, 5]);
+    let mut minor = multiples(&[3, 4, 6, 7, 8, 9]);
+    if major.len() < 3 {
+        major = multiples(&[1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        minor = Vec::new();
+    }
+    if major.len() < 3 {
         return linear_ticks(lo, hi, target);
     }
-    let minor = multiples(&[3, 4, 6, 7, 8, 9]);
     let labels = major.iter().map(|v| format_value(*v)).collect();
     (major, labels, minor)
 }
@@ -249,7 +254,7 @@ pub(super) fn power_of_ten(k: i32) -> String {
 }
 
 /// A compact label for `v`: up to 4 significant digits, scientific when very small or large.
-pub(super) fn format_value(v: f64) -> String {
+pub fn format_value(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
         return format!("{}", v + 0.0);
     }

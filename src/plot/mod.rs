@@ -27,6 +27,8 @@ mod panel;
 mod scatter;
 
 pub use animation::Animation;
+/// A compact number as on tick labels: 4 significant digits, scientific when very small or large.
+pub use axis::format_value as format_number;
 
 use crate::error::{Error, Result};
 use crate::output::{write_atomic_with, AtomicWrite};
@@ -139,6 +141,10 @@ pub struct Panel {
     pub y_scale: Scale,
     /// The curves, coloured in order.
     pub series: Vec<Series>,
+    /// On a log x axis: draw x = 0 at the left edge (a tick labelled 0, a small gap before the
+    /// first positive value) instead of dropping it, and end the axis at the largest x (a time
+    /// axis that starts at t = 0 and ends with the data).
+    pub x_from_zero: bool,
 }
 
 impl Panel {

@@ -59,6 +59,20 @@ impl Prepared {
         }
         for band in &self.bands {
             out.extend(band.iter().flat_map(|(x, l, u)| l.map(|l| (*x, l)).into_iter().chain([(*x, *u)])));
+            // The inside of the band too (a legend over a band hides it as much as over a line),
+            // spaced geometrically when both edges are positive (they may be on a log axis).
+            for pair in band.windows(2) {
+                let ((x0, l0, u0), (x1, l1, u1)) = (pair[0], pair[1]);
+                let (Some(l0), Some(l1)) = (l0, l1) else { continue };
+                for k in 0..4 {
+                    let t = f64::from(k) / 4.0;
+                    let (x, l, u) = (x0 + t * (x1 - x0), l0 + t * (l1 - l0), u0 + t * (u1 - u0));
+                    out.extend((1..6).map(|j| {
+                        let s = f64::from(j) / 6.0;
+                        (x, if l > 0.0 && u > 0.0 { l * (u / l).powf(s) } else { l + s * (u - l) })
+                    }));
+                }
+            }
         }
     }
 }
@@ -66,10 +80,16 @@ impl Prepared {
 /// Draws one panel of a figure.
 pub(super) fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel) -> Result<(), String> {
     let (x_log, y_log) = (panel.x_scale == Scale::Log, panel.y_scale == Scale::Log);
-    let data: Vec<Prepared> = panel.series.iter().map(|s| Prepared::new(s, x_log, y_log)).collect();
+    let zero = (x_log && panel.x_from_zero).then(|| zero_axis(&panel.series)).flatten();
+    let series: Vec<Series> = match &zero {
+        Some(axis) => panel.series.iter().map(|s| zero_at(s, axis.lo)).collect(),
+        None => panel.series.clone(),
+    };
+    let data: Vec<Prepared> = series.iter().map(|s| Prepared::new(s, x_log, y_log)).collect();
     let xs: Vec<f64> = data.iter().flat_map(Prepared::xs).collect();
     let ys: Vec<f64> = data.iter().flat_map(Prepared::ys).collect();
-    let (xa, ya) = (Axis::fit(&xs, panel.x_scale, 9), Axis::fit(&ys, panel.y_scale, 8));
+    let xa = zero.unwrap_or_else(|| Axis::fit(&xs, panel.x_scale, 9));
+    let ya = Axis::fit(&ys, panel.y_scale, 8);
     let mut chart = build_chart(area, &panel.title, &xa, &ya)?;
     draw_mesh(&mut chart, &panel.x_label, &panel.y_label, true)?;
     for (k, d) in data.iter().enumerate() {
@@ -95,6 +115,31 @@ pub(super) fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, pane
     }
     let labels: Vec<&str> = panel.series.iter().map(|s| s.label.as_str()).filter(|l| !l.is_empty()).collect();
     draw_legend(&mut chart, &labels, &footprint, &xa, &ya)
+}
+
+/// The log x axis of a panel drawn from x = 0 ([`Panel::x_from_zero`]): from a little below the
+/// smallest positive x (where x = 0 is drawn, labelled 0) to the largest x, or `None` when no
+/// series has a positive x.
+pub(super) fn zero_axis(series: &[Series]) -> Option<Axis> {
+    let positive = series.iter().flat_map(|s| s.x.iter().copied()).filter(|x| valid(*x, true));
+    let (min, max) = positive.fold((f64::INFINITY, 0f64), |(a, b), x| (a.min(x), b.max(x)));
+    if min > max {
+        return None;
+    }
+    let span = (max / min).log10().max(1.0);
+    let lo = min / 10f64.powf(0.06 * span);
+    let hi = if max > min { max } else { max * 10.0 };
+    let mut axis = Axis::new(lo, hi, Scale::Log, 9);
+    let keep: Vec<usize> = (0..axis.major.len()).filter(|&i| axis.major[i] >= min * (1.0 - 1e-9)).collect();
+    axis.labels = std::iter::once("0".to_string()).chain(keep.iter().map(|&i| axis.labels[i].clone())).collect();
+    axis.major = std::iter::once(lo).chain(keep.iter().map(|&i| axis.major[i])).collect();
+    axis.minor.retain(|m| *m >= min);
+    Some(axis)
+}
+
+/// `s` with x = 0 moved to `lo`.
+fn zero_at(s: &Series, lo: f64) -> Series {
+    Series { x: s.x.iter().map(|&x| if x == 0.0 { lo } else { x }).collect(), ..s.clone() }
 }
 
 /// Draws the runs of a series; a run of a single point (or of equal points) is drawn as a dot

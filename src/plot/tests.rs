@@ -309,3 +309,34 @@ fn categorical_and_numeric_heatmap_axes() {
     let (axis, _) = cell_axis(&(0..100).map(f64::from).collect::<Vec<_>>(), Scale::Log, 10);
     assert!(axis.major.len() <= 10);
 }
+
+#[test]
+fn log_axes_get_three_labels_and_time_axes_start_at_zero() {
+    // Two powers of ten in range: 1-2-5 ticks; one: every multiple.
+    assert_eq!(log_ticks(0.008, 0.2, 8).1, ["0.01", "0.02", "0.05", "0.1", "0.2"]);
+    assert_eq!(log_ticks(0.12, 0.45, 8).1, ["0.2", "0.3", "0.4"]);
+    // t = 0 at the left edge, labelled 0, and the axis ends with the data.
+    let series = vec![Series::new("L", vec![0.0, 10.0, 20.0, 2000.0], vec![1.0, 0.5, 0.4, 0.3])];
+    let axis = zero_axis(&series).unwrap();
+    assert_eq!(axis.hi, 2000.0);
+    assert!(axis.lo > 5.0 && axis.lo < 10.0, "{}", axis.lo);
+    assert_eq!((axis.major[0], axis.labels[0].as_str()), (axis.lo, "0"));
+    assert_eq!(&axis.labels[1..], ["10¹", "10²", "10³"]);
+    assert!(axis.minor.iter().all(|m| *m >= 10.0), "no ticks in the gap before the first time");
+    assert!(zero_axis(&[Series::new("t = 0 only", vec![0.0], vec![1.0])]).is_none());
+    let panel = Panel { x_scale: Scale::Log, x_from_zero: true, series, ..Panel::new("L", "time t", "L") };
+    let dir = tempfile::tempdir().unwrap();
+    figure(&dir.path().join("zero"), &[panel]).unwrap();
+    let svg = fs::read_to_string(dir.path().join("zero.svg")).unwrap();
+    assert!(svg.contains(">\n0\n</text>"), "the tick at t = 0 is labelled");
+}
+
+#[test]
+fn legends_avoid_the_inside_of_bands() {
+    let band =
+        Series { band: Some((vec![0.0, 0.0], vec![1.0, 1.0])), ..Series::new("b", vec![0.0, 10.0], vec![0.5, 0.5]) };
+    let mut footprint = Vec::new();
+    Prepared::new(&band, false, false).footprint(Mark::Line, &mut footprint);
+    assert!(footprint.iter().any(|(x, y)| *x == 2.5 && (*y - 1.0 / 6.0).abs() < 1e-12), "{footprint:?}");
+    assert!(footprint.iter().any(|(x, y)| *x == 7.5 && (*y - 5.0 / 6.0).abs() < 1e-12), "{footprint:?}");
+}

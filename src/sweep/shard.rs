@@ -15,10 +15,11 @@ pub struct SweepShard {
 impl SweepShard {
     /// A shard `i` of `n`, checked (`1 <= i <= n`); `what` names its origin in errors.
     fn new(index: usize, count: usize, what: &str) -> Result<SweepShard> {
-        if count == 0 || index == 0 || index > count {
-            return Err(Error::Invalid(format!(
-                "{what}: shard {index}/{count}: the part must be between 1 and the number of parts (>= 1)"
-            )));
+        if count == 0 {
+            return Err(Error::Invalid(format!("{what}: the number of parts N must be at least 1")));
+        }
+        if index == 0 || index > count {
+            return Err(Error::Invalid(format!("{what}: the part I = {index} must be between 1 and N = {count}")));
         }
         Ok(SweepShard { index, count })
     }
