@@ -7,7 +7,8 @@
 //! For each task, n and seed s (one teacher, training set, test set and initial cloud each), four
 //! predictors are fitted to the same training set:
 //! - `net_stop`: the network trained by `gd` until a stopping rule of [`crate::engine::stop`] holds or the
-//!   step cap (`[net_stop]`);
+//!   step cap (`[net_stop]`), its gap certified with the better of the current and the time-averaged
+//!   dual vector (`figures::converge`);
 //! - `net_paper`: the network at the paper's lambda for the paper's fixed number of steps
 //!   (`[net_paper]`), no stopping rule;
 //! - `arccos`: the arc-cosine kernel (first layer fixed: random ReLU features, [`Ntk::arc_cosine`]);
@@ -24,11 +25,11 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::converge::{self, Schedule};
 use super::{band_series, mean_sd, say, stem, Figure, FigureOptions, FigureReport};
 use crate::data::{classification_error, Dataset, Distribution, Task};
-use crate::dynamics::Gd;
 use crate::engine::stop::{relative_gap, StopReason, StopRule};
-use crate::engine::{Problem, RunOptions, Simulation};
+use crate::engine::Problem;
 use crate::error::{Error, Result};
 use crate::linalg::Real;
 use crate::loss::Loss;
@@ -335,24 +336,23 @@ fn train_network(
         (net.eta, net.s_w, net.s_u)
     };
     let cloud = Cloud::<f32>::sample(net.m, params.d, &Init::Gaussian { s_w, s_u }, seed);
-    let mut run = RunOptions::new(eta, variant.steps, net.log_every, seed);
-    run.certify_every = net.certify_every;
-    let (mut sim, state) = Simulation::new(problem, Box::new(Gd), run, cloud)?;
-    if let Some(rule) = variant.stop {
-        sim.set_stop(rule);
-    }
-    let state = sim.run(state, &mut [])?;
-    let last = sim.history().last().cloned().expect("a run logs its last step");
-    let gap = last.gap.unwrap_or(f64::NAN);
-    let f = state.cloud.predict(test.x.mapv(f32::of).view());
+    let schedule = Schedule {
+        eta,
+        cap: variant.steps,
+        log_every: net.log_every,
+        certify_every: net.certify_every,
+        stop: variant.stop,
+    };
+    let run = converge::train(problem, cloud, schedule, seed)?;
+    let f = run.state.cloud.predict(test.x.mapv(f32::of).view());
     Ok((
         f,
         NetRun {
-            steps: state.step,
-            stop_reason: sim.stop_reason(),
-            loss: last.loss,
-            relative_gap: relative_gap(last.loss, gap),
-            certificate: last.certificate.unwrap_or_default(),
+            steps: run.state.step,
+            stop_reason: run.stop_reason,
+            loss: run.loss,
+            relative_gap: relative_gap(run.loss, run.gap),
+            certificate: run.certificate,
         },
     ))
 }

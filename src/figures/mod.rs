@@ -3,6 +3,7 @@
 //! `meanfield figure <name> [--quick]`. A `[quick]` table in the file overrides the full settings
 //! for a version that runs in seconds (used by the tests).
 
+mod converge;
 pub mod dynamics;
 pub mod escape;
 pub mod kernel_vs_net;

@@ -1,0 +1,127 @@
+//! The parameters of the figure (`scenarios/paper/sample-complexity.toml`) and their checks.
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::stop::StopRule;
+use crate::error::{Error, Result};
+use crate::ntk::Ntk;
+
+/// The parameters of `scenarios/paper/sample-complexity.toml`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Params {
+    /// Input dimensions d (>= 2), increasing.
+    pub(super) dims: Vec<usize>,
+    /// The dimensions (a subset of `dims`) on which the kernel predictors run.
+    pub(super) kernel_dims: Vec<usize>,
+    /// First size of the coarse grid n_start 2^k.
+    pub(super) n_start: usize,
+    /// Largest training-set size.
+    pub(super) n_max: usize,
+    /// Fine grid: 2^(1/refine) apart inside the coarse intervals that cross an eps.
+    pub(super) refine: u32,
+    /// Seeds 1..=seeds: one training set, test set and initial cloud each.
+    pub(super) seeds: u64,
+    /// Test-error thresholds defining n*, increasing; the figure draws n* of `eps_main`.
+    pub(super) eps: Vec<f64>,
+    /// The threshold drawn in the n* figure (one of `eps`).
+    pub(super) eps_main: f64,
+    /// Test samples per seed.
+    pub(super) test_n: usize,
+    /// Bootstrap resamples of the seeds.
+    pub(super) bootstrap: usize,
+    /// A JSON file (an earlier report of this figure, or the `.partial.json` an interrupted run leaves)
+    /// whose curves are taken, instead of being computed again, for every dimension it holds completely.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) reuse: Option<String>,
+    /// The network's training recipe.
+    pub(super) net: NetParams,
+    /// Initial scales of the network whose NTK is used.
+    pub(super) kernel: KernelParams,
+}
+
+/// The one recipe by which every network is trained.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NetParams {
+    pub(super) m: usize,
+    pub(super) lambda: f64,
+    pub(super) eta: f64,
+    /// The step cap.
+    pub(super) steps: u64,
+    /// Steps between the checks of `stop.rel_change` (the loss is logged).
+    pub(super) log_every: u64,
+    /// Steps between the checks of `stop.rel_gap` (the dual bound is computed).
+    pub(super) certify_every: u64,
+    pub(super) s_w: f64,
+    pub(super) s_u: f64,
+    /// Start the run at n from the final cloud at the next smaller n of the same seed.
+    pub(super) warm_start: bool,
+    /// The stopping rules.
+    pub(super) stop: StopRule,
+}
+
+/// The NTK's scales r_w, r_u.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct KernelParams {
+    pub(super) r_w: f64,
+    pub(super) r_u: f64,
+}
+
+impl Params {
+    /// Checks every rule; the message names the field.
+    pub(super) fn check(&self, file: &str) -> Result<()> {
+        let bad = |field: &str, value: String, allowed: &str| {
+            Err(Error::ScenarioValue { file: file.into(), field: field.into(), value, allowed: allowed.into() })
+        };
+        let increasing = |v: &[usize]| v.windows(2).all(|w| w[0] < w[1]);
+        if self.dims.is_empty() || self.dims[0] < 2 || !increasing(&self.dims) {
+            return bad("dims", format!("{:?}", self.dims), "must be increasing dimensions >= 2");
+        }
+        if !increasing(&self.kernel_dims) || self.kernel_dims.iter().any(|d| !self.dims.contains(d)) {
+            return bad("kernel_dims", format!("{:?}", self.kernel_dims), "must be increasing and a subset of dims");
+        }
+        if self.n_start < 1 || self.n_max < self.n_start {
+            return bad("n_start, n_max", format!("{}, {}", self.n_start, self.n_max), "must be 1 <= n_start <= n_max");
+        }
+        if !(1..=16).contains(&self.refine) {
+            return bad("refine", self.refine.to_string(), "must be between 1 and 16");
+        }
+        if self.seeds < 1 {
+            return bad("seeds", self.seeds.to_string(), "must be >= 1");
+        }
+        if self.eps.is_empty()
+            || self.eps.iter().any(|e| !(*e > 0.0 && *e < 1.0))
+            || !self.eps.windows(2).all(|w| w[0] < w[1])
+        {
+            return bad("eps", format!("{:?}", self.eps), "must be increasing numbers in (0, 1)");
+        }
+        if !self.eps.contains(&self.eps_main) {
+            return bad("eps_main", self.eps_main.to_string(), "must be one of eps");
+        }
+        if self.test_n < 1 {
+            return bad("test_n", self.test_n.to_string(), "must be >= 1");
+        }
+        let net = &self.net;
+        if net.m < 1 || net.steps < 1 || net.log_every < 1 {
+            return bad(
+                "net.m, net.steps, net.log_every",
+                format!("{}, {}, {}", net.m, net.steps, net.log_every),
+                "must be >= 1",
+            );
+        }
+        for (field, v) in [("net.lambda", net.lambda), ("net.s_w", net.s_w), ("net.s_u", net.s_u)] {
+            if !(v >= 0.0 && v.is_finite()) {
+                return bad(field, v.to_string(), "must be a finite number >= 0");
+            }
+        }
+        if !(net.eta > 0.0 && net.eta.is_finite()) {
+            return bad("net.eta", net.eta.to_string(), "must be a finite number > 0");
+        }
+        net.stop.check(&crate::config::Checker { file }, "net.stop", net.certify_every)?;
+        Ntk::new(self.kernel.r_w, self.kernel.r_u)
+            .map(|_| ())
+            .or_else(|e| bad("kernel", format!("{:?}", self.kernel), &e.to_string()))
+    }
+}
