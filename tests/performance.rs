@@ -80,14 +80,14 @@ fn store_activations_always_needs_the_gemm_kernels() {
     assert!(!out.status.success());
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim_end(),
-        "error: scenarios/quickstart.toml: field `run.store_activations` = \"always\": needs an input dimension \
+        "error: --set run.store_activations=always: field `run.store_activations` = \"always\": needs an input dimension \
          d > 8 (here d = 2, bias included): below it the kernels compute the pre-activations in registers and \
          keep none; use \"auto\" or \"never\""
     );
     let out = meanfield(&["validate", "scenarios/quickstart.toml", "--set", "run.store_activations=sometimes"], None);
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim_end(),
-        "error: scenarios/quickstart.toml: field `run.store_activations`: unknown variant `sometimes`, expected one \
+        "error: --set run.store_activations=sometimes: field `run.store_activations`: unknown variant `sometimes`, expected one \
          of `auto`, `always`, `never`"
     );
 }
