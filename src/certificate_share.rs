@@ -14,12 +14,16 @@
 //! certificate, 4.5 ms per step); only their ratios matter.
 //!
 //! The interval is lowered only when `run.certify_every` is left at its default, every logged
-//! step (`run.certify_every = run.log_every`); any other interval is kept.
+//! step (`run.certify_every = run.log_every`), and only when the run's certificates at that
+//! interval are predicted to take more than [`NEGLIGIBLE_SECONDS`] in all (a short run keeps every
+//! certificate); any other interval is kept.
 
 use crate::certify::{estimate_cost, exact_cost, SphereMethod, EXACT_BUDGET};
 
 /// The certificate takes at most this share of the stepping time, when its interval is automatic.
 pub const SHARE: f64 = 0.25;
+/// Below this many predicted seconds for all the certificates of a run, the interval is kept.
+pub const NEGLIGIBLE_SECONDS: f64 = 0.5;
 /// Work units of the exact sphere maximum per second ([`EXACT_BUDGET`] is about a second).
 pub const EXACT_UNITS_PER_SECOND: f64 = 1e8;
 /// Work units of the estimated sphere maximum per second (its ascents mostly stop early).
@@ -64,7 +68,10 @@ pub fn plan(
     let step_seconds = 4.0 * m as f64 * batch.unwrap_or(n).min(n) as f64 * d as f64 / STEP_FLOPS_PER_SECOND;
     let mut every = asked;
     let share = |every: u64| certificate_seconds / (certificate_seconds + every as f64 * step_seconds);
-    if !explicit && asked > 0 {
+    // Certified steps at the asked interval: 0, asked, 2 asked, ... and the last.
+    let certified = steps / asked.max(1) + 1 + u64::from(steps % asked.max(1) != 0);
+    let total_seconds = certified as f64 * certificate_seconds;
+    if !explicit && asked > 0 && total_seconds > NEGLIGIBLE_SECONDS {
         while share(every) > SHARE && every < steps {
             every = every.saturating_mul(2);
         }
@@ -119,6 +126,10 @@ mod tests {
         assert!(short.lowered.unwrap().contains(
             "certifying only the first and the last step (every 80 steps rather than every 20), still a predicted 28%"
         ));
+        // A run whose certificates take under NEGLIGIBLE_SECONDS in all keeps them: 3 certificates
+        // of 0.141 s (steps 0, 20, 40) are 0.42 s.
+        let brief = plan(20, false, 40, SphereMethod::Auto, (50, 5, 5000, None));
+        assert_eq!((brief.every, brief.lowered), (20, None));
         // An explicit interval is kept.
         assert_eq!(plan(20, true, 100000, SphereMethod::Auto, (50, 5, 5000, None)).every, 20);
         assert_eq!(plan(0, false, 100, SphereMethod::Auto, (50, 5, 5000, None)).every, 0);

@@ -124,7 +124,13 @@ fn a_folder_holding_another_scenario_is_not_overwritten_without_force() {
     assert!(run(&["--set", "lambda=0.5", "--force"]).status.success());
     let resumed = run(&["--resume"]);
     assert_eq!(resumed.status.code(), Some(2));
-    assert!(String::from_utf8(resumed.stderr)
-        .unwrap()
-        .ends_with("checkpoint.bin:resume: no checkpoint to resume from; run without --resume\n"));
+    // The folder now holds a finished run of the lambda = 0.5 scenario: --resume may only extend it.
+    let stderr = String::from_utf8(resumed.stderr).unwrap();
+    assert!(
+        stderr.contains("summary.json:resume: the finished run belongs to a different scenario: `lambda` = 0.5 there")
+            && stderr.ends_with(
+                "only run.steps may change on --resume (to start afresh, run with --force and without --resume)\n"
+            ),
+        "{stderr}"
+    );
 }

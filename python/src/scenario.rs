@@ -132,7 +132,7 @@ impl PyScenario {
     #[pyo3(signature = (path, overrides=None))]
     fn load(py: Python<'_>, path: PathBuf, overrides: Option<&Bound<'_, PyAny>>) -> PyResult<PyScenario> {
         let overrides = override_list(overrides)?;
-        let inner = py.detach(|| ValidScenario::load(&path, &overrides)).map_err(scenario_error)?;
+        let inner = py.detach(|| ValidScenario::load_cli(&path, &[], &overrides)).map_err(scenario_error)?;
         Ok(PyScenario { inner })
     }
 
