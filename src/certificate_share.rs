@@ -69,7 +69,7 @@ pub fn plan(
     let mut every = asked;
     let share = |every: u64| certificate_seconds / (certificate_seconds + every as f64 * step_seconds);
     // Certified steps at the asked interval: 0, asked, 2 asked, ... and the last.
-    let certified = steps / asked.max(1) + 1 + u64::from(steps % asked.max(1) != 0);
+    let certified = steps / asked.max(1) + 1 + u64::from(!steps.is_multiple_of(asked.max(1)));
     let total_seconds = certified as f64 * certificate_seconds;
     if !explicit && asked > 0 && total_seconds > NEGLIGIBLE_SECONDS {
         while share(every) > SHARE && every < steps {

@@ -71,8 +71,8 @@ pub fn digamma(n: usize) -> f64 {
 /// log V_D = (D/2) log pi - log Gamma(D/2 + 1), the log-volume of the unit ball of R^D.
 pub fn log_unit_ball_volume(dim: usize) -> f64 {
     // log Gamma(D/2 + 1) by the recurrence Gamma(x + 1) = x Gamma(x) from Gamma(1) = 1 or Gamma(1/2) = sqrt(pi).
-    let mut log_gamma = if dim % 2 == 0 { 0.0 } else { 0.5 * std::f64::consts::PI.ln() };
-    let mut x = if dim % 2 == 0 { 1.0 } else { 0.5 };
+    let mut log_gamma = if dim.is_multiple_of(2) { 0.0 } else { 0.5 * std::f64::consts::PI.ln() };
+    let mut x = if dim.is_multiple_of(2) { 1.0 } else { 0.5 };
     while x < 0.5 * dim as f64 + 1.0 - 0.25 {
         log_gamma += x.ln();
         x += 1.0;

@@ -215,7 +215,7 @@ impl<F: Real> Observer<F> for Movie {
     }
 
     fn tick(&mut self, state: &State<F>) {
-        if state.step % self.every == 0 || state.step == self.last {
+        if state.step.is_multiple_of(self.every) || state.step == self.last {
             self.record(state);
         }
     }

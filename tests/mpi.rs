@@ -155,7 +155,7 @@ fn a_checkpoint_of_two_processes_resumes_in_one() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let step = Checkpoint::<f64>::read(&checkpoint).unwrap().state.step;
-    assert!(step > 0 && step % 200 == 0 && step < 6000, "checkpoint at step {step}");
+    assert!(step > 0 && step.is_multiple_of(200) && step < 6000, "checkpoint at step {step}");
     let resume: Vec<&str> = refs.iter().copied().chain(["--resume"]).collect();
     launch(Path::new(PLAIN), 0, &resume, tmp.path());
     let whole = args("whole");

@@ -45,7 +45,7 @@ fn a_run_killed_after_a_checkpoint_resumes_to_identical_outputs() {
     child.wait().unwrap();
     assert!(!killed.join("summary.json").exists(), "a killed run does not look complete");
     let step = Checkpoint::<f64>::read(&checkpoint).unwrap().state.step;
-    assert!(step > 0 && step % 50 == 0, "checkpoint at step {step}");
+    assert!(step > 0 && step.is_multiple_of(50), "checkpoint at step {step}");
 
     let mut resume_args = killed_args.clone();
     resume_args.push("--resume".into());

@@ -498,13 +498,13 @@ impl<F: Real> Simulation<F> {
 
     /// Whether metrics are logged after `step` steps.
     fn is_logged(&self, step: u64) -> bool {
-        step % self.options.log_every.max(1) == 0 || step == self.options.steps
+        step.is_multiple_of(self.options.log_every.max(1)) || step == self.options.steps
     }
 
     /// The metrics of docs/math.md, sections Objective and Dual bound, at `state` (certified when `state.step` is due).
     pub fn metrics(&mut self, state: &State<F>) -> Result<Metrics> {
         let every = self.options.certify_every;
-        let due = every > 0 && (state.step % every == 0 || state.step == self.options.steps);
+        let due = every > 0 && (state.step.is_multiple_of(every) || state.step == self.options.steps);
         let certifying = Instant::now();
         let bound = if due { Some(self.dual_bound(state)?).filter(|b| !b.dual.is_nan()) } else { None };
         let tau = self.dynamics.langevin_temperature(state.step).filter(|&t| t > 0.0 && self.problem.lambda > 0.0);
@@ -609,7 +609,7 @@ impl<F: Real> Simulation<F> {
                 self.write_checkpoint(&state)?;
                 return Err(Error::Interrupted { step: state.step });
             }
-            if self.checkpoints.as_ref().is_some_and(|c| c.every > 0 && state.step % c.every == 0) {
+            if self.checkpoints.as_ref().is_some_and(|c| c.every > 0 && state.step.is_multiple_of(c.every)) {
                 self.write_checkpoint(&state)?;
             }
         }

@@ -171,7 +171,7 @@ mod tests {
         let out = run(&train, lambda, schedule);
         assert_eq!(out.stop_reason, StopReason::RelGap);
         assert_eq!(out.certificate, "exact");
-        assert!(out.state.step < 50_000 && out.state.step % 100 == 0, "{}", out.state.step);
+        assert!(out.state.step < 50_000 && out.state.step.is_multiple_of(100), "{}", out.state.step);
         assert!(out.gap >= 0.0 && out.gap <= 1e-3 * out.loss, "G = {} at L = {}", out.gap, out.loss);
         // D = L - G is a lower bound on L* <= upper; and L >= L* >= lower.
         assert!(out.loss - out.gap <= upper + 1e-9, "D = {} above L* <= {upper}", out.loss - out.gap);
@@ -198,7 +198,7 @@ mod tests {
         let schedule = Schedule { eta: 0.5, cap: 50_000, log_every: 50, certify_every: 1000, stop: Some(rule) };
         let out = run(&train, lambda, schedule);
         assert_eq!(out.stop_reason, StopReason::RelChange);
-        assert!(out.state.step % 50 == 0 && out.state.step >= 200 && out.state.step < 50_000);
+        assert!(out.state.step.is_multiple_of(50) && out.state.step >= 200 && out.state.step < 50_000);
         assert!(out.gap.is_finite() && out.loss - out.gap <= upper + 1e-9);
     }
 
