@@ -595,7 +595,8 @@ fn optimum(args: &OptimumArgs) -> Result<(), Error> {
             let available = meanfield::resources::available_memory_bytes();
             let mut needs = meanfield::footprint::of_scenario(&scenario, 1)?;
             if !scenario.scenario.run.reference {
-                let (n, d) = (scenario.scenario.data.n.unwrap_or(0) as u128, scenario.scenario.data.d.unwrap_or(0) as u128);
+                let (n, d) =
+                    (scenario.scenario.data.n.unwrap_or(0) as u128, scenario.scenario.data.d.unwrap_or(0) as u128);
                 needs.add_convex_program(n, d);
             }
             needs.check(&scenario.source, available, ADVICE)?;

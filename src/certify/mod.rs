@@ -29,7 +29,7 @@ mod sphere;
 mod tests;
 
 pub use dual::{dual_bound, dual_value, DualBound, DualProblem};
-pub(crate) use estimate::{local_maxima, phi_many};
 pub use estimate::estimate_cost;
+pub(crate) use estimate::{local_maxima, phi_many};
 pub use exact::{exact_cost, EXACT_BUDGET};
 pub use sphere::{sphere_max, SphereMax, SphereMethod};

@@ -82,7 +82,14 @@ impl Figure for SampleComplexity {
                 if params.kernel_dims.contains(&d) { Method::ALL.to_vec() } else { vec![Method::Net] };
             let earlier: Vec<CurvePoint> = reused.iter().filter(|c| c.d == d).cloned().collect();
             if methods.iter().all(|m| earlier.iter().any(|c| c.method == m.key())) {
-                say(options, format!("d = {d}: {} curve points taken from {}", earlier.len(), params.reuse.as_deref().unwrap_or("")));
+                say(
+                    options,
+                    format!(
+                        "d = {d}: {} curve points taken from {}",
+                        earlier.len(),
+                        params.reuse.as_deref().unwrap_or("")
+                    ),
+                );
                 curves.extend(earlier);
                 continue;
             }

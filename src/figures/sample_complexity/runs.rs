@@ -208,6 +208,7 @@ pub(super) fn load_curves(path: &str) -> Result<Vec<CurvePoint>> {
         allowed: "a sample-complexity report or partial file (a JSON object with findings.curves or curves)".into(),
     };
     let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-    let curves = value.pointer("/findings/curves").or_else(|| value.get("curves")).ok_or_else(|| bad("missing".into()))?;
+    let curves =
+        value.pointer("/findings/curves").or_else(|| value.get("curves")).ok_or_else(|| bad("missing".into()))?;
     serde_json::from_value(curves.clone()).map_err(|e| bad(e.to_string()))
 }
