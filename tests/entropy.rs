@@ -81,6 +81,8 @@ fn the_error_shrinks_with_more_points() {
 /// Measures bias and spread for k = 1..5 on a D = 3 Gaussian with m = 2000 (the quickstart's cloud size); run with
 /// `cargo test --release --test entropy -- --ignored --nocapture`.
 #[test]
+// Ignored: it measures the error for k = 1..5 and prints it (the README table); run it with
+// `cargo test --release --test entropy -- --ignored --nocapture choose_k`.
 #[ignore = "a measurement that prints a table (minutes), not an assertion: the choice of run.entropy_k"]
 fn choose_k() {
     for m in [2000, 20_000] {
@@ -104,6 +106,8 @@ fn choose_k() {
 /// Wall-clock seconds of one estimate at m = 1e5 in D = 3 and D = 21 (d = 2 and d = 20); run with
 /// `cargo test --release --test entropy -- --ignored --nocapture cost`.
 #[test]
+// Ignored: a timing (the README's cost at m = 1e5), not an assertion; timings stay out of the
+// test run. `cargo test --release --test entropy -- --ignored --nocapture cost`.
 #[ignore = "a timing that prints seconds; timings belong out of the test run"]
 fn cost_at_a_hundred_thousand_particles() {
     for dim in [3, 21] {
@@ -123,6 +127,8 @@ fn cost_at_a_hundred_thousand_particles() {
 /// over samples is far below the bias in high D); run with
 /// `cargo test --release --test entropy -- --ignored --nocapture bias_in_high_dimension`.
 #[test]
+// Ignored: it prints the README's high-dimension bias table; the non-ignored test
+// `the_bias_grows_with_the_dimension` asserts the trend. `... --ignored --nocapture bias_in_high_dimension`.
 #[ignore = "a measurement that prints a table (a minute), not an assertion: where the estimate stops meaning much"]
 fn bias_in_high_dimension() {
     for m in [1000, 10_000] {
