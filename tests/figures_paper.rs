@@ -200,7 +200,7 @@ fn escape_gd_stays_at_dead_zero_and_collapsed_clouds_while_the_perturbed_flow_le
     let (l0, optimum) = (f["l0"].as_f64().unwrap(), f["optimum"].as_f64().unwrap());
     assert!((l0 - std::f64::consts::LN_2).abs() < 1e-12 && optimum < l0 - 0.1, "l(0) = {l0}, L* = {optimum}");
     let runs = f["runs"].as_array().unwrap();
-    // Starts dead (R = 1), zero, collapsed; dynamics gd and perturbed (sigma = 1e-2) each.
+    // Starts dead (R = 1), zero, collapsed; dynamics gd and perturbed (sigma = 1e-3) each.
     assert_eq!(runs.len(), 6);
     let value = |run: &Value, key: &str| run[key].as_f64().unwrap();
     for pair in runs.chunks(2) {
@@ -214,6 +214,14 @@ fn escape_gd_stays_at_dead_zero_and_collapsed_clouds_while_the_perturbed_flow_le
         }
         assert!(gd["time_to_gap"].is_null(), "{gd}");
         assert!(value(gd, "final_gap") > 0.2, "{gd}: gd stays far from the optimum");
+        // gd never meets the stopping rule G / L <= rel_gap: it runs to the cap.
+        assert_eq!((gd["stop_reason"].as_str(), gd["steps"].as_u64()), (Some("cap"), f["steps"].as_u64()), "{gd}");
+        let rel_gap = f["stop"]["rel_gap"].as_f64().unwrap();
+        match perturbed["stop_reason"].as_str().unwrap() {
+            "rel_gap" => assert!(value(perturbed, "final_gap") <= rel_gap * value(perturbed, "final_loss"), "{perturbed}"),
+            "cap" => assert_eq!(perturbed["steps"].as_u64(), f["steps"].as_u64(), "{perturbed}"),
+            other => panic!("unknown stop reason {other}: {perturbed}"),
+        }
         assert!(value(perturbed, "final_gap") < 0.5 * value(gd, "final_gap"), "{perturbed} against {gd}");
         assert!(value(perturbed, "final_loss") < value(gd, "final_loss") - 0.1, "{perturbed} against {gd}");
     }

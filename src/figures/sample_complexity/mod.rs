@@ -36,6 +36,7 @@
 mod params;
 mod plotting;
 mod runs;
+mod split;
 mod statistics;
 mod training;
 
@@ -78,10 +79,16 @@ impl Figure for SampleComplexity {
             None => Vec::new(),
         };
         for &d in &params.dims {
-            let methods: Vec<Method> =
+            let all: Vec<Method> =
                 if params.kernel_dims.contains(&d) { Method::ALL.to_vec() } else { vec![Method::Net] };
-            let earlier: Vec<CurvePoint> = reused.iter().filter(|c| c.d == d).cloned().collect();
-            if methods.iter().all(|m| earlier.iter().any(|c| c.method == m.key())) {
+            let earlier: Vec<CurvePoint> = reused
+                .iter()
+                .filter(|c| c.d == d && all.iter().any(|m| m.key() == c.method) && params.reuses(&c.method))
+                .cloned()
+                .collect();
+            let methods: Vec<Method> =
+                all.iter().copied().filter(|m| !earlier.iter().any(|c| c.method == m.key())).collect();
+            if methods.is_empty() {
                 say(
                     options,
                     format!(
@@ -93,6 +100,10 @@ impl Figure for SampleComplexity {
                 curves.extend(earlier);
                 continue;
             }
+            if !earlier.is_empty() {
+                say(options, format!("d = {d}: {} curve points of the other predictors taken from the reuse file", earlier.len()));
+            }
+            curves.extend(earlier);
             let mut dim = DimensionRuns::new(&params, kernel, d);
             // Coarse pass: n_start 2^k until every predictor's mean error is <= the smallest eps.
             let mut active = methods.clone();

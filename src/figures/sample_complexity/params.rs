@@ -34,6 +34,10 @@ pub(super) struct Params {
     /// whose curves are taken, instead of being computed again, for every dimension it holds completely.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) reuse: Option<String>,
+    /// The predictors (`net`, `ntk_interpolation`, `ntk_svm`) whose curves are taken from `reuse` (default: all); the
+    /// others are computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) reuse_methods: Option<Vec<String>>,
     /// The network's training recipe.
     pub(super) net: NetParams,
     /// Initial scales of the network whose NTK is used.
@@ -59,6 +63,23 @@ pub(super) struct NetParams {
     pub(super) warm_start: bool,
     /// The stopping rules.
     pub(super) stop: StopRule,
+    /// Train m particles for at most `split.after` steps (or until a rule holds), then, unless G / L <= rel_gap
+    /// already, split every particle into `split.k` jittered copies and go on with k m particles to the rules or
+    /// the cap `steps` (counted over both phases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) split: Option<SplitParams>,
+}
+
+/// The split of a run's cloud into more particles (see `split.rs`).
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SplitParams {
+    /// Steps of the first phase (at most).
+    pub(super) after: u64,
+    /// Copies of every particle.
+    pub(super) k: usize,
+    /// Relative size of the antithetic jitter of the copies.
+    pub(super) jitter: f64,
 }
 
 /// The NTK's scales r_w, r_u.
@@ -70,6 +91,11 @@ pub(super) struct KernelParams {
 }
 
 impl Params {
+    /// Whether the curves of predictor `method` (its key) are taken from the `reuse` file.
+    pub(super) fn reuses(&self, method: &str) -> bool {
+        self.reuse_methods.as_ref().is_none_or(|keys| keys.iter().any(|k| k == method))
+    }
+
     /// Checks every rule; the message names the field.
     pub(super) fn check(&self, file: &str) -> Result<()> {
         let bad = |field: &str, value: String, allowed: &str| {
@@ -103,6 +129,12 @@ impl Params {
         if self.test_n < 1 {
             return bad("test_n", self.test_n.to_string(), "must be >= 1");
         }
+        if let Some(keys) = &self.reuse_methods {
+            let known = ["net", "ntk_interpolation", "ntk_svm"];
+            if let Some(bad_key) = keys.iter().find(|k| !known.contains(&k.as_str())) {
+                return bad("reuse_methods", bad_key.clone(), "must name net, ntk_interpolation or ntk_svm");
+            }
+        }
         let net = &self.net;
         if net.m < 1 || net.steps < 1 || net.log_every < 1 {
             return bad(
@@ -118,6 +150,16 @@ impl Params {
         }
         if !(net.eta > 0.0 && net.eta.is_finite()) {
             return bad("net.eta", net.eta.to_string(), "must be a finite number > 0");
+        }
+        if let Some(split) = net.split {
+            if split.after < 1 || split.after >= net.steps || split.k < 2 || !(split.jitter >= 0.0 && split.jitter.is_finite())
+            {
+                return bad(
+                    "net.split",
+                    format!("{split:?}"),
+                    "needs 1 <= after < net.steps, k >= 2 and a finite jitter >= 0",
+                );
+            }
         }
         net.stop.check(&crate::config::Checker { file }, "net.stop", net.certify_every)?;
         Ntk::new(self.kernel.r_w, self.kernel.r_u)

@@ -75,6 +75,9 @@ pub(super) struct NetRun {
     pub(super) stop_reason: StopReason,
     /// The n whose final cloud started this run (None: a fresh cloud).
     pub(super) warm_from: Option<usize>,
+    /// The step at which the cloud was split into `net.split.k` copies (None: not split).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) split_at: Option<u64>,
 }
 
 /// One (d, n, method) point of the error curves.

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use super::params::Params;
 use super::runs::{Fitted, Method, NetRun};
+use super::split;
+use crate::engine::stop::StopReason;
 use crate::data::{classification_error, Distribution};
 use crate::engine::stop::relative_gap;
 use crate::engine::Problem;
@@ -50,7 +52,21 @@ pub(super) fn evaluate(
             certify_every: net.certify_every,
             stop: Some(net.stop),
         };
-        let run = converge::train(problem, cloud, schedule, seed)?;
+        let (run, split_at) = match net.split {
+            None => (converge::train(problem, cloud, schedule, seed)?, None),
+            Some(split) => {
+                let first = converge::train(problem.clone(), cloud, Schedule { cap: split.after, ..schedule }, seed)?;
+                if first.stop_reason == StopReason::RelGap {
+                    (first, None)
+                } else {
+                    let at = first.state.step;
+                    let copies = split::split(&first.state.cloud, split.k, split.jitter, seed)?;
+                    let mut second = converge::train(problem, copies, Schedule { cap: net.steps - at, ..schedule }, seed)?;
+                    second.state.step += at;
+                    (second, Some(at))
+                }
+            }
+        };
         let f = run.state.cloud.predict(test.x.mapv(f32::of).view());
         out.insert(
             Method::Net,
@@ -65,6 +81,7 @@ pub(super) fn evaluate(
                     steps: run.state.step,
                     stop_reason: run.stop_reason,
                     warm_from,
+                    split_at,
                 }),
                 jitter: None,
             },
