@@ -218,7 +218,9 @@ fn escape_gd_stays_at_dead_zero_and_collapsed_clouds_while_the_perturbed_flow_le
         assert_eq!((gd["stop_reason"].as_str(), gd["steps"].as_u64()), (Some("cap"), f["steps"].as_u64()), "{gd}");
         let rel_gap = f["stop"]["rel_gap"].as_f64().unwrap();
         match perturbed["stop_reason"].as_str().unwrap() {
-            "rel_gap" => assert!(value(perturbed, "final_gap") <= rel_gap * value(perturbed, "final_loss"), "{perturbed}"),
+            "rel_gap" => {
+                assert!(value(perturbed, "final_gap") <= rel_gap * value(perturbed, "final_loss"), "{perturbed}")
+            }
             "cap" => assert_eq!(perturbed["steps"].as_u64(), f["steps"].as_u64(), "{perturbed}"),
             other => panic!("unknown stop reason {other}: {perturbed}"),
         }

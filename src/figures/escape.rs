@@ -105,7 +105,8 @@ impl Figure for Escape {
         let m = base.scenario.model.m.ok_or_else(|| Error::Invalid("escape: model.m is required".into()))?;
         // Absolute: a scenario resolves a relative `init.file` against its own folder.
         let out = std::path::absolute(&stem).map_err(|e| Error::io(&stem, e))?;
-        let file = |suffix: &str| out.with_file_name(format!("{}-{suffix}.npy", out.file_name().unwrap().to_string_lossy()));
+        let file =
+            |suffix: &str| out.with_file_name(format!("{}-{suffix}.npy", out.file_name().unwrap().to_string_lossy()));
         if config.radii.contains(&0.0) {
             std::fs::create_dir_all(&options.out).map_err(|e| Error::io(&options.out, e))?;
             let path = file("zero-spread");
@@ -216,9 +217,10 @@ fn outcome(
     run: &RunConfig,
 ) -> Result<Outcome> {
     let last = rows.last().ok_or_else(|| Error::Invalid("escape: a run logged nothing".into()))?;
-    let by_rule = run.stop.and_then(|rule| rule.rel_gap).is_some_and(|tol| {
-        last.step < run.steps || last.gap.is_some_and(|g| relative_gap(last.loss, g) <= tol)
-    });
+    let by_rule = run
+        .stop
+        .and_then(|rule| rule.rel_gap)
+        .is_some_and(|tol| last.step < run.steps || last.gap.is_some_and(|g| relative_gap(last.loss, g) <= tol));
     let first = cloud.row(0);
     let spread =
         cloud.outer_iter().map(|t| (&t - &first).iter().fold(0.0f64, |a, v| a.max(v.abs()))).fold(0.0, f64::max);

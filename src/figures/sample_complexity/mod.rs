@@ -101,7 +101,13 @@ impl Figure for SampleComplexity {
                 continue;
             }
             if !earlier.is_empty() {
-                say(options, format!("d = {d}: {} curve points of the other predictors taken from the reuse file", earlier.len()));
+                say(
+                    options,
+                    format!(
+                        "d = {d}: {} curve points of the other predictors taken from the reuse file",
+                        earlier.len()
+                    ),
+                );
             }
             curves.extend(earlier);
             let mut dim = DimensionRuns::new(&params, kernel, d);

@@ -152,7 +152,10 @@ impl Params {
             return bad("net.eta", net.eta.to_string(), "must be a finite number > 0");
         }
         if let Some(split) = net.split {
-            if split.after < 1 || split.after >= net.steps || split.k < 2 || !(split.jitter >= 0.0 && split.jitter.is_finite())
+            if split.after < 1
+                || split.after >= net.steps
+                || split.k < 2
+                || !(split.jitter >= 0.0 && split.jitter.is_finite())
             {
                 return bad(
                     "net.split",

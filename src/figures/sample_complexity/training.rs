@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use super::params::Params;
 use super::runs::{Fitted, Method, NetRun};
 use super::split;
-use crate::engine::stop::StopReason;
 use crate::data::{classification_error, Distribution};
 use crate::engine::stop::relative_gap;
+use crate::engine::stop::StopReason;
 use crate::engine::Problem;
 use crate::error::Result;
 use crate::figures::converge::{self, Schedule};
@@ -61,7 +61,8 @@ pub(super) fn evaluate(
                 } else {
                     let at = first.state.step;
                     let copies = split::split(&first.state.cloud, split.k, split.jitter, seed)?;
-                    let mut second = converge::train(problem, copies, Schedule { cap: net.steps - at, ..schedule }, seed)?;
+                    let mut second =
+                        converge::train(problem, copies, Schedule { cap: net.steps - at, ..schedule }, seed)?;
                     second.state.step += at;
                     (second, Some(at))
                 }
