@@ -170,3 +170,47 @@ impl Params {
             .or_else(|e| bad("kernel", format!("{:?}", self.kernel), &e.to_string()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed parameter file without its `[quick]` table.
+    fn committed() -> Params {
+        let text = include_str!("../../../scenarios/paper/sample-complexity.toml");
+        let mut table: toml::Table = toml::from_str(text).unwrap();
+        table.remove("quick");
+        table.try_into().unwrap()
+    }
+
+    #[test]
+    fn the_committed_file_passes_and_reuses_every_predictor_by_default() {
+        let params = committed();
+        params.check("f.toml").unwrap();
+        assert!(params.reuses("net") && params.reuses("ntk_svm"));
+        let only = Params { reuse_methods: Some(vec!["ntk_svm".into()]), ..params };
+        only.check("f.toml").unwrap();
+        assert!(only.reuses("ntk_svm") && !only.reuses("net") && !only.reuses("ntk_interpolation"));
+    }
+
+    #[test]
+    fn a_bad_split_or_reuse_method_names_its_field() {
+        let mut params = committed();
+        params.reuse_methods = Some(vec!["svm".into()]);
+        let err = params.check("f.toml").unwrap_err().to_string();
+        assert!(err.contains("reuse_methods") && err.contains("svm") && err.contains("must name net"), "{err}");
+        params.reuse_methods = None;
+        for split in [
+            SplitParams { after: 0, k: 3, jitter: 1e-2 },
+            SplitParams { after: params.net.steps, k: 3, jitter: 1e-2 },
+            SplitParams { after: 100, k: 1, jitter: 1e-2 },
+            SplitParams { after: 100, k: 3, jitter: -1.0 },
+        ] {
+            params.net.split = Some(split);
+            let err = params.check("f.toml").unwrap_err().to_string();
+            assert!(err.contains("net.split") && err.contains("1 <= after < net.steps, k >= 2"), "{split:?}: {err}");
+        }
+        params.net.split = Some(SplitParams { after: 100, k: 3, jitter: 0.0 });
+        params.check("f.toml").unwrap();
+    }
+}
