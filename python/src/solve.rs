@@ -15,12 +15,14 @@ use crate::arrays;
 use crate::errors::value_error;
 use crate::work::{detached, Threads};
 
+/// The registered loss called `name`.
 fn loss_of(name: &str) -> PyResult<Loss> {
-    match name {
-        "logistic" => Ok(Loss::Logistic),
-        "squared" => Ok(Loss::Squared),
-        other => Err(PyValueError::new_err(format!("loss = {other:?}: must be \"logistic\" or \"squared\""))),
-    }
+    Loss::ALL.iter().copied().find(|l| l.name() == name).ok_or_else(|| {
+        let names: Vec<String> = Loss::ALL.iter().map(|l| format!("{:?}", l.name())).collect();
+        let (last, first) = names.split_last().expect("at least one loss is registered");
+        let allowed = if first.is_empty() { last.clone() } else { format!("{} or {last}", first.join(", ")) };
+        PyValueError::new_err(format!("loss = {name:?}: must be {allowed}"))
+    })
 }
 
 /// Inputs `x` (n, d) and labels `y` (n) of one data set.

@@ -1,30 +1,131 @@
 //! Losses l(y, z) of a prediction z against a label y (docs/math.md, section Data and losses), their derivatives in z
 //! and their convex conjugates (docs/math.md, section Dual bound).
+//!
+//! One file per loss: a unit type implementing [`LossFunction`] (its formulas, whether its labels
+//! are classes, and how the exact convex program writes it, [`Conic`]), listed once in `register!`
+//! below. The scenario key `loss`, the command line's `--loss`, Python's `loss=` and every `match`
+//! follow from the registration through the [`Loss`] enum it declares.
 
 use serde::{Deserialize, Serialize};
 
-/// The per-sample loss.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Loss {
-    /// l(y, z) = log(1 + exp(-y z)), labels in {-1, +1}.
-    #[default]
-    Logistic,
-    /// l(y, z) = (z - y)^2 / 2, real labels.
-    Squared,
+/// How the exact convex program (docs/math.md, section Convex program) writes a loss term
+/// c l(y, z): the forms the program builder knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conic {
+    /// c (z - y)^2 / 2: a quadratic objective term.
+    Quadratic,
+    /// c log(1 + exp(-y z)): an epigraph variable t and two exponential cones,
+    /// exp(-t) + exp(-y z - t) <= 1.
+    Softplus,
 }
 
-/// `--loss logistic|squared` of `meanfield optimum`: the serde names, listed without per-value help.
+/// A per-sample loss: its formulas and what the rest of the crate needs to know about it.
+pub trait LossFunction {
+    /// Whether labels are classes in {-1, +1} (errors and margins apply).
+    fn classification(&self) -> bool;
+    /// l(y, z).
+    fn value(&self, y: f64, z: f64) -> f64;
+    /// l'(y, z) = d l / d z.
+    fn derivative(&self, y: f64, z: f64) -> f64;
+    /// l''(y, z) = d^2 l / d z^2 (Newton's method of the convex solver's polishing).
+    fn second_derivative(&self, y: f64, z: f64) -> f64;
+    /// The convex conjugate l*(y, s) = sup_z s z - l(y, z).
+    fn conjugate(&self, y: f64, s: f64) -> f64;
+    /// How the exact convex program writes the loss.
+    fn conic(&self) -> Conic;
+}
+
+/// Declares the loss modules and [`Loss`], one variant per loss (the first is the default), with
+/// its name in scenarios and outputs.
+macro_rules! register {
+    ($($module:ident :: $loss:ident = $name:literal),* $(,)?) => {
+        $(pub mod $module;)*
+
+        /// The per-sample loss: one variant per registered loss, named in scenario files and
+        /// outputs by its lowercase name.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum Loss {
+            $(
+                #[doc = concat!("`", $name, "`: see [`", stringify!($module), "::", stringify!($loss), "`].")]
+                #[serde(rename = $name)]
+                $loss,
+            )*
+        }
+
+        impl Loss {
+            /// Every registered loss, in registration order.
+            pub const ALL: &'static [Loss] = &[$(Loss::$loss),*];
+
+            /// The name used in scenario files and outputs.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Loss::$loss => $name,)*
+                }
+            }
+
+            /// Whether labels are classes in {-1, +1} (errors and margins apply).
+            pub fn is_classification(self) -> bool {
+                match self {
+                    $(Loss::$loss => $module::$loss.classification(),)*
+                }
+            }
+
+            /// l(y, z) (see each loss's file).
+            pub fn value(self, y: f64, z: f64) -> f64 {
+                match self {
+                    $(Loss::$loss => $module::$loss.value(y, z),)*
+                }
+            }
+
+            /// l'(y, z) = d l / d z.
+            pub fn derivative(self, y: f64, z: f64) -> f64 {
+                match self {
+                    $(Loss::$loss => $module::$loss.derivative(y, z),)*
+                }
+            }
+
+            /// l''(y, z) = d^2 l / d z^2.
+            pub fn second_derivative(self, y: f64, z: f64) -> f64 {
+                match self {
+                    $(Loss::$loss => $module::$loss.second_derivative(y, z),)*
+                }
+            }
+
+            /// The convex conjugate l*(y, s) = sup_z s z - l(y, z) (docs/math.md, section Dual bound).
+            pub fn conjugate(self, y: f64, s: f64) -> f64 {
+                match self {
+                    $(Loss::$loss => $module::$loss.conjugate(y, s),)*
+                }
+            }
+
+            /// How the exact convex program writes the loss.
+            pub fn conic(self) -> Conic {
+                match self {
+                    $(Loss::$loss => $module::$loss.conic(),)*
+                }
+            }
+        }
+    };
+}
+
+// The registration: one entry per loss file; the first is the default.
+register!(logistic::Logistic = "logistic", squared::Squared = "squared");
+
+impl Default for Loss {
+    /// The first registered loss (`logistic`).
+    fn default() -> Self {
+        Loss::ALL[0]
+    }
+}
+
+/// `--loss` of `meanfield optimum`: the registered names, listed without per-value help.
 impl clap::ValueEnum for Loss {
     fn value_variants<'a>() -> &'a [Self] {
-        &[Loss::Logistic, Loss::Squared]
+        Loss::ALL
     }
 
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
-        Some(clap::builder::PossibleValue::new(match self {
-            Loss::Logistic => "logistic",
-            Loss::Squared => "squared",
-        }))
+        Some(clap::builder::PossibleValue::new(self.name()))
     }
 }
 
@@ -44,52 +145,6 @@ pub fn sigmoid(t: f64) -> f64 {
 }
 
 impl Loss {
-    /// The name used in scenario files and outputs.
-    pub fn name(self) -> &'static str {
-        match self {
-            Loss::Logistic => "logistic",
-            Loss::Squared => "squared",
-        }
-    }
-
-    /// Whether labels are classes in {-1, +1} (errors and margins apply).
-    pub fn is_classification(self) -> bool {
-        self == Loss::Logistic
-    }
-
-    /// l(y, z): logistic = softplus(-y z); squared = (z - y)^2 / 2.
-    pub fn value(self, y: f64, z: f64) -> f64 {
-        match self {
-            Loss::Logistic => softplus(-y * z),
-            Loss::Squared => 0.5 * (z - y) * (z - y),
-        }
-    }
-
-    /// l'(y, z) = d l / d z: logistic = -y / (1 + exp(y z)); squared = z - y.
-    pub fn derivative(self, y: f64, z: f64) -> f64 {
-        match self {
-            Loss::Logistic => -y * sigmoid(-y * z),
-            Loss::Squared => z - y,
-        }
-    }
-
-    /// The convex conjugate l*(y, s) = sup_z s z - l(y, z).
-    ///
-    /// logistic: with t = -s y, l* = t log t + (1 - t) log(1 - t) for t in [0, 1], +inf outside;
-    /// squared: l* = s^2 / 2 + s y.
-    pub fn conjugate(self, y: f64, s: f64) -> f64 {
-        match self {
-            Loss::Logistic => {
-                let t = -s * y;
-                if !(0.0..=1.0).contains(&t) {
-                    return f64::INFINITY;
-                }
-                xlogx(t) + xlogx(1.0 - t)
-            }
-            Loss::Squared => 0.5 * s * s + s * y,
-        }
-    }
-
     /// The data-fit term R(F) = (1/n) sum_i l(y_i, F_i).
     pub fn risk(self, y: &[f64], f: &[f64]) -> f64 {
         assert_eq!(y.len(), f.len(), "labels and predictions differ in length");
