@@ -143,4 +143,38 @@ mod tests {
         let keys: Vec<&str> = own_keys().collect();
         assert_eq!(keys, ["noise", "hidden", "task", "margin", "label_noise", "path", "test_path"]);
     }
+
+    fn table(text: &str) -> DataConfig {
+        toml::from_str(text).unwrap()
+    }
+
+    /// A kind's own key beyond the typed fields: read as its type, its default written back, a
+    /// value of the wrong type named by field.
+    #[test]
+    fn a_param_is_read_typed_defaulted_and_its_type_checked() {
+        let v = Checker { file: "s.toml" };
+        let mut data = table("kind = \"paper\"\nn = 4\nd = 2");
+        assert_eq!(param(&v, &mut data, "ratio", 0.25).unwrap(), 0.25);
+        assert_eq!(data.params.get("ratio"), Some(&toml::Value::Float(0.25)));
+        data.params.insert("ratio".into(), toml::Value::Float(2.5));
+        assert_eq!(param(&v, &mut data, "ratio", 0.25).unwrap(), 2.5);
+        data.params.insert("ratio".into(), toml::Value::String("x".into()));
+        let err = param(&v, &mut data, "ratio", 0.25).unwrap_err().to_string();
+        assert_eq!(err, "s.toml: field `data.ratio`: invalid type: string \"x\", expected a number");
+    }
+
+    /// The keys of other kinds are refused by the registry's check, naming the kind they belong to.
+    #[test]
+    fn keys_of_another_kind_are_refused() {
+        let v = Checker { file: "s.toml" };
+        let context = Context { base: Path::new("."), loss: Loss::Logistic };
+        let mut data = table("kind = \"paper\"\nn = 4\nd = 2\nhidden = 3");
+        let err = check(&v, &mut data, &context).unwrap_err().to_string();
+        assert_eq!(err, "s.toml: field `data.hidden` = 3: only applies to data.kind = \"teacher\"; remove it");
+        let mut data = table("kind = \"xor\"\nn = 4\nd = 3");
+        let source = check(&v, &mut data, &context).unwrap();
+        let distribution = crate::data::Distribution::Xor { d: 3, noise: crate::data::XorNoise::Gaussian };
+        assert_eq!(source, DataSource::Synthetic { distribution, n: 4, test_n: 10_000 });
+        assert_eq!((data.noise, data.test_n), (Some(crate::data::XorNoise::Gaussian), Some(10_000)));
+    }
 }

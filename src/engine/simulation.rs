@@ -276,3 +276,120 @@ impl<F: Real> Simulation<F> {
         Ok((state, false))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{Distribution, XorNoise};
+    use crate::dynamics::Gd;
+    use crate::loss::Loss;
+    use crate::model::Init;
+    use crate::rng::Purpose;
+
+    fn simulation(eta: f64, steps: u64, log_every: u64) -> (Simulation<f64>, State<f64>) {
+        let train = Distribution::Xor { d: 2, noise: XorNoise::Gaussian }.sample(20, 1, Purpose::TrainData).unwrap();
+        let problem = Problem::new(train, None, Loss::Logistic, 1e-3).unwrap();
+        let cloud = Cloud::sample(64, 2, &Init::Gaussian { s_w: 1.0, s_u: 1.0 }, 1);
+        Simulation::new(problem, Box::new(Gd), RunOptions::new(eta, steps, log_every, 1), cloud).unwrap()
+    }
+
+    /// Writes down every call it gets.
+    #[derive(Default)]
+    struct Log(Vec<String>);
+
+    impl Observer<f64> for Log {
+        fn observe(&mut self, state: &State<f64>, metrics: &Metrics) -> Result<()> {
+            assert_eq!(state.step, metrics.step);
+            self.0.push(format!("observe {}", state.step));
+            Ok(())
+        }
+        fn tick(&mut self, state: &State<f64>) {
+            self.0.push(format!("tick {}", state.step));
+        }
+        fn after_step(&mut self, view: &View<'_, f64>) -> Result<()> {
+            self.0.push(format!("after {} ({} rows)", view.state.step, view.history.len()));
+            Ok(())
+        }
+        fn finish(&mut self, end: &End<'_, f64>) -> Result<()> {
+            let how = match end {
+                End::Finished(view) => format!("finished at {}", view.state.step),
+                End::Interrupted(view) => format!("interrupted at {}", view.state.step),
+                End::Failed { .. } => "failed".to_string(),
+            };
+            self.0.push(format!("{how} ({} rows)", end.history().len()));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn observers_see_every_step_then_the_end_once() {
+        let (mut sim, state) = simulation(0.1, 3, 2);
+        let mut log = Log::default();
+        let state = sim.run(state, &mut [&mut log]).unwrap();
+        assert_eq!(state.step, 3);
+        let expected = [
+            "observe 0",
+            "tick 1",
+            "after 1 (1 rows)",
+            "tick 2",
+            "observe 2",
+            "after 2 (2 rows)",
+            "tick 3",
+            "observe 3",
+            "after 3 (3 rows)",
+            "finished at 3 (3 rows)",
+        ];
+        assert_eq!(log.0, expected);
+        assert_eq!(sim.history().iter().map(|m| m.step).collect::<Vec<_>>(), [0, 2, 3]);
+    }
+
+    /// The loop adds nothing to the numbers: the stepper alone reaches the same state, bit for bit.
+    #[test]
+    fn the_loop_moves_the_state_as_the_stepper_alone_does() {
+        let (mut sim, state) = simulation(0.1, 5, 1);
+        let looped = sim.run(state, &mut []).unwrap();
+        let (mut alone, mut state) = simulation(0.1, 5, 1);
+        for _ in 0..5 {
+            state = alone.stepper.step(state).unwrap();
+        }
+        assert_eq!(looped.cloud.theta, state.cloud.theta);
+        assert_eq!(looped.predictions, state.predictions);
+        assert_eq!(looped.time, state.time);
+    }
+
+    #[test]
+    fn an_interrupted_run_tells_the_observers_and_writes_its_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("checkpoint.bin");
+        let (mut sim, state) = simulation(0.1, 10, 2);
+        sim.set_interrupt(Arc::new(AtomicBool::new(true)));
+        sim.set_checkpoints(0, path.clone(), "scenario".into());
+        let mut log = Log::default();
+        let err = sim.run(state, &mut [&mut log]).unwrap_err();
+        assert!(matches!(err, Error::Interrupted { step: 1 }), "{err}");
+        assert_eq!(log.0, ["observe 0", "tick 1", "interrupted at 1 (1 rows)"]);
+        let checkpoint = Checkpoint::<f64>::read(&path).unwrap();
+        assert_eq!((checkpoint.state.step, checkpoint.history.len(), checkpoint.scenario.as_str()), (1, 1, "scenario"));
+    }
+
+    #[test]
+    fn periodic_checkpoints_are_written_after_the_steps_due() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("checkpoint.bin");
+        let (mut sim, state) = simulation(0.1, 5, 1);
+        let mut checkpoints = Checkpoints::new(2, path.clone(), "s".into());
+        sim.run(state, &mut [&mut checkpoints]).unwrap();
+        // The last one due is step 4, with the rows of steps 0 to 4.
+        let checkpoint = Checkpoint::<f64>::read(&path).unwrap();
+        assert_eq!((checkpoint.state.step, checkpoint.history.len()), (4, 5));
+    }
+
+    #[test]
+    fn a_failed_run_reports_its_failure_and_keeps_its_rows() {
+        let (mut sim, state) = simulation(1e12, 4, 1);
+        let mut log = Log::default();
+        let err = sim.run(state, &mut [&mut log]).unwrap_err();
+        assert!(matches!(err, Error::Diverged { step: 1, .. }), "{err}");
+        assert_eq!(log.0, ["observe 0", "failed (1 rows)"]);
+    }
+}

@@ -192,14 +192,32 @@ mod tests {
         assert_eq!(l.derivative(1.0, 0.0), -0.5);
     }
 
+    /// l' and l'' against central differences of l and l'.
     #[test]
     fn derivatives_match_central_differences() {
-        for loss in [Loss::Logistic, Loss::Squared] {
+        for &loss in Loss::ALL {
             for &(y, z) in &[(1.0, 0.3), (-1.0, 2.0), (1.0, -4.0), (-1.0, -0.7)] {
                 let h = 1e-6;
-                let fd = (loss.value(y, z + h) - loss.value(y, z - h)) / (2.0 * h);
-                assert!((fd - loss.derivative(y, z)).abs() < 1e-8, "{loss:?} y={y} z={z}");
+                let central = |f: &dyn Fn(f64) -> f64| (f(z + h) - f(z - h)) / (2.0 * h);
+                let first = central(&|z| loss.value(y, z));
+                let second = central(&|z| loss.derivative(y, z));
+                assert!((first - loss.derivative(y, z)).abs() < 1e-8, "l' of {loss:?} y={y} z={z}");
+                assert!((second - loss.second_derivative(y, z)).abs() < 1e-8, "l'' of {loss:?} y={y} z={z}");
             }
+        }
+    }
+
+    /// The registration: names, the default, which losses classify and how the program writes them.
+    #[test]
+    fn the_registry_declares_names_default_and_forms() {
+        let names: Vec<&str> = Loss::ALL.iter().map(|l| l.name()).collect();
+        assert_eq!(names, ["logistic", "squared"]);
+        assert_eq!(Loss::default(), Loss::Logistic);
+        assert_eq!(Loss::ALL.iter().map(|l| l.is_classification()).collect::<Vec<_>>(), [true, false]);
+        assert_eq!(Loss::Logistic.conic(), Conic::Softplus);
+        assert_eq!(Loss::Squared.conic(), Conic::Quadratic);
+        for &loss in Loss::ALL {
+            assert_eq!(serde_json::to_string(&loss).unwrap(), format!("\"{}\"", loss.name()));
         }
     }
 
