@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-use super::schema::FieldKey;
+use super::keys::FieldKey;
 use crate::data::{Task, XorNoise};
 
 /// The `[data]` table.

@@ -11,6 +11,7 @@
 mod check;
 mod data_table;
 mod edits;
+mod keys;
 mod schema;
 
 pub use crate::data::Kind as DataKind;

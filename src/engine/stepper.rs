@@ -74,7 +74,7 @@ impl RunOptions {
     }
 }
 
-/// r_i = l'(y_i, F_i) / n for the n samples given (docs/math.md, section Velocities).
+/// r_i = l'(y_i, F_i) / n for the n samples given (docs/math.md, section Velocity).
 fn residuals(loss: Loss, y: &[f64], f: &[f64], r: &mut [f64]) {
     let n = y.len() as f64;
     for ((r, &y), &f) in r.iter_mut().zip(y).zip(f) {
@@ -300,7 +300,7 @@ impl<F: Real> Stepper<F> {
         })
     }
 
-    /// One step (docs/math.md, sections Velocities and Dynamics): the gradient step
+    /// One step (docs/math.md, sections Velocity and Dynamics): the gradient step
     /// theta_j += eta v(theta_j) of every particle with r_i = l'(y_i, F_i)/n, the dynamics' move,
     /// the new predictions. With mini-batches the step uses the batch's samples only, and
     /// `state.predictions` (on all samples) is refreshed at the steps that are logged.
