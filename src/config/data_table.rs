@@ -41,7 +41,7 @@ pub struct DataConfig {
     /// `csv` only: an optional test file.
     pub test_path: Option<PathBuf>,
     /// `data.KEY = value` for the keys of registered kinds beyond the fields above (read by the
-    /// kind's check with [`crate::data::param`]); empty for the bundled kinds.
+    /// kind's check with `data::param`); empty for the bundled kinds.
     pub params: BTreeMap<String, toml::Value>,
 }
 

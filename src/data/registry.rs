@@ -29,7 +29,7 @@ pub struct Kind {
     /// The name in `data.kind`.
     pub name: &'static str,
     /// The keys of the `[data]` table only this kind uses (`data.KEY`); set under another kind
-    /// they are errors. Keys beyond the typed fields of [`DataConfig`] are read with [`param`].
+    /// they are errors. Keys beyond the typed fields of [`DataConfig`] are read with `param` (crate-internal, as the checks are).
     pub keys: &'static [&'static str],
     /// Checks the table (defaults filled in, so that writing it back reproduces the run) and
     /// returns where the data come from.
