@@ -58,6 +58,7 @@ pub fn optimum<'py>(
     let threads = Threads::new(threads)?;
     let (optimum, report) = detached(py, &threads, || {
         let data = meanfield::optimum::prepare(Dataset::new(x, y)?, loss, bias, "y")?;
+        meanfield::footprint::check_convex("meanfield.optimum", "x", data.x.nrows(), data.x.ncols())?;
         meanfield::optimum::solve(&data, loss, lam, 0)
     })
     .map_err(value_error)?;
@@ -90,6 +91,10 @@ pub fn ntk_gram<'py>(
     let a = arrays::matrix(x1, "x1", None)?;
     let b = x2.map(|x2| arrays::matrix(x2, "x2", Some((a.ncols(), "the rows of x1")))).transpose()?;
     let k = kernel(r_w, r_u)?;
+    let rows2 = b.as_ref().map_or(a.nrows(), |b| b.nrows());
+    let x2_name = if b.is_some() { "x2" } else { "x1" };
+    meanfield::footprint::check_ntk("meanfield.ntk.gram", ("x1", a.nrows()), (x2_name, rows2), a.ncols(), false)
+        .map_err(value_error)?;
     let threads = Threads::new(threads)?;
     let matrix = detached(py, &threads, || k.matrix(a.view(), b.as_ref().unwrap_or(&a).view())).map_err(value_error)?;
     Ok(matrix.into_pyarray(py))
@@ -106,11 +111,13 @@ fn kernel_predict<'py>(
     r_u: f64,
     threads: Option<usize>,
     details: bool,
-    fit: fn(ndarray::ArrayView2<f64>, ndarray::ArrayView1<f64>) -> Result<KernelFit, Error>,
+    (function, fit): (&str, fn(ndarray::ArrayView2<f64>, ndarray::ArrayView1<f64>) -> Result<KernelFit, Error>),
 ) -> PyResult<Bound<'py, PyAny>> {
     let (x, y) = labelled(x, y)?;
     let x_test = arrays::matrix(x_test, "x_test", Some((x.ncols(), "the rows of x")))?;
     let k = kernel(r_w, r_u)?;
+    meanfield::footprint::check_ntk(function, ("x", x.nrows()), ("x_test", x_test.nrows()), x.ncols(), true)
+        .map_err(value_error)?;
     let threads = Threads::new(threads)?;
     let (fitted, predictions, norm) = detached(py, &threads, || -> Result<_, Error> {
         let gram = k.gram(x.view());
@@ -149,7 +156,7 @@ pub fn ntk_min_norm<'py>(
     details: bool,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    kernel_predict(py, x, y, x_test, r_w, r_u, threads, details, ntk::interpolate)
+    kernel_predict(py, x, y, x_test, r_w, r_u, threads, details, ("meanfield.ntk.min_norm", ntk::interpolate))
 }
 
 /// The kernel SVM with the NTK (no bias): min (1/2) beta' K beta subject to y_i (K beta)_i >= 1,
@@ -169,5 +176,5 @@ pub fn ntk_svm<'py>(
     details: bool,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    kernel_predict(py, x, y, x_test, r_w, r_u, threads, details, ntk::svm)
+    kernel_predict(py, x, y, x_test, r_w, r_u, threads, details, ("meanfield.ntk.svm", ntk::svm))
 }
