@@ -100,7 +100,10 @@ pub fn ntk_gram<'py>(
     Ok(matrix.into_pyarray(py))
 }
 
-/// Fits a kernel predictor on (x, y) and predicts at x_test.
+/// A kernel predictor's fit from the Gram matrix and the labels ([`ntk::interpolate`], [`ntk::svm`]).
+type Fit = fn(ndarray::ArrayView2<f64>, ndarray::ArrayView1<f64>) -> Result<KernelFit, Error>;
+
+/// Fits a kernel predictor on (x, y) and predicts at x_test; `function` names it in errors.
 #[allow(clippy::too_many_arguments)]
 fn kernel_predict<'py>(
     py: Python<'py>,
@@ -111,7 +114,7 @@ fn kernel_predict<'py>(
     r_u: f64,
     threads: Option<usize>,
     details: bool,
-    (function, fit): (&str, fn(ndarray::ArrayView2<f64>, ndarray::ArrayView1<f64>) -> Result<KernelFit, Error>),
+    (function, fit): (&str, Fit),
 ) -> PyResult<Bound<'py, PyAny>> {
     let (x, y) = labelled(x, y)?;
     let x_test = arrays::matrix(x_test, "x_test", Some((x.ncols(), "the rows of x")))?;
