@@ -54,6 +54,7 @@ pub mod metrics;
 pub mod model;
 pub mod ntk;
 pub mod numerics;
+pub mod observers;
 pub mod optimum;
 pub mod output;
 pub mod paths;

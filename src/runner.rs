@@ -5,14 +5,11 @@
 //! and `summary.json` last (its presence marks the run complete); `checkpoint.bin` while the run is
 //! incomplete. When several processes share the cloud ([`RunControl::comm`]), rank 0 writes them.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use ndarray::s;
 use serde::Serialize;
 
 use crate::comm::{Communicator, Single};
@@ -21,25 +18,16 @@ use crate::convex::{self, Optimum, OptimumOptions};
 use crate::data::Distribution;
 use crate::engine::stop::{relative_gap, StopReason};
 use crate::engine::Checkpoint;
-use crate::engine::{Observer, Simulation, State};
+use crate::engine::{Checkpoints, Observer, Simulation};
 use crate::error::{Error, Result};
 use crate::linalg::Real;
 use crate::metrics::Metrics;
+pub use crate::observers::{progress_bar, Verbosity};
+use crate::observers::{MetricsCsv, Movie, Progress};
 use crate::output::{write_atomic, write_npy};
-use crate::plot::{Animation, Scatter};
 use crate::report::{self, Ideal};
 use crate::resources::human_bytes;
 use crate::setup::{self, Setup};
-
-/// How a run reports progress.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Verbosity {
-    /// A progress bar on stderr when it is a terminal.
-    #[default]
-    Normal,
-    /// Nothing on stderr.
-    Quiet,
-}
 
 /// The contents of `summary.json`.
 #[derive(Clone, Debug, Serialize)]
@@ -134,91 +122,6 @@ pub struct Timings {
     /// Why `certify_every` is larger than asked: the certificate would otherwise have taken more
     /// than its share of the run ([`crate::certificate_share`]); `null` when it is as asked.
     pub certify_lowered: Option<String>,
-}
-
-/// A progress bar with the current loss and ETA, hidden when quiet or when stderr is not a terminal.
-struct Progress {
-    bar: ProgressBar,
-}
-
-/// A progress bar over `len` items drawn with `template` (indicatif syntax) on stderr, hidden when
-/// quiet or when stderr is not a terminal.
-pub fn progress_bar(len: u64, template: &str, verbosity: Verbosity) -> ProgressBar {
-    let visible = verbosity == Verbosity::Normal && std::io::stderr().is_terminal();
-    let target = if visible { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
-    let bar = ProgressBar::with_draw_target(Some(len), target);
-    bar.set_style(ProgressStyle::with_template(template).expect("the template is valid"));
-    bar
-}
-
-impl Progress {
-    fn new(steps: u64, verbosity: Verbosity) -> Self {
-        let template = "{bar:30} {pos}/{len} steps  loss {msg}  [{elapsed_precise} < {eta_precise}]";
-        Progress { bar: progress_bar(steps, template, verbosity) }
-    }
-}
-
-impl<F: Real> Observer<F> for Progress {
-    fn observe(&mut self, _state: &State<F>, metrics: &Metrics) -> Result<()> {
-        self.bar.set_message(format!("{:.6e}", metrics.loss));
-        Ok(())
-    }
-
-    fn tick(&mut self, state: &State<F>) {
-        self.bar.set_position(state.step);
-    }
-}
-
-/// Particles drawn in a movie frame, at most this many (every k-th particle of larger clouds).
-const MOVIE_PARTICLES: usize = 2000;
-/// Size in pixels and frame duration in milliseconds of `cloud.gif`.
-const MOVIE_SIZE: (u32, u32, u32) = (640, 560, 80);
-
-/// Records the cloud for `cloud.gif` at step 0, every `every` steps and at step `last`; the frames are drawn
-/// at the end, all on the axes of the widest frame, so that the axes stay still.
-struct Movie {
-    every: u64,
-    last: u64,
-    ideal: Ideal,
-    frames: Vec<Scatter>,
-}
-
-impl Movie {
-    fn record<F: Real>(&mut self, state: &State<F>) {
-        let theta = &state.cloud.theta;
-        let stride = theta.nrows().div_ceil(MOVIE_PARTICLES).max(1);
-        let shown = theta.slice(s![..;stride, ..]).mapv(Real::f64);
-        let title = format!("{}, t = {:.4e}", report::cloud_title(shown.ncols() - 1), state.time);
-        self.frames.push(report::cloud_scatter(shown.view(), self.ideal, &title));
-    }
-
-    /// Draws the frames into `path`.
-    fn write(self, path: &Path) -> Result<()> {
-        let points =
-            self.frames.iter().flat_map(|f| f.points.iter().map(|p| (p.x, p.y)).chain(f.marks.iter().copied()));
-        let reach = 1.05 * points.fold(0.0, |r: f64, (x, y)| r.max(x.abs()).max(y.abs())).max(1e-12);
-        let (width, height, delay) = MOVIE_SIZE;
-        let mut animation = Animation::new(path, width, height, delay)?;
-        for frame in self.frames {
-            animation.frame(&Scatter { bounds: Some((-reach, reach, -reach, reach)), ..frame })?;
-        }
-        animation.finish()
-    }
-}
-
-impl<F: Real> Observer<F> for Movie {
-    fn observe(&mut self, state: &State<F>, _metrics: &Metrics) -> Result<()> {
-        if state.step == 0 {
-            self.record(state);
-        }
-        Ok(())
-    }
-
-    fn tick(&mut self, state: &State<F>) {
-        if state.step.is_multiple_of(self.every) || state.step == self.last {
-            self.record(state);
-        }
-    }
 }
 
 /// The reference neurons of the scenario's distribution, marked on the cloud figure.
@@ -361,39 +264,30 @@ fn run_in<F: Real>(scenario: &ValidScenario, out: &Path, control: &RunControl) -
     if let Some(checkpoint) = checkpoint {
         state = sim.resume(checkpoint)?;
     }
-    sim.set_checkpoints(run.checkpoint_every, checkpoint_path(out), toml);
     if let Some(flag) = &control.interrupt {
         sim.set_interrupt(flag.clone());
     }
-    let mut progress = Progress::new(sim.options.steps, verbosity);
-    progress.bar.set_position(state.step);
-    let mut movie = run.movie.then(|| Movie {
-        every: run.movie_every.unwrap_or_else(|| sim.options.steps.div_ceil(100).max(1)),
-        last: sim.options.steps,
-        ideal: ideal(scenario),
-        frames: Vec::new(),
+    // The outputs written while the loop runs: checkpoints (every process gathers, rank 0 writes),
+    // the progress bar, metrics.csv and the movie (rank 0).
+    let mut checkpoints = Checkpoints::new(run.checkpoint_every, checkpoint_path(out), toml);
+    let mut progress = Progress::new(sim.options.steps, state.step, verbosity);
+    let mut csv = root.then(|| MetricsCsv::new(out.join("metrics.csv")));
+    let mut movie = run.movie.then(|| {
+        let every = run.movie_every.unwrap_or_else(|| sim.options.steps.div_ceil(100).max(1));
+        Movie::new(out.join("cloud.gif"), every, sim.options.steps, ideal(scenario))
     });
     let looped = Instant::now();
-    let mut observers: Vec<&mut dyn Observer<F>> = vec![&mut progress];
-    if let Some(movie) = movie.as_mut() {
-        observers.push(movie);
-    }
-    let result = sim.run(state, &mut observers);
-    progress.bar.finish_and_clear();
+    let mut observers: Vec<&mut dyn Observer<F>> = vec![&mut checkpoints, &mut progress];
+    observers.extend(csv.as_mut().map(|c| c as &mut dyn Observer<F>));
+    observers.extend(movie.as_mut().map(|m| m as &mut dyn Observer<F>));
+    let state = sim.run(state, &mut observers)?;
     let run_seconds = looped.elapsed().as_secs_f64();
     let rows = sim.history();
-    let metrics = if root { write_atomic(&out.join("metrics.csv"), &Metrics::to_csv(rows)?) } else { Ok(()) };
-    // The run's own error (a checkpoint that could not be written, say) comes first.
-    let state = result?;
-    metrics?;
     let Some(cloud) = sim.gather(&state.cloud) else {
         return Ok(summary(scenario, &sim, started, run_seconds, optimum));
     };
     let particles = cloud.to_f64();
     write_npy(&out.join("particles.npy"), &particles)?;
-    if let Some(movie) = movie {
-        movie.write(&out.join("cloud.gif"))?;
-    }
     if run.plots {
         report::loss_figure(out, rows)?;
         report::errors_figure(out, rows)?;

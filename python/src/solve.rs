@@ -15,12 +15,14 @@ use crate::arrays;
 use crate::errors::value_error;
 use crate::work::{detached, Threads};
 
+/// The registered loss called `name`.
 fn loss_of(name: &str) -> PyResult<Loss> {
-    match name {
-        "logistic" => Ok(Loss::Logistic),
-        "squared" => Ok(Loss::Squared),
-        other => Err(PyValueError::new_err(format!("loss = {other:?}: must be \"logistic\" or \"squared\""))),
-    }
+    Loss::ALL.iter().copied().find(|l| l.name() == name).ok_or_else(|| {
+        let names: Vec<String> = Loss::ALL.iter().map(|l| format!("{:?}", l.name())).collect();
+        let (last, first) = names.split_last().expect("at least one loss is registered");
+        let allowed = if first.is_empty() { last.clone() } else { format!("{} or {last}", first.join(", ")) };
+        PyValueError::new_err(format!("loss = {name:?}: must be {allowed}"))
+    })
 }
 
 /// Inputs `x` (n, d) and labels `y` (n) of one data set.
@@ -142,42 +144,39 @@ fn kernel_predict<'py>(
     Ok(dict.into_any())
 }
 
-/// Minimum-norm interpolation with the NTK: beta = K^{-1} y (K the Gram matrix of x), predictions
-/// f(x') = sum_i beta_i K(x', x_i) at the rows of x_test. With `details=True` returns a dict:
-/// predictions, beta, norm = sqrt(beta' K beta), jitter (added to K's diagonal if K was singular)
-/// and residual (max |K beta - y| / max |y|).
-#[pyfunction]
-#[pyo3(name = "ntk_min_norm", signature = (x, y, x_test, r_w=1.0, r_u=1.0, details=false, threads=None))]
-#[allow(clippy::too_many_arguments)]
-pub fn ntk_min_norm<'py>(
-    py: Python<'py>,
-    x: &Bound<'py, PyAny>,
-    y: &Bound<'py, PyAny>,
-    x_test: &Bound<'py, PyAny>,
-    r_w: f64,
-    r_u: f64,
-    details: bool,
-    threads: Option<usize>,
-) -> PyResult<Bound<'py, PyAny>> {
-    kernel_predict(py, x, y, x_test, r_w, r_u, threads, details, ("meanfield.ntk.min_norm", ntk::interpolate))
+/// Declares the kernel predictors `ntk_min_norm` and `ntk_svm`: one Python signature
+/// `(x, y, x_test, r_w=1.0, r_u=1.0, details=false, threads=None)` over [`kernel_predict`] with
+/// the fit of each, named in errors as `public`.
+macro_rules! kernel_predictors {
+    ($($(#[doc = $doc:literal])* $name:ident = $python:literal as $public:literal, $fit:path;)*) => {$(
+        $(#[doc = $doc])*
+        #[pyfunction]
+        #[pyo3(name = $python, signature = (x, y, x_test, r_w=1.0, r_u=1.0, details=false, threads=None))]
+        #[allow(clippy::too_many_arguments)]
+        pub fn $name<'py>(
+            py: Python<'py>,
+            x: &Bound<'py, PyAny>,
+            y: &Bound<'py, PyAny>,
+            x_test: &Bound<'py, PyAny>,
+            r_w: f64,
+            r_u: f64,
+            details: bool,
+            threads: Option<usize>,
+        ) -> PyResult<Bound<'py, PyAny>> {
+            kernel_predict(py, x, y, x_test, r_w, r_u, threads, details, ($public, $fit))
+        }
+    )*};
 }
 
-/// The kernel SVM with the NTK (no bias): min (1/2) beta' K beta subject to y_i (K beta)_i >= 1,
-/// labels -1/+1; predictions f(x') = sum_i beta_i K(x', x_i) at the rows of x_test. The RKHS
-/// margin is 1 / norm. `details=True` returns a dict as `min_norm` does (residual: largest
-/// |margin - 1| on the support vectors).
-#[pyfunction]
-#[pyo3(name = "ntk_svm", signature = (x, y, x_test, r_w=1.0, r_u=1.0, details=false, threads=None))]
-#[allow(clippy::too_many_arguments)]
-pub fn ntk_svm<'py>(
-    py: Python<'py>,
-    x: &Bound<'py, PyAny>,
-    y: &Bound<'py, PyAny>,
-    x_test: &Bound<'py, PyAny>,
-    r_w: f64,
-    r_u: f64,
-    details: bool,
-    threads: Option<usize>,
-) -> PyResult<Bound<'py, PyAny>> {
-    kernel_predict(py, x, y, x_test, r_w, r_u, threads, details, ("meanfield.ntk.svm", ntk::svm))
+kernel_predictors! {
+    /// Minimum-norm interpolation with the NTK: beta = K^{-1} y (K the Gram matrix of x), predictions
+    /// f(x') = sum_i beta_i K(x', x_i) at the rows of x_test. With `details=True` returns a dict:
+    /// predictions, beta, norm = sqrt(beta' K beta), jitter (added to K's diagonal if K was singular)
+    /// and residual (max |K beta - y| / max |y|).
+    ntk_min_norm = "ntk_min_norm" as "meanfield.ntk.min_norm", ntk::interpolate;
+    /// The kernel SVM with the NTK (no bias): min (1/2) beta' K beta subject to y_i (K beta)_i >= 1,
+    /// labels -1/+1; predictions f(x') = sum_i beta_i K(x', x_i) at the rows of x_test. The RKHS
+    /// margin is 1 / norm. `details=True` returns a dict as `min_norm` does (residual: largest
+    /// |margin - 1| on the support vectors).
+    ntk_svm = "ntk_svm" as "meanfield.ntk.svm", ntk::svm;
 }

@@ -21,7 +21,7 @@ const STALL_GAIN: f64 = 1e-5;
 const STALL_ITERS: usize = 10;
 
 /// Estimated work of the estimate (in [`exact_cost`](super::exact_cost) units) for n inputs in dimension d: phi at the
-/// [`RANDOM_STARTS`] directions and their negatives, and 2 [`ASCENTS`] ascents of at most [`ASCENT_ITERS`]
+/// `RANDOM_STARTS` directions and their negatives, and 2 `ASCENTS` ascents of at most `ASCENT_ITERS`
 /// iterations, each about four evaluations of phi (n d).
 pub fn estimate_cost(n: usize, d: usize) -> f64 {
     ((2 * RANDOM_STARTS + 8 * ASCENTS * ASCENT_ITERS) * n * d) as f64

@@ -5,11 +5,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::schema::{DataConfig, DataKind, DynamicsConfig, InitKind, ModelConfig, Scenario};
-use crate::data::{Distribution, Task, XorNoise};
+use super::schema::{DynamicsConfig, InitKind, ModelConfig, Scenario};
+use crate::data::Distribution;
 use crate::dynamics::{kind, DynamicsSpec, Kind, Params, KINDS};
 use crate::error::{Error, Result};
-use crate::loss::Loss;
 use crate::model::{Init, StoreActivations, DIRECT_MAX_D};
 
 /// Where the data come from, after checking.
@@ -56,7 +55,7 @@ impl Scenario {
         let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let v = Checker { file: &source };
         v.finite_at_least("lambda", self.lambda, 0.0)?;
-        let data = check_data(&v, &mut self.data, &base, self.loss)?;
+        let data = crate::data::check(&v, &mut self.data, &crate::data::Context { base: &base, loss: self.loss })?;
         let init = check_init(&v, &mut self.model, &base)?;
         let dynamics = check_dynamics(&v, &mut self.dynamics)?;
         v.positive_int("run.log_every", self.run.log_every)?;
@@ -192,77 +191,10 @@ fn toml_text<T: Serialize>(v: &T) -> String {
     toml::Value::try_from(v).map(|v| v.to_string()).unwrap_or_else(|_| "(set)".into())
 }
 
-fn absolute(base: &Path, path: &Path) -> PathBuf {
+/// `path` relative to `base` (the scenario's folder) made absolute.
+pub(crate) fn absolute(base: &Path, path: &Path) -> PathBuf {
     let joined = if path.is_absolute() { path.to_path_buf() } else { base.join(path) };
     std::path::absolute(&joined).unwrap_or(joined)
-}
-
-fn check_data(v: &Checker, data: &mut DataConfig, base: &Path, loss: Loss) -> Result<DataSource> {
-    let kind = data.kind;
-    let name = format!("{kind:?}").to_lowercase();
-    let only = |what: &str| format!("to data.kind = \"{what}\"");
-    if kind != DataKind::Xor {
-        v.absent("data.noise", &data.noise, &only("xor"))?;
-    }
-    if kind != DataKind::Teacher {
-        v.absent("data.hidden", &data.hidden, &only("teacher"))?;
-        v.absent("data.task", &data.task, &only("teacher"))?;
-        v.absent("data.margin", &data.margin, &only("teacher"))?;
-        v.absent("data.label_noise", &data.label_noise, &only("teacher"))?;
-    }
-    if kind == DataKind::Csv {
-        for (field, value) in [("data.n", data.n), ("data.d", data.d), ("data.test_n", data.test_n)] {
-            v.absent(field, &value, "to synthetic data; a csv file sets its own size")?;
-        }
-        let path = v.required("data.path", data.path.as_ref(), "with data.kind = \"csv\"")?;
-        let path = absolute(base, path);
-        let test_path = data.test_path.as_ref().map(|p| absolute(base, p));
-        v.existing("data.path", &path)?;
-        if let Some(p) = &test_path {
-            v.existing("data.test_path", p)?;
-        }
-        data.path = Some(path.clone());
-        data.test_path = test_path.clone();
-        return Ok(DataSource::Csv { path, test_path });
-    }
-    v.absent("data.path", &data.path, &only("csv"))?;
-    v.absent("data.test_path", &data.test_path, &only("csv"))?;
-    let context = format!("with data.kind = \"{name}\"");
-    let n = v.positive_int("data.n", v.required("data.n", data.n, &context)?)?;
-    let d = v.required("data.d", data.d, &context)?;
-    let min_d = if kind == DataKind::Teacher { 1 } else { 2 };
-    if d < min_d {
-        return Err(v.value("data.d", d, format!("must be at least {min_d} for data.kind = \"{name}\"")));
-    }
-    let test_n = *data.test_n.get_or_insert(10_000);
-    let distribution = match kind {
-        DataKind::Paper => Distribution::Paper { d },
-        DataKind::Xor => Distribution::Xor { d, noise: *data.noise.get_or_insert(XorNoise::Gaussian) },
-        DataKind::Teacher => {
-            let hidden = v.positive_int("data.hidden", *data.hidden.get_or_insert(6))?;
-            let task = *data.task.get_or_insert(Task::Classification);
-            if task == Task::Regression && loss.is_classification() {
-                return Err(v.value(
-                    "data.task",
-                    "regression",
-                    "needs loss = \"squared\"; the logistic loss needs labels in {-1, +1}",
-                ));
-            }
-            let (margin, label_noise) = match task {
-                Task::Classification => {
-                    v.absent("data.label_noise", &data.label_noise, "to data.task = \"regression\"")?;
-                    (v.finite_at_least("data.margin", *data.margin.get_or_insert(0.1), 0.0)?, 0.0)
-                }
-                Task::Regression => {
-                    v.absent("data.margin", &data.margin, "to data.task = \"classification\"")?;
-                    (0.0, v.finite_at_least("data.label_noise", *data.label_noise.get_or_insert(0.0), 0.0)?)
-                }
-            };
-            Distribution::Teacher { d, hidden, task, margin, label_noise }
-        }
-        DataKind::Csv => unreachable!("csv returned above"),
-    };
-    Ok(DataSource::Synthetic { distribution, n, test_n })
 }
 
 fn check_init(v: &Checker, model: &mut ModelConfig, base: &Path) -> Result<InitSource> {

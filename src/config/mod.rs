@@ -9,14 +9,16 @@
 //! simulation of a [`ValidScenario`].
 
 mod check;
+mod data_table;
 mod edits;
+mod keys;
 mod schema;
 
+pub use crate::data::Kind as DataKind;
 pub use crate::dynamics::DynamicsSpec;
-pub(crate) use check::Checker;
+pub(crate) use check::{absolute, Checker};
 pub use check::{DataSource, InitSource, ValidScenario};
+pub use data_table::DataConfig;
 pub use edits::blame_override;
-pub use schema::{
-    apply_override, DataConfig, DataKind, DynamicsConfig, InitConfig, InitKind, ModelConfig, Precision, RunConfig,
-    Scenario,
-};
+pub(crate) use edits::plain_message;
+pub use schema::{apply_override, DynamicsConfig, InitConfig, InitKind, ModelConfig, Precision, RunConfig, Scenario};

@@ -10,8 +10,9 @@ use std::sync::OnceLock;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+use super::data_table::DataConfig;
+use super::keys::FieldKey;
 use crate::certify::SphereMethod;
-use crate::data::{Task, XorNoise};
 use crate::dynamics::{self, Params, Schedule};
 use crate::engine::stop::StopRule;
 use crate::error::{Error, Result};
@@ -66,61 +67,6 @@ macro_rules! with_precision {
             }
         }
     };
-}
-
-/// Which data a scenario uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DataKind {
-    /// The paper's distribution.
-    Paper,
-    /// XOR of the first two coordinates.
-    Xor,
-    /// A random ReLU teacher.
-    Teacher,
-    /// A csv file `x1,...,xd,y`.
-    Csv,
-}
-
-/// The `[data]` table.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DataConfig {
-    /// `paper`, `xor`, `teacher` or `csv`.
-    pub kind: DataKind,
-    /// Training samples (synthetic data).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub n: Option<usize>,
-    /// Input dimension before the bias (synthetic data).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub d: Option<usize>,
-    /// Test samples (synthetic data; default 10000; 0 for none).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub test_n: Option<usize>,
-    /// Append a constant coordinate 1 to every input.
-    #[serde(default)]
-    pub bias: bool,
-    /// `xor` only: `gaussian` (default) or `sign` padding coordinates.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub noise: Option<XorNoise>,
-    /// `teacher` only: hidden units k (default 6).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hidden: Option<usize>,
-    /// `teacher` only: `classification` (default) or `regression`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task: Option<Task>,
-    /// `teacher` classification only: keep inputs with |f*(x)| >= margin (default 0.1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub margin: Option<f64>,
-    /// `teacher` regression only: standard deviation of the label noise (default 0).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label_noise: Option<f64>,
-    /// `csv` only: the training file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<PathBuf>,
-    /// `csv` only: an optional test file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub test_path: Option<PathBuf>,
 }
 
 /// How the initial cloud is drawn: `kind = "gaussian"` (default, `s_w`, `s_u`), `"sphere"`
@@ -249,7 +195,7 @@ impl<'de> Visitor<'de> for DynamicsVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<DynamicsConfig, A::Error> {
         let (mut kind, mut eta, mut schedule, mut params) = (None, None, None, Params::new());
-        while let Some(key) = map.next_key_seed(FieldKey)? {
+        while let Some(key) = map.next_key_seed(FieldKey(dynamics_fields()))? {
             match key {
                 "kind" => kind = Some(map.next_value::<String>()?),
                 "eta" => eta = Some(map.next_value::<f64>()?),
@@ -262,29 +208,6 @@ impl<'de> Visitor<'de> for DynamicsVisitor {
         let kind = kind.ok_or_else(|| de::Error::missing_field("kind"))?;
         let eta = eta.ok_or_else(|| de::Error::missing_field("eta"))?;
         Ok(DynamicsConfig { kind, eta, schedule: schedule.unwrap_or_default(), params })
-    }
-}
-
-/// A key of the `[dynamics]` table; unknown keys are errors.
-struct FieldKey;
-
-impl<'de> de::DeserializeSeed<'de> for FieldKey {
-    type Value = &'static str;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> std::result::Result<&'static str, D::Error> {
-        deserializer.deserialize_identifier(self)
-    }
-}
-
-impl Visitor<'_> for FieldKey {
-    type Value = &'static str;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("field identifier")
-    }
-
-    fn visit_str<E: de::Error>(self, key: &str) -> std::result::Result<&'static str, E> {
-        dynamics_fields().iter().copied().find(|f| *f == key).ok_or_else(|| E::unknown_field(key, dynamics_fields()))
     }
 }
 

@@ -7,14 +7,6 @@ use crate::loss::Loss;
 /// Most Newton iterations of [`polish_amplitudes`].
 pub(super) const POLISH_ITERS: usize = 30;
 
-/// l''(y, z): logistic sigmoid(y z) sigmoid(-y z); squared 1.
-pub(super) fn second_derivative(loss: Loss, y: f64, z: f64) -> f64 {
-    match loss {
-        Loss::Logistic => crate::loss::sigmoid(y * z) * crate::loss::sigmoid(-y * z),
-        Loss::Squared => 1.0,
-    }
-}
-
 /// Projected Newton's method on the amplitudes a_j = |v_j| of neurons (sign_j, v_j), directions e_j = v_j / |v_j|
 /// fixed: minimises J(a) = R(H a) + 2 lambda sum_j a_j over a >= 0, with H_ij = sign_j relu(x_i . e_j). The
 /// variables at 0 with a nonnegative gradient are held; the others take the Newton step
@@ -46,7 +38,7 @@ pub(super) fn polish_amplitudes(
     for _ in 0..POLISH_ITERS {
         let f = h.dot(&a);
         let r: Array1<f64> = y.iter().zip(&f).map(|(&yi, &fi)| loss.derivative(yi, fi) / nf).collect();
-        let w: Array1<f64> = y.iter().zip(&f).map(|(&yi, &fi)| second_derivative(loss, yi, fi) / nf).collect();
+        let w: Array1<f64> = y.iter().zip(&f).map(|(&yi, &fi)| loss.second_derivative(yi, fi) / nf).collect();
         let g = h.t().dot(&r) + 2.0 * lambda;
         let free: Vec<usize> = (0..m).filter(|&j| a[j] > 0.0 || g[j] < 0.0).collect();
         if free.is_empty() {

@@ -5,7 +5,7 @@ use clarabel::solver::{DefaultSettings, DefaultSolver, IPSolver, SolverStatus, S
 use ndarray::{ArrayView1, ArrayView2};
 
 use crate::error::{Error, Result};
-use crate::loss::Loss;
+use crate::loss::{Conic, Loss};
 
 /// Solver tolerances (gap and feasibility).
 pub(super) const SOLVER_TOL: f64 = 1e-10;
@@ -72,7 +72,7 @@ impl Program {
         patterns: &[Vec<bool>],
         rows: &[Vec<usize>],
     ) -> Program {
-        let logistic = matches!(goal, Goal::Fit { loss: Loss::Logistic, .. });
+        let logistic = matches!(goal, Goal::Fit { loss, .. } if loss.conic() == Conic::Softplus);
         let (n, d) = x.dim();
         let kk = patterns.len();
         // Identical inputs share one prediction z_p; identical (input, label) pairs share one loss term
@@ -155,9 +155,13 @@ impl Program {
             Goal::Margin => 1.0,
         };
         q[ia..iz].iter_mut().for_each(|c| *c = weight);
-        let p = match goal {
-            Goal::Margin => CscMatrix::zeros((nvar, nvar)),
-            Goal::Fit { loss: Loss::Squared, .. } => {
+        let conic = match goal {
+            Goal::Margin => None,
+            Goal::Fit { loss, .. } => Some(loss.conic()),
+        };
+        let p = match conic {
+            None => CscMatrix::zeros((nvar, nvar)),
+            Some(Conic::Quadratic) => {
                 // sum_terms c (z_p - y)^2 / 2 = z' diag(c) z / 2 - (c y)' z + constant.
                 let mut diag = vec![0.0; np];
                 for &(pt, yt, c) in &terms {
@@ -167,7 +171,7 @@ impl Program {
                 let idx: Vec<usize> = (iz..iz + np).collect();
                 CscMatrix::new_from_triplets(nvar, nvar, idx.clone(), idx, diag)
             }
-            Goal::Fit { loss: Loss::Logistic, .. } => {
+            Some(Conic::Softplus) => {
                 for (m, &(pt, yt, c)) in terms.iter().enumerate() {
                     q[it + m] = c;
                     // (-t, 1, u1) and (-y z_p - t, 1, u2) in K_exp.

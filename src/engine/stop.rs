@@ -1,7 +1,7 @@
 //! When a run stops: stopping rules on the logged metrics, with the step count as a cap.
 //!
 //! A [`StopRule`] (the scenario's `[run] stop = { rel_gap, rel_change, window }`) is evaluated at
-//! every logged step t (docs/math.md, section The global minimum and how close a cloud is to it):
+//! every logged step t (docs/math.md, section Dual bound):
 //! - `rel_gap`: stop when the relative optimality gap G / L = (L\[rho\] - D) / L\[rho\] <= rel_gap at a
 //!   certified step (the gap is `estimated` where the sphere maximum is, and the rule inherits that);
 //! - `rel_change`: stop when |L_t - L_s| <= rel_change * |L_t|, where s is the latest logged step

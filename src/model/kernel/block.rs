@@ -86,6 +86,33 @@ fn tile_of<'a, F: Real>(
     }
 }
 
+/// Calls `f(start, end, z)` for each tile of at most `layout.tile` samples start..end, z the
+/// block's rows x (end - start) pre-activations Z = U X_tile^T: computed by one GEMM into the
+/// store's tile (or the scratch `z`), or, with `reuse`, read from the store as a previous pass left it.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn for_each_tile<F: Real>(
+    layout: &Layout,
+    simd: Simd,
+    theta: ArrayView2<F>,
+    x: ArrayView2<F>,
+    z: &mut Array2<F>,
+    mut store: Option<&mut [F]>,
+    reuse: bool,
+    mut f: impl FnMut(usize, usize, ArrayViewMut2<F>),
+) {
+    let u = theta.slice(s![.., 1..]);
+    let reuse = reuse && store.is_some();
+    for start in (0..x.nrows()).step_by(layout.tile) {
+        let end = (start + layout.tile).min(x.nrows());
+        let mut tile = tile_of(store.as_deref_mut(), z, theta.nrows(), start, end);
+        if !reuse {
+            gemm(simd, F::one(), &u, &x.slice(s![start..end, ..]).t(), F::zero(), &mut tile);
+        }
+        f(start, end, tile);
+    }
+}
+
 /// [`accumulate_predictions`] with one GEMM Z = U X^T per sample tile.
 #[inline(always)]
 fn gemm_predictions<F: Real>(
@@ -95,21 +122,18 @@ fn gemm_predictions<F: Real>(
     x: ArrayView2<F>,
     s: &mut Scratch<F>,
     acc: &mut [f64],
-    mut store: Option<&mut [F]>,
+    store: Option<&mut [F]>,
 ) {
-    let u = theta.slice(s![.., 1..]);
-    for start in (0..x.nrows()).step_by(layout.tile) {
-        let end = (start + layout.tile).min(x.nrows());
-        let mut z = tile_of(store.as_deref_mut(), &mut s.z, theta.nrows(), start, end);
-        gemm(simd, F::one(), &u, &x.slice(s![start..end, ..]).t(), F::zero(), &mut z);
-        let t = &mut s.t[..end - start];
+    let t = &mut s.t;
+    for_each_tile(layout, simd, theta, x, &mut s.z, store, false, |start, end, z| {
+        let t = &mut t[..end - start];
         t.iter_mut().for_each(|t| *t = F::zero());
         for (zj, &w) in z.outer_iter().zip(theta.column(0)) {
             let zj = zj.to_slice().expect("scratch rows are contiguous");
             t.iter_mut().zip(zj).for_each(|(t, &z)| *t = *t + w * z.relu());
         }
         acc[start..end].iter_mut().zip(t.iter()).for_each(|(a, t)| *a += t.f64());
-    }
+    });
 }
 
 /// [`block_gradient`] with two GEMMs per sample tile: Z = U X^T, then G += M X for the masked
@@ -122,26 +146,19 @@ fn gemm_gradient<F: Real>(
     x: ArrayView2<F>,
     r: &[F],
     s: &mut Scratch<F>,
-    mut stored: Option<&mut [F]>,
+    stored: Option<&mut [F]>,
 ) {
     let rows = theta.nrows();
-    let u = theta.slice(s![.., 1..]);
-    for start in (0..x.nrows()).step_by(layout.tile) {
-        let end = (start + layout.tile).min(x.nrows());
-        let xt = x.slice(s![start..end, ..]);
+    let g = &mut s.g;
+    for_each_tile(layout, simd, theta, x, &mut s.z, stored, true, |start, end, mut z| {
         let rt = &r[start..end];
-        let have = stored.is_some();
-        let mut z = tile_of(stored.as_deref_mut(), &mut s.z, rows, start, end);
-        if !have {
-            gemm(simd, F::one(), &u, &xt.t(), F::zero(), &mut z);
-        }
         for zj in z.outer_iter_mut() {
             let zj = zj.into_slice().expect("scratch rows are contiguous");
             zj.iter_mut().zip(rt).for_each(|(z, &r)| *z = z.if_positive(r));
         }
         let beta = if start == 0 { F::zero() } else { F::one() };
-        gemm(simd, F::one(), &z.view(), &xt, beta, &mut s.g.slice_mut(s![..rows, ..]));
-    }
+        gemm(simd, F::one(), &z.view(), &x.slice(s![start..end, ..]), beta, &mut g.slice_mut(s![..rows, ..]));
+    });
 }
 
 /// The pre-activations z_l = u_1 x_{l,1} + ... + u_D x_{l,D} (added in order) of one particle with

@@ -19,40 +19,34 @@ use std::arch::x86_64::{
 
 use super::{Pack, WithPack};
 
-/// `kernel.run::<V>()`, with AVX2 and FMA enabled for the code inlined into it.
-///
-/// # Safety
-/// The CPU must have AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
-pub unsafe fn run_avx2<F, V: Pack<F>, K: WithPack<F>>(kernel: K) -> K::Output {
-    kernel.run::<V>()
+/// Declares a tier's entry points: `run` (`kernel.run::<V>()`) and `with` (`f()`), with the tier's
+/// instructions (`features`, named `names` in the documentation) enabled for the code inlined into
+/// them. `#[target_feature]` takes its features literally, so each tier has its own pair.
+macro_rules! entry_points {
+    ($($run:ident, $with:ident: $features:literal, $names:literal;)*) => {$(
+        #[doc = concat!("`kernel.run::<V>()`, with ", $names, " enabled for the code inlined into it.")]
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must have ", $names, ".")]
+        #[target_feature(enable = $features)]
+        pub unsafe fn $run<F, V: Pack<F>, K: WithPack<F>>(kernel: K) -> K::Output {
+            kernel.run::<V>()
+        }
+
+        #[doc = concat!("`f()`, with ", $names, " enabled for the code inlined into it.")]
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must have ", $names, ".")]
+        #[target_feature(enable = $features)]
+        pub unsafe fn $with<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+    )*};
 }
 
-/// `kernel.run::<V>()`, with AVX-512F, AVX2 and FMA enabled for the code inlined into it.
-///
-/// # Safety
-/// The CPU must have AVX-512F, AVX2 and FMA.
-#[target_feature(enable = "avx512f,avx2,fma")]
-pub unsafe fn run_avx512<F, V: Pack<F>, K: WithPack<F>>(kernel: K) -> K::Output {
-    kernel.run::<V>()
-}
-
-/// `f()`, with AVX2 and FMA enabled for the code inlined into it.
-///
-/// # Safety
-/// The CPU must have AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
-pub unsafe fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
-    f()
-}
-
-/// `f()`, with AVX-512F, AVX2 and FMA enabled for the code inlined into it.
-///
-/// # Safety
-/// The CPU must have AVX-512F, AVX2 and FMA.
-#[target_feature(enable = "avx512f,avx2,fma")]
-pub unsafe fn with_avx512<R>(f: impl FnOnce() -> R) -> R {
-    f()
+entry_points! {
+    run_avx2, with_avx2: "avx2,fma", "AVX2 and FMA";
+    run_avx512, with_avx512: "avx512f,avx2,fma", "AVX-512F, AVX2 and FMA";
 }
 
 // AVX2: the selection is a bitwise and with the comparison's lane mask.
