@@ -69,6 +69,24 @@ impl Footprint {
         self.add("data.n", n, "the convex program of L*", product(&[3, 2 * patterns, n, d, 16]));
     }
 
+    /// The exact sphere maximum's search of the hyperplane arrangement ([`crate::certify`] with
+    /// `certificate = "exact"`, or `"auto"` where it is affordable) over n inputs in dimension d
+    /// on `threads` threads: [`exact_arrangement_bytes`], driven by `field` = `value`.
+    pub fn add_exact_arrangement(&mut self, field: &str, value: impl ToString, n: u128, d: u128, threads: u128) {
+        let what = format!(
+            "the exact certificate's search of the arrangement of {n} hyperplanes in d = {d} \
+             (certificate = \"estimate\" needs none)"
+        );
+        self.add(field, value, &what, exact_arrangement_bytes(n, d, threads));
+    }
+
+    /// `jobs` kernel predictors of [`crate::ntk`] at once, each fitted on n samples of dimension d
+    /// and evaluated at n_test ([`ntk_predictor_bytes`]); `field` = `value` drives n.
+    pub fn add_ntk(&mut self, field: &str, value: impl ToString, jobs: u128, (n, n_test, d): (u128, u128, u128)) {
+        let what = format!("the NTK Gram matrices ({jobs} at once, {n} x {n} each)");
+        self.add(field, value, &what, product(&[jobs, ntk_predictor_bytes(n, n_test, d)]));
+    }
+
     /// The total, saturating.
     pub fn total(&self) -> u128 {
         self.parts.iter().fold(BASELINE, |t, p| t.saturating_add(p.bytes))
@@ -107,6 +125,93 @@ impl Footprint {
     }
 }
 
+/// Bytes of the exact sphere maximum over n inputs in dimension d (with the bias coordinate) on
+/// `threads` threads ([`crate::certify`], exact search; docs/math.md, section Sphere maximum):
+/// the distinct unit directions and the inputs' norms, n (d + 2) values, and for each thread at
+/// once the frames of one path of the descent R^d = L_d > L_{d-1} > ... > L_2: at level m an
+/// orthonormal basis of L_m and of its hyperplane (m d and (m - 1) (m + d) values), the inputs'
+/// coordinates in L_m and their lines (2 n m values), so that one thread holds
+/// sum_{m=3}^{d} (m^2 + 2 m d + 2 n m) ~ 4 d^3 / 3 + n d^2 values, plus 8 n per thread for the
+/// plane sweep; 8 bytes each, in saturating arithmetic.
+pub fn exact_arrangement_bytes(n: u128, d: u128, threads: u128) -> u128 {
+    let threads = threads.clamp(1, n.max(1));
+    // sum_{m=3}^{d} m and sum_{m=3}^{d} m^2, by the closed forms, 0 for d < 3.
+    let (s1, s2) = if d < 3 {
+        (0, 0)
+    } else {
+        let s1 = product(&[d, d + 1]) / 2 - 3;
+        let s2 = product(&[d, d + 1, 2 * d + 1]) / 6 - 5;
+        (s1, s2)
+    };
+    let per_level = s2.saturating_add(product(&[2, d, s1])).saturating_add(product(&[2, n, s1]));
+    let per_thread = per_level.saturating_add(product(&[8, n]));
+    product(&[n, d + 2, 8]).saturating_add(product(&[threads, per_thread, 8]))
+}
+
+/// Bytes of one kernel predictor of [`crate::ntk`] fitted on n samples of dimension d and
+/// evaluated at n_test points: the inputs as norms and unit rows ((n + n_test) (d + 1) values),
+/// the Gram matrix K (n^2), the kernel between the test and the training inputs (n_test n) and the
+/// fit's work, at most four more n x n matrices (the SVM's Q = y y' * K, its support block, the
+/// Cholesky copy and its factor; clarabel's triangle of Q and its factorisation take no more), 8
+/// bytes each (docs/math.md, section Kernels), in saturating arithmetic.
+pub fn ntk_predictor_bytes(n: u128, n_test: u128, d: u128) -> u128 {
+    let inputs = product(&[n.saturating_add(n_test), d.saturating_add(1)]);
+    let values = product(&[5, n, n]).saturating_add(product(&[n_test, n])).saturating_add(inputs);
+    product(&[values, 8])
+}
+
+/// Refuses, before anything is allocated, a kernel matrix between `a` = (name, rows) and `b` of
+/// inputs of dimension d that does not fit in memory: with `fit`, the predictor of
+/// [`ntk_predictor_bytes`] fitted on `a` and evaluated at `b`; without, the matrix K(a_i, b_j)
+/// alone (and both inputs as norms and unit rows). The error names `function`, the argument that
+/// drives the size and its rows.
+pub fn check_ntk(function: &str, a: (&str, usize), b: (&str, usize), d: usize, fit: bool) -> Result<()> {
+    let (n, n_test, d) = (a.1 as u128, b.1 as u128, d as u128);
+    let (field, rows) = if n_test > n && !fit { b } else { a };
+    let mut f = Footprint::default();
+    if fit {
+        f.add_ntk(field, format!("{rows} rows"), 1, (n, n_test, d));
+    } else {
+        let bytes = product(&[n.saturating_add(n_test), d + 1, 8]).saturating_add(product(&[n, n_test, 8]));
+        f.add(field, format!("{rows} rows"), &format!("the NTK matrix ({n} x {n_test})"), bytes);
+    }
+    f.check(function, crate::resources::available_memory_bytes(), "pass fewer rows").map(|_| ())
+}
+
+/// Refuses, before it is built, a convex program of L* ([`Footprint::add_convex_program`]) for
+/// n samples in dimension d that does not fit in memory; the error names `source` and `field`
+/// (the data's file or argument).
+pub fn check_convex(source: &str, field: &str, n: usize, d: usize) -> Result<()> {
+    let mut f = Footprint::default();
+    f.add_convex_program(n as u128, d as u128);
+    f.parts[0].field = field.to_string();
+    f.parts[0].value = format!("{n} samples in d = {d}");
+    f.check(source, crate::resources::available_memory_bytes(), "use fewer samples").map(|_| ())
+}
+
+/// The number of columns of the first line of a csv file (its header `x1,...,xd,y`), read without
+/// keeping the line; `None` if the file cannot be read.
+fn csv_columns(path: &std::path::Path) -> Option<u128> {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::new(std::fs::File::open(path).ok()?);
+    let mut commas = 0u128;
+    loop {
+        let buffer = reader.fill_buf().ok()?;
+        if buffer.is_empty() {
+            break;
+        }
+        let end = buffer.iter().position(|&b| b == b'\n');
+        let line = &buffer[..end.unwrap_or(buffer.len())];
+        commas += line.iter().filter(|&&b| b == b',').count() as u128;
+        let used = line.len();
+        reader.consume(used);
+        if end.is_some() {
+            break;
+        }
+    }
+    Some(commas + 1)
+}
+
 /// Bytes in a human unit, also beyond u64 (`> 16 EiB`).
 pub fn bytes_text(bytes: u128) -> String {
     u64::try_from(bytes).map_or_else(|_| "more than 16 EiB".to_string(), human_bytes)
@@ -134,6 +239,18 @@ pub fn npy_shape(path: &std::path::Path) -> Result<(usize, usize)> {
 /// bytes hold. Never panics, whatever the bytes.
 pub fn npy_header_shape(head: &[u8], size: u64, path: &std::path::Path) -> Result<(usize, usize)> {
     let bad = |m: String| Error::data(path, "npy", format!("{m}; expected a 2-d float64 array (C order)"));
+    // The header's own length (2 bytes after version 1.0, 4 after 2.0 and 3.0): the reader
+    // allocates it before reading, so it must lie within the file.
+    if let [0x93, b'N', b'U', b'M', b'P', b'Y', major, _, rest @ ..] = head {
+        let (start, length) = match (major, rest) {
+            (1, [a, b, ..]) => (10u64, u64::from(u16::from_le_bytes([*a, *b]))),
+            (2 | 3, [a, b, c, d, ..]) => (12, u64::from(u32::from_le_bytes([*a, *b, *c, *d]))),
+            _ => (0, 0),
+        };
+        if start + length > size {
+            return Err(bad(format!("the header declares a header of {length} bytes but the file has {size} bytes")));
+        }
+    }
     let text = String::from_utf8_lossy(&head[..head.len().min(4096)]);
     let shape = text
         .split_once("'shape':")
@@ -175,6 +292,8 @@ pub fn of_scenario(scenario: &crate::scenario::ValidScenario, processes: usize) 
     let s = config.precision.bytes() as u128;
     let bias = u128::from(config.data.bias);
     let mut f = Footprint::default();
+    // Samples and input dimension of a csv file, for the certificate's search (below).
+    let mut arrangement_dims = None;
     // Samples (training, test) and input dimension (with the bias), for the kernels.
     let (n, n_test, d) = match &scenario.data {
         DataSource::Synthetic { distribution, n, test_n } => {
@@ -207,7 +326,10 @@ pub fn of_scenario(scenario: &crate::scenario::ValidScenario, processes: usize) 
                 f.add(field, format!("{:?}", p.display().to_string()), "the csv data", size + (size / 2) * (8 + s));
                 rows[k] = size / 2;
             }
-            // The number of columns is unknown before reading: count the data once, as n x 1.
+            // The kernels below count the data once, as n x 1; the certificate's search needs
+            // the dimension of the header `x1,...,xd,y`.
+            let columns = csv_columns(path).unwrap_or(2);
+            arrangement_dims = Some((rows[0] / columns.max(1), columns.saturating_sub(1) + bias));
             (rows[0], rows[1], 1)
         }
     };
@@ -236,6 +358,22 @@ pub fn of_scenario(scenario: &crate::scenario::ValidScenario, processes: usize) 
     f.add("data.n", n, "the certificate's products with the inputs", product(&[3, starts, n, 8]));
     if config.run.reference {
         f.add_convex_program(n, d);
+    }
+    let (n_x, d_x) = arrangement_dims.unwrap_or((n, d));
+    let exact = match config.run.certificate {
+        crate::certify::SphereMethod::Exact => true,
+        crate::certify::SphereMethod::Estimate => false,
+        crate::certify::SphereMethod::Auto => {
+            d_x <= 1
+                || crate::certify::exact_cost(n_x.min(usize::MAX as u128) as usize, d_x.min(64) as usize)
+                    <= crate::certify::EXACT_BUDGET
+        }
+    };
+    if certified && exact {
+        let threads = rayon::current_num_threads() as u128;
+        let name = if config.run.certificate == crate::certify::SphereMethod::Exact { "exact" } else { "auto" };
+        let value = format!("{name:?}");
+        f.add_exact_arrangement("run.certificate", value, n_x, d_x, threads);
     }
     if f.parts.iter().all(|p| p.bytes < SAFE) && n * d < SAFE && local * width < SAFE {
         let (m, n, n_test, d) = (local as usize, n as usize, n_test as usize, d as usize);
@@ -281,6 +419,53 @@ mod tests {
         let mut small = Footprint::default();
         small.add("data.n", 10, "training data", 1000);
         assert_eq!(small.check("s.toml", Some(1 << 30), "").unwrap(), (BASELINE + 1000) as u64);
+    }
+
+    #[test]
+    fn the_exact_search_and_the_kernel_predictors_add_up_their_parts() {
+        // The closed forms against the sums they replace.
+        for (n, d, threads) in [(20u128, 3000u128, 2u128), (5, 3, 8), (1, 2, 1), (7, 40, 3)] {
+            let per_thread: u128 = (3..=d).map(|m| m * m + 2 * m * d + 2 * n * m).sum::<u128>() + 8 * n;
+            let expected = 8 * n * (d + 2) + 8 * threads.min(n) * per_thread;
+            assert_eq!(exact_arrangement_bytes(n, d, threads), expected, "n = {n}, d = {d}");
+        }
+        assert_eq!(exact_arrangement_bytes(u128::MAX, u128::MAX, 4), u128::MAX);
+        assert_eq!(ntk_predictor_bytes(1000, 10, 4), 8 * (5 * 1000 * 1000 + 10 * 1000 + 1010 * 5));
+        assert_eq!(ntk_predictor_bytes(u128::MAX, 1, 1), u128::MAX);
+        // A predictor or a matrix beyond the machine is refused naming the argument.
+        let gram = check_ntk("ntk.gram", ("x1", 10), ("x2", 3_000_000_000), 2, false).unwrap_err().to_string();
+        assert!(gram.starts_with("ntk.gram: field `x2` = 3000000000 rows: the run would need about "), "{gram}");
+        assert!(gram.contains(" for the NTK matrix (10 x 3000000000)) but "), "{gram}");
+        let svm = check_ntk("ntk.svm", ("x", 3_000_000_000), ("x_test", 10), 2, true).unwrap_err().to_string();
+        assert!(svm.contains(" for the NTK Gram matrices (1 at once, 3000000000 x 3000000000 each)) but "), "{svm}");
+        check_ntk("ntk.svm", ("x", 100), ("x_test", 100), 2, true).unwrap();
+        let convex = check_convex("optimum", "--data", 3_000_000, 1000).unwrap_err().to_string();
+        assert!(convex.starts_with("optimum: field `--data` = 3000000 samples in d = 1000: the run would"), "{convex}");
+    }
+
+    #[test]
+    fn an_npy_header_length_beyond_the_file_is_refused_before_the_reader_allocates_it() {
+        // Found by the cargo-fuzz target `npy`: version 3.0 with a header length of 4278190080
+        // bytes made the reader allocate 4 GiB.
+        let mut bytes = b"\x93NUMPY\x03\x00\x00\x00\x00\xff".to_vec();
+        bytes.extend_from_slice(&[0xff; 26]);
+        bytes.extend_from_slice(b"\x00'shape': (1, 3), $");
+        let path = std::path::Path::new("fuzz.npy");
+        let expected = format!(
+            "fuzz.npy:npy: the header declares a header of 4278190080 bytes but the file has {} bytes; \
+             expected a 2-d float64 array (C order)",
+            bytes.len()
+        );
+        assert_eq!(npy_header_shape(&bytes, bytes.len() as u64, path).unwrap_err().to_string(), expected);
+        assert_eq!(crate::output::npy_from_bytes(&bytes, path).unwrap_err().to_string(), expected);
+        // Version 1.0 (2-byte length) and a valid file still read.
+        let mut short = b"\x93NUMPY\x01\x00\xff\xff".to_vec();
+        short.extend_from_slice(b"{'descr': '<f8', 'fortran_order': False, 'shape': (1, 1), }");
+        let err = npy_header_shape(&short, short.len() as u64, path).unwrap_err().to_string();
+        assert!(err.contains("a header of 65535 bytes but the file has "), "{err}");
+        let mut good = Vec::new();
+        ndarray_npy::WriteNpyExt::write_npy(&ndarray::Array2::<f64>::zeros((2, 3)), &mut good).unwrap();
+        assert_eq!(npy_header_shape(&good, good.len() as u64, path).unwrap(), (2, 3));
     }
 
     #[test]

@@ -271,12 +271,23 @@ struct ScenarioArgs {
 }
 
 impl ScenarioArgs {
-    fn load(&self) -> Result<ValidScenario, Error> {
+    /// The `--set` overrides, with `--seed` as `seed=N`.
+    fn overrides(&self) -> Vec<String> {
         let mut overrides = self.set.clone();
         if let Some(seed) = self.seed {
             overrides.push(format!("seed={seed}"));
         }
-        ValidScenario::load_cli(&self.scenario, &self.unset, &overrides)
+        overrides
+    }
+
+    fn load(&self) -> Result<ValidScenario, Error> {
+        ValidScenario::load_cli(&self.scenario, &self.unset, &self.overrides())
+    }
+
+    /// An error found after loading (an overflow of the initial state, a size beyond the machine)
+    /// in a field an override set names that override, as errors of loading do.
+    fn blame(&self, error: Error) -> Error {
+        meanfield::scenario::blame_override(error, &self.overrides())
     }
 }
 
@@ -355,7 +366,7 @@ fn main() -> ExitCode {
             Processes::start().inspect_err(|e| eprintln!("error: {e}")).and_then(|p| run(args, &p))
         }
         Command::Validate(args) => args.load().and_then(|s| {
-            meanfield::cli::read_inputs(&s)?;
+            meanfield::cli::read_inputs(&s).map_err(|e| args.blame(e))?;
             print!("{}", s.to_toml());
             if let meanfield::scenario::InitSource::Sampled { m, init } = &s.init {
                 print!("{}", meanfield::initial::scales_comment(init, *m));
@@ -415,7 +426,7 @@ fn run_on(args: &RunArgs, comm: Arc<dyn Communicator>) -> Result<(), Error> {
         interrupt: Some(signals.stop.clone()),
         comm: Some(comm.clone()),
     };
-    let summary = runner::run_with(&scenario, &out, &control).map_err(|e| signals.explain(e))?;
+    let summary = runner::run_with(&scenario, &out, &control).map_err(|e| args.scenario.blame(signals.explain(e)))?;
     if !args.quiet && comm.is_root() {
         let last = &summary.last;
         eprintln!(
@@ -599,7 +610,9 @@ fn optimum(args: &OptimumArgs) -> Result<(), Error> {
                     (scenario.scenario.data.n.unwrap_or(0) as u128, scenario.scenario.data.d.unwrap_or(0) as u128);
                 needs.add_convex_program(n, d);
             }
-            needs.check(&scenario.source, available, ADVICE)?;
+            needs
+                .check(&scenario.source, available, ADVICE)
+                .map_err(|e| meanfield::scenario::blame_override(e, &args.set))?;
             let (train, _) = meanfield::setup::datasets(&scenario)?;
             (train, scenario.scenario.loss, args.lambda.unwrap_or(scenario.scenario.lambda), scenario.seed())
         }
@@ -607,6 +620,7 @@ fn optimum(args: &OptimumArgs) -> Result<(), Error> {
             let loss = args.loss;
             let data =
                 meanfield::optimum::prepare(Dataset::from_csv(path)?, loss, args.bias, &path.display().to_string())?;
+            meanfield::footprint::check_convex("meanfield optimum", "--data", data.x.nrows(), data.x.ncols())?;
             (data, loss, args.lambda.expect("clap requires --lambda with --data"), 0)
         }
         (None, None) => unreachable!("clap requires SCENARIO or --data"),
@@ -652,13 +666,19 @@ fn figure(args: &FigureArgs) -> Result<(), Error> {
         return Ok(());
     }
     let figure = figures::find(args.name.as_deref().expect("clap requires NAME without --list"))?;
-    meanfield::paths::writable_folder(&args.out)?;
     let options = FigureOptions {
         quick: args.quick,
         out: args.out.clone(),
         config: args.config.clone(),
         verbosity: if args.quiet { Verbosity::Quiet } else { Verbosity::Normal },
     };
+    // Before the output folder exists: a figure too large for the machine leaves nothing.
+    figure.footprint(&options)?.check(
+        &figures::config_source(figure.name(), &options),
+        meanfield::resources::available_memory_bytes(),
+        "reduce the sizes in the figure's parameter file (--config FILE)",
+    )?;
+    meanfield::paths::writable_folder(&args.out)?;
     let report = figure.run(&options)?;
     let json = serde_json::to_string_pretty(&report).expect("a report always serialises");
     let stem = if args.quick { format!("{}-quick", report.name) } else { report.name.clone() };

@@ -130,7 +130,7 @@ fn a_run_too_large_for_the_machine_is_refused_before_allocating() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
-    let field = "error: scenarios/quickstart.toml: field `model.m` = 100000000000: the run would need about ";
+    let field = "error: --set model.m=100000000000: field `model.m` = 100000000000: the run would need about ";
     assert!(stderr.starts_with(field), "{stderr}");
     assert!(stderr.contains(" for the particles) but only "), "{stderr}");
     assert!(

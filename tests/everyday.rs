@@ -81,10 +81,22 @@ fn inputs_that_overflow_are_named_before_the_first_step() {
         ),
     ];
     for (extra, message) in cases {
+        // The value came from the override, which the message names (as errors of loading do).
         let (code, stderr) = fails(&run_args(&out, extra));
-        assert_eq!((code, stderr.as_str()), (2, format!("error: {QS}: {message}\n").as_str()), "{extra:?}");
+        assert_eq!(
+            (code, stderr.as_str()),
+            (2, format!("error: --set {}: {message}\n", extra[1]).as_str()),
+            "{extra:?}"
+        );
         assert!(!out.exists(), "{extra:?}: nothing is written");
     }
+    // The same value written in the scenario file names the file.
+    let file = tmp.path().join("huge-lambda.toml");
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(QS)).unwrap();
+    std::fs::write(&file, text.replacen("lambda = 0.01", "lambda = 1e308", 1)).unwrap();
+    let (code, stderr) = fails(&["run", s(&file), "--quiet", "--out", s(&out), "--set", "run.reference=false"]);
+    assert_eq!((code, stderr), (2, format!("error: {}: {}\n", s(&file), cases[0].1)));
+    assert!(!out.exists());
     // Inputs of 1e308 in a csv file.
     let csv = tmp.path().join("big.csv");
     std::fs::write(&csv, "x1,x2,y\n1e308,1,1\n0.5,-1,-1\n").unwrap();
@@ -96,7 +108,7 @@ fn inputs_that_overflow_are_named_before_the_first_step() {
     assert_eq!(
         stderr,
         format!(
-            "error: {QS}: field `data.path` = {:?}: inputs as large as 1e308 give an initial prediction F = NaN \
+            "error: --set {path}: field `data.path` = {:?}: inputs as large as 1e308 give an initial prediction F = NaN \
              (an overflow); rescale them so that the predictions start of order 1\n",
             s(&csv)
         )
@@ -112,7 +124,7 @@ fn inputs_that_overflow_are_named_before_the_first_step() {
     assert_eq!(
         stderr,
         format!(
-            "error: {QS}: field `model.init.file` = {:?}: the initial cloud is too large: a particle's |theta|^2 \
+            "error: --set {init}: field `model.init.file` = {:?}: the initial cloud is too large: a particle's |theta|^2 \
              overflows (f64 precision); use particles of norm below 1e100\n",
             s(&npy)
         )

@@ -287,7 +287,8 @@ fn sizes_beyond_the_machine_are_refused_before_allocating_naming_the_field() {
         .unwrap();
         let message = stderr(&output);
         assert_eq!(output.status.code(), Some(2), "{set}: {message}");
-        let head = format!("error: scenarios/quickstart.toml: field `{field}: the run would need about ");
+        // Each size comes from an override, which the message names.
+        let head = format!("error: --set {set}: field `{field}: the run would need about ");
         assert!(message.starts_with(&head), "{set}: {message}");
         assert!(message.contains(&format!(" for {what}) but only ")), "{set}: {message}");
         assert!(!out.exists(), "{set}: a refused run leaves no folder behind");

@@ -160,7 +160,38 @@ fn the_convex_program_is_estimated_before_optimum_allocates() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    let head = "error: scenarios/teacher.toml: field `data.n` = 2000000: the run would need about ";
+    let head = "error: --set data.n=2000000: field `data.n` = 2000000: the run would need about ";
     assert!(stderr.starts_with(head), "{stderr}");
     assert!(stderr.contains(" (6.98 TiB for the convex program of L*) but only "), "{stderr}");
+}
+
+#[test]
+fn sigterm_stops_a_run_inside_its_exact_certificate() {
+    // d = 60 and two inputs: above each arc of the search lie 2^58 cells, far more than a run can
+    // visit; the search checks the signal flag at every cell.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("exact");
+    let child = command()
+        .args(["run", "scenarios/quickstart.toml", "--quiet", "--threads", "1", "--out"])
+        .arg(&out)
+        .args(["--set", "run.reference=false", "--set", "run.plots=false", "--set", "data.d=60"])
+        .args(["--set", "data.n=2", "--set", "data.test_n=0", "--set", "model.m=2", "--set", "run.steps=5"])
+        .args(["--set", "run.log_every=1", "--set", "run.certificate=exact"])
+        .spawn()
+        .unwrap();
+    // Inside the certificate of step 0 once the folder holds the scenario.
+    let started = Instant::now();
+    while !out.join("scenario.toml").exists() && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    // SAFETY: kill sends a signal to our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    let sent = Instant::now();
+    let output = child.wait_with_output().unwrap();
+    let seconds = sent.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("terminated by SIGTERM"), "{stderr}");
+    assert!(seconds < 20.0, "stopped {seconds:.1} s after the signal");
 }

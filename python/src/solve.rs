@@ -60,6 +60,7 @@ pub fn optimum<'py>(
     let threads = Threads::new(threads)?;
     let (optimum, report) = detached(py, &threads, || {
         let data = meanfield::optimum::prepare(Dataset::new(x, y)?, loss, bias, "y")?;
+        meanfield::footprint::check_convex("meanfield.optimum", "x", data.x.nrows(), data.x.ncols())?;
         meanfield::optimum::solve(&data, loss, lam, 0)
     })
     .map_err(value_error)?;
@@ -92,12 +93,19 @@ pub fn ntk_gram<'py>(
     let a = arrays::matrix(x1, "x1", None)?;
     let b = x2.map(|x2| arrays::matrix(x2, "x2", Some((a.ncols(), "the rows of x1")))).transpose()?;
     let k = kernel(r_w, r_u)?;
+    let rows2 = b.as_ref().map_or(a.nrows(), |b| b.nrows());
+    let x2_name = if b.is_some() { "x2" } else { "x1" };
+    meanfield::footprint::check_ntk("meanfield.ntk.gram", ("x1", a.nrows()), (x2_name, rows2), a.ncols(), false)
+        .map_err(value_error)?;
     let threads = Threads::new(threads)?;
     let matrix = detached(py, &threads, || k.matrix(a.view(), b.as_ref().unwrap_or(&a).view())).map_err(value_error)?;
     Ok(matrix.into_pyarray(py))
 }
 
-/// Fits a kernel predictor on (x, y) and predicts at x_test.
+/// A kernel predictor's fit from the Gram matrix and the labels ([`ntk::interpolate`], [`ntk::svm`]).
+type Fit = fn(ndarray::ArrayView2<f64>, ndarray::ArrayView1<f64>) -> Result<KernelFit, Error>;
+
+/// Fits a kernel predictor on (x, y) and predicts at x_test; `function` names it in errors.
 #[allow(clippy::too_many_arguments)]
 fn kernel_predict<'py>(
     py: Python<'py>,
@@ -108,11 +116,13 @@ fn kernel_predict<'py>(
     r_u: f64,
     threads: Option<usize>,
     details: bool,
-    fit: fn(ndarray::ArrayView2<f64>, ndarray::ArrayView1<f64>) -> Result<KernelFit, Error>,
+    (function, fit): (&str, Fit),
 ) -> PyResult<Bound<'py, PyAny>> {
     let (x, y) = labelled(x, y)?;
     let x_test = arrays::matrix(x_test, "x_test", Some((x.ncols(), "the rows of x")))?;
     let k = kernel(r_w, r_u)?;
+    meanfield::footprint::check_ntk(function, ("x", x.nrows()), ("x_test", x_test.nrows()), x.ncols(), true)
+        .map_err(value_error)?;
     let threads = Threads::new(threads)?;
     let (fitted, predictions, norm) = detached(py, &threads, || -> Result<_, Error> {
         let gram = k.gram(x.view());
@@ -136,9 +146,9 @@ fn kernel_predict<'py>(
 
 /// Declares the kernel predictors `ntk_min_norm` and `ntk_svm`: one Python signature
 /// `(x, y, x_test, r_w=1.0, r_u=1.0, details=false, threads=None)` over [`kernel_predict`] with
-/// the fit of each.
+/// the fit of each, named in errors as `public`.
 macro_rules! kernel_predictors {
-    ($($(#[doc = $doc:literal])* $name:ident = $python:literal, $fit:path;)*) => {$(
+    ($($(#[doc = $doc:literal])* $name:ident = $python:literal as $public:literal, $fit:path;)*) => {$(
         $(#[doc = $doc])*
         #[pyfunction]
         #[pyo3(name = $python, signature = (x, y, x_test, r_w=1.0, r_u=1.0, details=false, threads=None))]
@@ -153,7 +163,7 @@ macro_rules! kernel_predictors {
             details: bool,
             threads: Option<usize>,
         ) -> PyResult<Bound<'py, PyAny>> {
-            kernel_predict(py, x, y, x_test, r_w, r_u, threads, details, $fit)
+            kernel_predict(py, x, y, x_test, r_w, r_u, threads, details, ($public, $fit))
         }
     )*};
 }
@@ -163,10 +173,10 @@ kernel_predictors! {
     /// f(x') = sum_i beta_i K(x', x_i) at the rows of x_test. With `details=True` returns a dict:
     /// predictions, beta, norm = sqrt(beta' K beta), jitter (added to K's diagonal if K was singular)
     /// and residual (max |K beta - y| / max |y|).
-    ntk_min_norm = "ntk_min_norm", ntk::interpolate;
+    ntk_min_norm = "ntk_min_norm" as "meanfield.ntk.min_norm", ntk::interpolate;
     /// The kernel SVM with the NTK (no bias): min (1/2) beta' K beta subject to y_i (K beta)_i >= 1,
     /// labels -1/+1; predictions f(x') = sum_i beta_i K(x', x_i) at the rows of x_test. The RKHS
     /// margin is 1 / norm. `details=True` returns a dict as `min_norm` does (residual: largest
     /// |margin - 1| on the support vectors).
-    ntk_svm = "ntk_svm", ntk::svm;
+    ntk_svm = "ntk_svm" as "meanfield.ntk.svm", ntk::svm;
 }

@@ -111,3 +111,18 @@ def test_ntk_min_norm_interpolates_and_svm_separates():
     assert svm["norm"] <= details["norm"] + 1e-9  # the max-margin norm is at most the interpolant's
     with pytest.raises(ValueError, match=r"x_test: shape \[10, 3\] has 3 columns"):
         meanfield.ntk.svm(x, y, np.zeros((10, 3)))
+
+
+def test_ntk_matrices_beyond_memory_are_refused_before_allocating():
+    # 3e6 rows: the Gram matrix alone would take 72 TB; refused before it is allocated.
+    x = np.ones((3_000_000, 1))
+    with pytest.raises(ValueError, match=r"^meanfield\.ntk\.gram: field `x1` = 3000000 rows: the run would need about "
+                       r".* \(.* for the NTK matrix \(3000000 x 3000000\)\) but only .* are available; pass fewer rows$"):
+        meanfield.ntk.gram(x)
+    with pytest.raises(ValueError, match=r"^meanfield\.ntk\.gram: field `x2` = 3000000 rows: .*\(100000 x 3000000\)"):
+        meanfield.ntk.gram(np.ones((100_000, 1)), x)
+    y = np.ones(3_000_000)
+    with pytest.raises(ValueError, match=r"^meanfield\.ntk\.svm: field `x` = 3000000 rows: .*NTK Gram matrices"):
+        meanfield.ntk.svm(x, y, np.ones((2, 1)))
+    with pytest.raises(ValueError, match=r"^meanfield\.ntk\.min_norm: field `x` = 3000000 rows: "):
+        meanfield.ntk.min_norm(x, y, np.ones((2, 1)))

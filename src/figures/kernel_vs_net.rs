@@ -182,6 +182,17 @@ impl Figure for KernelVsNet {
         "the paper's experiment: test error against n of the regularised net, the arc-cosine kernel and the NTK on a random ReLU teacher (classification and regression)"
     }
 
+    fn footprint(&self, options: &FigureOptions) -> Result<crate::footprint::Footprint> {
+        let params: Params = super::load_config(self.name(), options)?;
+        params.check(&super::config_path(self.name(), options).display().to_string())?;
+        let n = params.n.last().copied().unwrap_or(0);
+        let (field, value) = if params.test_n > n.saturating_mul(5) { ("test_n", params.test_n) } else { ("n", n) };
+        let jobs = (rayon::current_num_threads() as u128).min(2 * u128::from(params.seeds));
+        let mut f = crate::footprint::Footprint::default();
+        f.add_ntk(field, value, jobs, (n as u128, params.test_n as u128, params.d as u128));
+        Ok(f)
+    }
+
     fn run(&self, options: &FigureOptions) -> Result<FigureReport> {
         let started = Instant::now();
         let params: Params = super::load_config(self.name(), options)?;

@@ -75,6 +75,11 @@ pub trait Figure: Sync {
     fn about(&self) -> &'static str;
     /// Runs the experiment and draws the figure.
     fn run(&self, options: &FigureOptions) -> Result<FigureReport>;
+    /// The memory of its largest allocations, estimated from the parameter file before anything
+    /// is allocated or written ([`crate::footprint`]); none by default.
+    fn footprint(&self, _options: &FigureOptions) -> Result<crate::footprint::Footprint> {
+        Ok(crate::footprint::Footprint::default())
+    }
 }
 
 /// Every figure, in the README's order.

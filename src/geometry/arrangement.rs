@@ -559,7 +559,8 @@ impl Engine<'_> {
     /// below and g_P of the current cell in `scratch.g[depth]`.
     fn emit<V: Visitor>(&self, arc: &CircleArc<'_>, frames: &[Frame], scratch: &mut Scratch, visitor: &mut V) {
         let depth = scratch.sides.len();
-        if depth == frames.len() {
+        // Every arc has 2^(d-2) cells above it: Ctrl-C or SIGTERM stops here too.
+        if depth == frames.len() || crate::interrupt::signalled() {
             return;
         }
         let frame = &frames[frames.len() - 1 - depth];

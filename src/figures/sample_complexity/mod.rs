@@ -68,6 +68,20 @@ impl Figure for SampleComplexity {
         "this project's test of Theorem 2.1: samples n* to reach a test error eps against d, the regularised net trained to a stopping rule (paper: ~d) and its NTK (paper: ~d^2)"
     }
 
+    fn footprint(&self, options: &FigureOptions) -> Result<crate::footprint::Footprint> {
+        let params: Params = load_config(self.name(), options)?;
+        params.check(&crate::figures::config_path(self.name(), options).display().to_string())?;
+        let mut f = crate::footprint::Footprint::default();
+        if let Some(&d) = params.kernel_dims.last() {
+            let (n, field) =
+                (params.n_max, if params.test_n > params.n_max.saturating_mul(5) { "test_n" } else { "n_max" });
+            let value = if field == "n_max" { n } else { params.test_n };
+            let jobs = (rayon::current_num_threads() as u128).min(u128::from(params.seeds));
+            f.add_ntk(field, value, jobs, (n as u128, params.test_n as u128, d as u128));
+        }
+        Ok(f)
+    }
+
     fn run(&self, options: &FigureOptions) -> Result<FigureReport> {
         let started = Instant::now();
         let params: Params = load_config(self.name(), options)?;
