@@ -10,7 +10,7 @@
 //! **Dead clouds** (`kind = "dead"`): every particle is inactive on every training input, u_j . x_i < 0 for
 //! all i, j. Then F = 0, the data-fit part of the velocity vanishes and gd only shrinks the cloud
 //! (theta <- (1 - 2 eta lambda) theta): the cloud stays dead, at L = l(0) + penalty, a stationary point that
-//! is not the global minimum whenever S (docs/math.md, section The global minimum) exceeds 2 lambda. Such
+//! is not the global minimum whenever S (docs/math.md, section Dual bound) exceeds 2 lambda. Such
 //! particles exist iff some direction v has v . x_i < 0 for every input, that is iff 0 is not in the convex
 //! hull of the inputs; a data set holding x and -x (the paper's distribution, the hypercube XOR) has none,
 //! while with a bias coordinate (x, 1) the direction -e_bias is always one. The draw: find such a v0 by the

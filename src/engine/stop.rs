@@ -36,6 +36,23 @@ fn default_window() -> u64 {
     1000
 }
 
+/// The rule in words, as figures and reports print it: "G/L <= 0.001 or L changed by <= 1e-7 relative
+/// over 1000 steps" (only the parts that are set).
+impl std::fmt::Display for StopRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.rel_gap, self.rel_change) {
+            (Some(gap), Some(change)) => {
+                write!(f, "G/L <= {gap} or L changed by <= {change} relative over {} steps", self.window)
+            }
+            (Some(gap), None) => write!(f, "G/L <= {gap}"),
+            (None, Some(change)) => {
+                write!(f, "L changed by <= {change} relative over {} steps", self.window)
+            }
+            (None, None) => write!(f, "no rule"),
+        }
+    }
+}
+
 /// Why a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -179,5 +196,16 @@ mod tests {
         assert!(message(rule(Some(1e-3), None, 1000), 0).contains("run.certify_every > 0"));
         assert!(message(rule(None, Some(-1.0), 1000), 10).contains("run.stop.rel_change"));
         assert!(message(rule(None, Some(1e-7), 0), 10).contains("run.stop.window"));
+    }
+
+    #[test]
+    fn the_rule_reads_in_words() {
+        let rule = |rel_gap, rel_change| StopRule { rel_gap, rel_change, window: 1000 };
+        assert_eq!(
+            rule(Some(1e-3), Some(1e-7)).to_string(),
+            "G/L <= 0.001 or L changed by <= 0.0000001 relative over 1000 steps"
+        );
+        assert_eq!(rule(Some(1e-3), None).to_string(), "G/L <= 0.001");
+        assert_eq!(rule(None, Some(0.5)).to_string(), "L changed by <= 0.5 relative over 1000 steps");
     }
 }

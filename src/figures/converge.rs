@@ -5,8 +5,8 @@
 //! sit on activation boundaries x_i . u = 0 (on the paper's distribution D half of the inputs lie on
 //! the boundary of the optimal neurons u = +-e_1, +-e_2): near the optimum the cloud keeps crossing the
 //! kinks, L oscillates at a level ~1e-5 relative above L*, and r_i = l'(y_i, F_i) / n jumps from step to
-//! step. The dual bound D = -R*(c r), c = min(1, 2 lambda / S(r)) (docs/math.md, section The global minimum
-//! and how close a cloud is to it), evaluated at one such r, is loose at first order in the jump of r
+//! step. The dual bound D = -R*(c r), c = min(1, 2 lambda / S(r)) (docs/math.md, section Dual bound),
+//! evaluated at one such r, is loose at first order in the jump of r
 //! (S(r) overshoots 2 lambda).
 //!
 //! Every dual vector beta whose scaled version c beta is dual feasible gives a valid lower bound, so the

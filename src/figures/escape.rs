@@ -15,7 +15,7 @@
 //! are stationary points of the Wasserstein gradient flow that are not minima: the reason the paper perturbs
 //! the flow. Every run goes to the scenario's stopping rule `run.stop` (certified G / L <= rel_gap) or its step
 //! cap. Langevin runs from a start without a density (a Dirac mass: its entropy, logged at every certified
-//! step, is -inf) start from a copy spread by 1e-9 (relative; [`spread`]), far below the first step's noise.
+//! step, is -inf) start from a copy spread by 1e-9 (relative; `spread`), far below the first step's noise.
 //! The findings give, per start and dynamics, the final L, its data-fit term, the final certified gap
 //! G = L - D, the first time with G <= `run.gap_eps` (null if never), the steps and what stopped the run.
 

@@ -5,7 +5,7 @@
 //! the entropic optimum), and the final L - L* against tau with the fitted log-log slope: the excess of L is the
 //! price of the entropy term, not a failure to converge.
 //!
-//! Every run trains to a stopping rule on the free energy ([`StopOnFreeEnergy`]) with the scenario's `steps` as the
+//! Every run trains to a stopping rule on the free energy (`StopOnFreeEnergy`) with the scenario's `steps` as the
 //! cap; the figure records, per run, the steps used and what stopped it.
 
 use std::time::Instant;

@@ -218,10 +218,8 @@ impl Figure for SampleComplexity {
                 "n*(d): the mean test error over {} seeds first falls to eps between two grid sizes; ln n* is \
                  interpolated linearly in the mean error; slope: least squares of ln n* on ln d with a 95% t-interval \
                  and a 95% bootstrap interval over seeds ({} resamples); null n*: eps not reached on the grid; \
-                 every net trained until G/L <= {:?} (G estimated) or L changed by <= {:?} relative over {} steps, \
-                 at most {} steps",
-                params.seeds, params.bootstrap, params.net.stop.rel_gap, params.net.stop.rel_change,
-                params.net.stop.window, params.net.steps
+                 every net trained until {} (G estimated), at most {} steps",
+                params.seeds, params.bootstrap, params.net.stop, params.net.steps
             ),
             "params": params,
             "n_star": n_star,
