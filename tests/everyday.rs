@@ -133,6 +133,11 @@ fn inputs_that_overflow_are_named_before_the_first_step() {
     let (code, stderr) = fails(&run_args(&out, &["--set", "dynamics.eta=1e308"]));
     assert_eq!(code, 3);
     assert!(stderr.ends_with("the step size eta = 1e308 is too large, try eta = 1e307\n"), "{stderr}");
+    // `validate` prints the resolved scenario with such values short too (not 309 digits).
+    let shown = meanfield(&["validate", QS, "--set", "dynamics.eta=1e308", "--set", "lambda=1e-300"]);
+    assert!(shown.status.success());
+    let shown = String::from_utf8(shown.stdout).unwrap();
+    assert!(shown.contains("\neta = 1e308\n") && shown.contains("\nlambda = 1e-300\n"), "{shown}");
 }
 
 #[test]

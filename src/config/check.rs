@@ -315,11 +315,83 @@ impl ValidScenario {
 
     /// The resolved scenario as TOML (running it reproduces this run).
     pub fn to_toml(&self) -> String {
-        toml::to_string(&self.scenario).expect("a scenario always serialises")
+        shorten_long_floats(&toml::to_string(&self.scenario).expect("a scenario always serialises"))
     }
 
     /// The scenario seed.
     pub fn seed(&self) -> u64 {
         self.scenario.seed
+    }
+}
+
+/// TOML's serializer writes a float in positional notation, so `lambda = 1e308` comes out with 309
+/// digits and `1e-300` with 300 zeros. Numbers longer than 24 characters outside strings are rewritten in
+/// Rust's shortest exponent form (`1e308`, valid TOML and the same f64); the text is kept as it was unless
+/// both parse to the same TOML value.
+fn shorten_long_floats(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.char_indices().peekable();
+    let mut quote: Option<char> = None;
+    while let Some((i, c)) = chars.next() {
+        match quote {
+            Some(q) => {
+                out.push(c);
+                if c == '\\' && q == '"' {
+                    if let Some((_, escaped)) = chars.next() {
+                        out.push(escaped);
+                    }
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None if c == '"' || c == '\'' => {
+                quote = Some(c);
+                out.push(c);
+            }
+            None if c == '-' || c.is_ascii_digit() => {
+                let mut end = i + c.len_utf8();
+                while let Some(&(j, d)) = chars.peek() {
+                    if d.is_ascii_digit() || d == '.' || d == '-' || d == '+' || d == 'e' || d == 'E' {
+                        end = j + d.len_utf8();
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                let number = &text[i..end];
+                match number.parse::<f64>() {
+                    Ok(x) if number.len() > 24 && number.contains('.') && x.is_finite() => {
+                        out.push_str(&format!("{x:e}"))
+                    }
+                    _ => out.push_str(number),
+                }
+            }
+            None => out.push(c),
+        }
+    }
+    let parsed = |t: &str| t.parse::<toml::Table>().ok();
+    match parsed(&out) {
+        Some(table) if Some(&table) == parsed(text).as_ref() => out,
+        _ => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shorten_long_floats;
+
+    #[test]
+    fn long_floats_are_written_in_exponent_form_and_nothing_else_changes() {
+        let text = "lambda = 1000000000000000000000000000000.0\ntiny = 0.0000000000000000000000000015\n\
+                    eta = 0.00000001\nsteps = 1000000000000000000\npath = \"a/1000000000000000000000000.5\"\n\
+                    list = [-2000000000000000000000000000.0, 0.5]\n";
+        assert_eq!(
+            shorten_long_floats(text),
+            "lambda = 1e30\ntiny = 1.5e-27\neta = 0.00000001\nsteps = 1000000000000000000\n\
+             path = \"a/1000000000000000000000000.5\"\nlist = [-2e27, 0.5]\n"
+        );
+        let huge = toml::to_string(&toml::toml! { lambda = 1e308 }).unwrap();
+        assert_eq!(huge.len(), "lambda = ".len() + 309 + 3);
+        assert_eq!(shorten_long_floats(&huge), "lambda = 1e308\n");
     }
 }
