@@ -324,11 +324,12 @@ impl ValidScenario {
     }
 }
 
-/// TOML's serializer writes a float in positional notation, so `lambda = 1e308` comes out with 309
+/// TOML's serializer writes a float in positional notation (in a run's scenario.toml, `validate`'s
+/// output and a sweep's sweep.toml), so `lambda = 1e308` comes out with 309
 /// digits and `1e-300` with 300 zeros. Numbers longer than 24 characters outside strings are rewritten in
 /// Rust's shortest exponent form (`1e308`, valid TOML and the same f64); the text is kept as it was unless
 /// both parse to the same TOML value.
-fn shorten_long_floats(text: &str) -> String {
+pub(crate) fn shorten_long_floats(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.char_indices().peekable();
     let mut quote: Option<char> = None;

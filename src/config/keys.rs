@@ -26,3 +26,21 @@ impl Visitor<'_> for FieldKey {
         self.0.iter().copied().find(|f| *f == key).ok_or_else(|| E::unknown_field(key, self.0))
     }
 }
+
+/// Test of a registry (`[dynamics]`, `[data]`): its kind names are distinct, its parameter keys are
+/// distinct, and none of them is a key the table itself has (`table_keys`).
+#[cfg(test)]
+pub(crate) fn assert_registry_is_clear<'a>(
+    names: impl Iterator<Item = &'a str>,
+    keys: impl Iterator<Item = &'a str>,
+    table_keys: &[&str],
+) {
+    let (mut names, mut keys): (Vec<&str>, Vec<&str>) = (names.collect(), keys.collect());
+    let (n, m) = (names.len(), keys.len());
+    names.sort_unstable();
+    names.dedup();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!((names.len(), keys.len()), (n, m), "repeated names or keys");
+    assert!(keys.iter().all(|k| !table_keys.contains(k)), "a parameter key is a key of the table");
+}

@@ -11,12 +11,12 @@
 mod check;
 mod data_table;
 mod edits;
-mod keys;
+pub(crate) mod keys;
 mod schema;
 
 pub use crate::data::Kind as DataKind;
 pub use crate::dynamics::DynamicsSpec;
-pub(crate) use check::{absolute, Checker};
+pub(crate) use check::{absolute, shorten_long_floats, Checker};
 pub use check::{DataSource, InitSource, ValidScenario};
 pub use data_table::DataConfig;
 pub use edits::blame_override;

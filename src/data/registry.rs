@@ -126,15 +126,7 @@ mod tests {
 
     #[test]
     fn names_and_keys_are_unique_and_clear_of_the_shared_keys() {
-        let mut names: Vec<&str> = names().collect();
-        let mut keys: Vec<&str> = own_keys().collect();
-        let (n, m) = (names.len(), keys.len());
-        names.sort_unstable();
-        names.dedup();
-        keys.sort_unstable();
-        keys.dedup();
-        assert_eq!((names.len(), keys.len()), (n, m));
-        assert!(keys.iter().all(|k| !["kind", "n", "d", "test_n", "bias"].contains(k)));
+        crate::config::keys::assert_registry_is_clear(names(), own_keys(), &["kind", "n", "d", "test_n", "bias"]);
     }
 
     #[test]

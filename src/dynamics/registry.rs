@@ -118,16 +118,12 @@ mod tests {
 
     #[test]
     fn names_and_parameter_keys_are_unique_and_clear_of_the_table_keys() {
-        let mut names: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
-        let mut keys: Vec<&str> = param_keys().collect();
-        let (n, m) = (names.len(), keys.len());
-        names.sort_unstable();
-        names.dedup();
-        keys.sort_unstable();
-        keys.dedup();
-        assert_eq!((names.len(), keys.len()), (n, m));
-        assert!(keys.iter().all(|k| !["kind", "eta", "schedule"].contains(k)));
-        assert!(names.iter().all(|n| !n.contains('+')));
+        crate::config::keys::assert_registry_is_clear(
+            KINDS.iter().map(|k| k.name),
+            param_keys(),
+            &["kind", "eta", "schedule"],
+        );
+        assert!(KINDS.iter().all(|k| !k.name.contains('+')));
     }
 
     #[test]

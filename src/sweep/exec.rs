@@ -64,6 +64,7 @@ pub fn run_sweep(
 ) -> Result<SweepReport> {
     let started = Instant::now();
     let description = toml::to_string(sweep).map_err(|e| Error::Invalid(format!("sweep.toml: {e}")))?;
+    let description = crate::config::shorten_long_floats(&description);
     write_atomic(&out.join("sweep.toml"), description.as_bytes())?;
     let selected: Vec<&RunSpec> = sweep.shard(options.shard).collect();
     let mut todo = Vec::new();
