@@ -37,6 +37,21 @@ use crate::model::{Cloud, StoreActivations};
 /// Particle directions (at most this many, evenly strided) that seed the sphere maximum of r_bar.
 const DIRECTIONS: usize = 128;
 
+/// Past sphere-maximum directions kept as extra starts of the certificate's search (boosted runs).
+const MEMORY: usize = 64;
+
+/// The starts of the sphere maximum: at most [`DIRECTIONS`] evenly strided particle directions, then the rows of
+/// `memory`.
+fn starts<F: Real>(cloud: &Cloud<F>, memory: &[Array1<f64>]) -> Array2<f64> {
+    let u = cloud.u();
+    let stride = u.nrows().div_ceil(DIRECTIONS).max(1);
+    let mut out: Array2<f64> = u.slice(s![..;stride, ..]).mapv(Real::f64);
+    for v in memory {
+        out.push_row(v.view()).expect("memory rows have length d");
+    }
+    out
+}
+
 /// How a network run ended.
 #[derive(Clone, Debug)]
 pub(super) struct Converged<F: Real> {
@@ -77,9 +92,17 @@ pub(super) fn train<F: Real>(
     train_with(problem, cloud, schedule, Boost::NONE, seed)
 }
 
+/// Keeps `v` among the last [`MEMORY`] directions.
+fn remember(memory: &mut Vec<Array1<f64>>, v: &Array1<f64>) {
+    if memory.len() == MEMORY {
+        memory.remove(0);
+    }
+    memory.push(v.clone());
+}
+
 /// What [`train_with`] adds to plain `gd`: mass insertions and Nesterov momentum (the scenario table
 /// `boost = { insertions = .., per_check = .., nesterov = .. }`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Boost {
     /// At most this many mass insertions ([`super::insertion`]) in a run.
@@ -89,11 +112,33 @@ pub(crate) struct Boost {
     pub(crate) per_check: usize,
     /// Nesterov's accelerated gradient with function restart.
     pub(crate) nesterov: bool,
+    /// Insert only while S / (2 lambda) - 1 > min_excess (S the sphere maximum of the current residual).
+    #[serde(default)]
+    pub(crate) min_excess: f64,
+    /// Halve the step size after this many certified steps without a new smallest G / L (0: never), down to
+    /// eta / 64: fixed steps keep crossing the kinks of relu near the optimum.
+    #[serde(default)]
+    pub(crate) patience: usize,
+    /// At every certified step that stops nothing, the fully corrective step on the particles' masses
+    /// ([`super::insertion::reweight`]), then the certificate of the reweighted cloud.
+    #[serde(default)]
+    pub(crate) reweight: bool,
+    /// Stop by the gap rule only when it holds at this many certified steps in a row (0 or 1: the first).
+    #[serde(default)]
+    pub(crate) confirm: usize,
 }
 
 impl Boost {
     /// Plain `gd`.
-    pub(crate) const NONE: Boost = Boost { insertions: 0, per_check: 0, nesterov: false };
+    pub(crate) const NONE: Boost = Boost {
+        insertions: 0,
+        per_check: 0,
+        nesterov: false,
+        min_excess: 0.0,
+        patience: 0,
+        reweight: false,
+        confirm: 0,
+    };
 }
 
 /// [`train`] with the additions of `boost`, both of them moves on the same objective L:
@@ -131,6 +176,11 @@ pub(super) fn train_with<F: Real>(
     // Nesterov: theta_k, L(theta_k) and the steps since the last restart.
     let mut previous: Option<(Array2<F>, f64)> = None;
     let mut since_restart = 0u64;
+    // Step-size halving: the smallest G / L so far and the certified steps since it.
+    let (mut best, mut stale) = (f64::INFINITY, 0usize);
+    // Directions of past sphere maxima, and the certified steps in a row that met the gap rule.
+    let mut memory: Vec<Array1<f64>> = Vec::new();
+    let mut passes = 0usize;
     while state.step < schedule.cap {
         state = sim.step(state)?;
         for ((s, &yi), &fi) in sum.iter_mut().zip(y.iter()).zip(state.predictions.iter()) {
@@ -153,42 +203,79 @@ pub(super) fn train_with<F: Real>(
             let last = changed.is_some() || step == schedule.cap;
             let certified = last || (schedule.certify_every > 0 && step % schedule.certify_every == 0);
             if certified {
-                let u = state.cloud.u();
-                let stride = u.nrows().div_ceil(DIRECTIONS).max(1);
-                let directions: Array2<f64> = u.slice(s![..;stride, ..]).mapv(Real::f64);
+                let directions = starts(&state.cloud, &memory);
+                // Boosted runs stop early: fresh random starts at every certified step.
+                let seed = if boost == Boost::NONE { seed } else { seed.wrapping_add(step) };
                 let dual_problem = sim.problem.dual();
-                let r = Array1::from(loss_fn.risk_gradient(&y.to_vec(), &state.predictions.to_vec()));
-                let (current, argmax) =
+                let mut r = Array1::from(loss_fn.risk_gradient(&y.to_vec(), &state.predictions.to_vec()));
+                let (mut current, mut argmax) =
                     certify::dual_value_argmax(&dual_problem, r.view(), Some(directions.view()), method, seed)?;
                 let mean = &sum / count as f64;
                 let averaged = certify::dual_value(&dual_problem, mean.view(), Some(directions.view()), method, seed)?;
                 sum.fill(0.0);
                 count = 0;
-                let (dual, exact, dual_from) = if averaged.dual > current.dual {
+                let (dual, mut exact, mut dual_from) = if averaged.dual > current.dual {
                     (averaged.dual, averaged.exact, "averaged")
                 } else {
                     (current.dual, current.exact, "current")
                 };
-                let gap = metrics.loss - dual;
-                let by_gap = schedule
-                    .stop
-                    .and_then(|r| r.rel_gap)
-                    .is_some_and(|tol| relative_gap(metrics.loss, gap) <= tol)
-                    .then_some(StopReason::RelGap);
+                let mut loss = metrics.loss;
+                let mut gap = loss - dual;
+                let tolerance = schedule.stop.and_then(|r| r.rel_gap);
+                let met = |loss: f64, gap: f64| tolerance.is_some_and(|tol| relative_gap(loss, gap) <= tol);
+                if boost.reweight && !met(loss, gap) {
+                    // The fully corrective step, then the certificate of the reweighted cloud.
+                    let x = sim.problem.train.x.clone();
+                    let lambda = sim.problem.lambda;
+                    let cloud =
+                        insertion::reweight(&state.cloud, x.view(), y.view(), loss_fn, lambda, insertion::SWEEPS)?;
+                    let (step, time) = (state.step, state.time);
+                    let (next, fresh) = Simulation::new(sim.problem.clone(), Box::new(Gd), run, cloud)?;
+                    sim = next;
+                    state = State { step, time, ..fresh };
+                    previous = None;
+                    since_restart = 0;
+                    loss = sim.problem.loss_of(&state.cloud);
+                    r = Array1::from(loss_fn.risk_gradient(&y.to_vec(), &state.predictions.to_vec()));
+                    let directions = starts(&state.cloud, &memory);
+                    (current, argmax) = certify::dual_value_argmax(
+                        &sim.problem.dual(),
+                        r.view(),
+                        Some(directions.view()),
+                        method,
+                        seed,
+                    )?;
+                    if loss - current.dual < gap {
+                        (gap, exact, dual_from) = (loss - current.dual, current.exact, "reweighted");
+                    }
+                }
+                if boost != Boost::NONE {
+                    remember(&mut memory, &argmax);
+                }
+                passes = if met(loss, gap) { passes + 1 } else { 0 };
+                let by_gap = (passes >= boost.confirm.max(1)).then_some(StopReason::RelGap);
                 let reason = changed.or(by_gap).or(last.then_some(StopReason::Cap));
                 if let Some(stop_reason) = reason {
                     let certificate = if exact { "exact" } else { "estimated" }.to_string();
-                    return Ok(Converged {
-                        state,
-                        loss: metrics.loss,
-                        gap,
-                        certificate,
-                        dual_from,
-                        stop_reason,
-                        inserted,
-                    });
+                    return Ok(Converged { state, loss, gap, certificate, dual_from, stop_reason, inserted });
                 }
-                if current.s > 2.0 * sim.problem.lambda {
+                let relative = relative_gap(loss, gap);
+                if relative < best {
+                    (best, stale) = (relative, 0);
+                } else {
+                    stale += 1;
+                }
+                if boost.patience > 0 && stale >= boost.patience && run.eta > schedule.eta / 64.0 {
+                    run.eta /= 2.0;
+                    stale = 0;
+                    let (step, time) = (state.step, state.time);
+                    let (next, fresh) = Simulation::new(sim.problem.clone(), Box::new(Gd), run, state.cloud)?;
+                    sim = next;
+                    state = State { step, time, ..fresh };
+                    previous = None;
+                    since_restart = 0;
+                }
+                if current.s > 2.0 * sim.problem.lambda * (1.0 + boost.min_excess) {
                     let mut dir = argmax;
                     let mut res = r;
                     for k in 0..boost.per_check {
@@ -198,14 +285,13 @@ pub(super) fn train_with<F: Real>(
                         let x = sim.problem.train.x.clone();
                         if k > 0 {
                             res = Array1::from(loss_fn.risk_gradient(&y.to_vec(), &state.predictions.to_vec()));
-                            let u = state.cloud.u();
-                            let stride = u.nrows().div_ceil(DIRECTIONS).max(1);
-                            let dirs: Array2<f64> = u.slice(s![..;stride, ..]).mapv(Real::f64);
+                            let dirs = starts(&state.cloud, &memory);
                             let sm = certify::sphere_max(x.view(), res.view(), Some(dirs.view()), method, seed)?;
-                            if sm.value <= 2.0 * sim.problem.lambda {
+                            if sm.value <= 2.0 * sim.problem.lambda * (1.0 + boost.min_excess) {
                                 break;
                             }
                             dir = sm.argmax;
+                            remember(&mut memory, &dir);
                         }
                         let phi = insertion::features(x.view(), dir.view());
                         let sigma = -res.dot(&phi).signum();

@@ -102,6 +102,105 @@ pub(crate) fn features(x: ArrayView2<f64>, v: ArrayView1<f64>) -> Array1<f64> {
     x.dot(&v).mapv(|z| z.max(0.0))
 }
 
+/// Coordinate-descent sweeps of [`reweight`].
+pub(crate) const SWEEPS: usize = 50;
+
+/// The smallest mass factor a_j of [`reweight`]: no particle is dropped, so every direction keeps seeding the
+/// sphere maximum of the certificate and can grow back under gd.
+pub(crate) const A_MIN: f64 = 1e-6;
+
+/// The fully corrective step on the masses of the particles: every particle is balanced (|w| = |u|, which keeps
+/// its output w relu(u . x) and lowers its penalty to 2 |w| |u|, docs/math.md, section Dual bound), then its
+/// mass is multiplied by a_j >= 0, a minimiser of the convex function
+/// g(a) = R(sum_j a_j f_j) + lambda sum_j a_j p_j, f_j = (1/m) w_j relu(u_j . x), p_j = (2/m) |w_j| |u_j|,
+/// over a_j >= A_MIN, by `sweeps` sweeps of coordinate descent from a = 1 (Newton steps on each a_j, halved
+/// until g falls; g never rises, so L does not). Particles of mass 0 are dropped and the m' kept ones carry
+/// mass (m' / m) a_j |w_j| |u_j| each, so the cloud is the reweighted measure exactly. At a minimiser of g, each
+/// particle with a_j > A_MIN has first variation L'(theta_j) = 0 (docs/math.md, section Velocity), so the part
+/// integral L' d rho of the duality gap nearly vanishes and G comes mainly from the sphere maximum.
+pub(crate) fn reweight<F: Real>(
+    cloud: &Cloud<F>,
+    x: ArrayView2<f64>,
+    y: ArrayView1<f64>,
+    loss: Loss,
+    lambda: f64,
+    sweeps: usize,
+) -> Result<Cloud<F>> {
+    let theta = cloud.to_f64();
+    let (m, n) = (cloud.m(), x.nrows());
+    // Balanced neurons: sign, mass |w| |u|, unit direction.
+    let mut atoms: Vec<(f64, f64, Array1<f64>)> = Vec::new();
+    for row in theta.outer_iter() {
+        let u = row.slice(ndarray::s![1..]);
+        let norm = u.dot(&u).sqrt();
+        let mass = row[0].abs() * norm;
+        if mass > 0.0 && mass.is_finite() {
+            atoms.push((row[0].signum(), mass, u.mapv(|v| v / norm)));
+        }
+    }
+    if atoms.is_empty() {
+        return Ok(cloud.clone());
+    }
+    let k = atoms.len();
+    // f (k x n) and p (k).
+    let mut f = Array2::<f64>::zeros((k, n));
+    for (mut row, (sign, mass, v)) in f.outer_iter_mut().zip(&atoms) {
+        let phi = features(x, v.view());
+        row.assign(&(phi * (sign * mass / m as f64)));
+    }
+    let p: Vec<f64> = atoms.iter().map(|(_, mass, _)| 2.0 * mass / m as f64).collect();
+    let mut a = vec![1.0; k];
+    let mut pred: Array1<f64> = f.sum_axis(ndarray::Axis(0));
+    let nf = n as f64;
+    let risk_along = |pred: &Array1<f64>, fj: ArrayView1<f64>, step: f64| -> f64 {
+        y.iter().zip(pred.iter()).zip(fj.iter()).map(|((&yi, &pi), &fi)| loss.value(yi, pi + step * fi)).sum::<f64>()
+            / nf
+    };
+    for _ in 0..sweeps {
+        for j in 0..k {
+            let fj = f.row(j);
+            let (mut g1, mut g2) = (lambda * p[j], 0.0);
+            for ((&yi, &pi), &fi) in y.iter().zip(pred.iter()).zip(fj.iter()) {
+                if fi != 0.0 {
+                    g1 += loss.derivative(yi, pi) * fi / nf;
+                    g2 += loss.second_derivative(yi, pi) * fi * fi / nf;
+                }
+            }
+            if g2.is_nan() || g2 <= 0.0 {
+                continue;
+            }
+            let mut step = (a[j] - g1 / g2).max(A_MIN) - a[j];
+            if step == 0.0 {
+                continue;
+            }
+            let before = risk_along(&pred, fj, 0.0);
+            let mut accepted = false;
+            for _ in 0..20 {
+                if risk_along(&pred, fj, step) + lambda * p[j] * step < before {
+                    accepted = true;
+                    break;
+                }
+                step *= 0.5;
+            }
+            if accepted {
+                a[j] += step;
+                pred.scaled_add(step, &fj);
+            }
+        }
+    }
+    let kept: Vec<usize> = (0..k).collect();
+    let scale = kept.len() as f64 / m as f64;
+    let d = cloud.d();
+    let mut out = Array2::<F>::zeros((kept.len(), d + 1));
+    for (mut row, &j) in out.outer_iter_mut().zip(&kept) {
+        let (sign, mass, v) = &atoms[j];
+        let s = (scale * a[j] * mass).sqrt();
+        row[0] = F::of(sign * s);
+        row.iter_mut().skip(1).zip(v.iter()).for_each(|(t, &vi)| *t = F::of(s * vi));
+    }
+    Cloud::new(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,5 +269,45 @@ mod tests {
         let (t0, g0) = line_search(Loss::Logistic, train.y.view(), f.view(), phi.view(), -sigma, lambda, p);
         assert_eq!(t0, 0.0);
         assert!((g0 - l0).abs() <= 1e-15);
+    }
+
+    #[test]
+    fn reweighting_lowers_l_and_leaves_no_mass_where_the_first_variation_is_nonzero() {
+        let (train, cloud, _) = setup();
+        let lambda = 1e-3;
+        let x = train.x.view();
+        let loss_of = |c: &Cloud<f64>| {
+            let f = c.predict(x);
+            Loss::Logistic.risk(&train.y.to_vec(), &f.to_vec()) + lambda * c.second_moment()
+        };
+        let before = loss_of(&cloud);
+        // No sweep: only the balancing, which keeps every output and lowers the penalty.
+        let balanced = reweight(&cloud, x, train.y.view(), Loss::Logistic, lambda, 0).unwrap();
+        let df = (&cloud.predict(x) - &balanced.predict(x)).mapv(f64::abs).fold(0.0, |a: f64, &b| a.max(b));
+        assert!(df <= 1e-12, "balancing changed F by {df}");
+        assert!(balanced.second_moment() < cloud.second_moment());
+        let out = reweight(&cloud, x, train.y.view(), Loss::Logistic, lambda, 200).unwrap();
+        let after = loss_of(&out);
+        assert_eq!(out.m(), cloud.m());
+        assert!(after < loss_of(&balanced) && loss_of(&balanced) < before, "L {before} -> {after}");
+        // Optimality in the masses: L'(theta_j) = 0 where a_j > A_MIN, L'(theta_j) >= 0 where a_j = A_MIN
+        // (docs/math.md, section Velocity: L'(theta) = sum_i r_i w relu(u . x_i) + lambda |theta|^2).
+        let f = out.predict(x);
+        let r = Array1::from(Loss::Logistic.risk_gradient(&train.y.to_vec(), &f.to_vec()));
+        let theta = out.to_f64();
+        let (mut active, mut floor) = (0, 0);
+        for row in theta.outer_iter() {
+            let t = row.to_owned();
+            let first = crate::model::first_variation(t.view(), x, r.view(), lambda);
+            let norm2 = t.dot(&t);
+            if norm2 > 1e-4 {
+                active += 1;
+                assert!(first.abs() <= 1e-6 * norm2, "L' = {first} at |theta|^2 = {norm2}");
+            } else {
+                floor += 1;
+                assert!(first >= -1e-9, "L' = {first} on a particle at the floor");
+            }
+        }
+        assert!(active > 0 && floor > 0, "{active} active, {floor} at the floor");
     }
 }
