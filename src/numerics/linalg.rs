@@ -16,7 +16,8 @@ use ndarray_npy::{ReadableElement, WritableElement};
 /// called in `unsafe` (the vector files state why that is sound).
 macro_rules! vector_pack {
     ($v:ty, $t:ty, $len:expr, splat: $splat:path, load: $load:path, store: $store:path, add: $add:path,
-     mul: $mul:path, if_positive: |$x:ident, $a:ident| $select:expr, relu: |$y:ident| $relu:expr) => {
+     mul: $mul:path, if_positive: |$x:ident, $a:ident| $select:expr, relu: |$y:ident| $relu:expr,
+     positive_bits: |$p:ident| $bits:expr, if_bits: |$b:ident, $c:ident| $unpack:expr) => {
         impl Pack<$t> for $v {
             const LEN: usize = $len;
             #[inline(always)]
@@ -48,6 +49,16 @@ macro_rules! vector_pack {
             fn relu(self) -> Self {
                 let $y = self;
                 unsafe { $relu }
+            }
+            #[inline(always)]
+            fn positive_bits(self) -> u64 {
+                let $p = self;
+                unsafe { $bits }
+            }
+            #[inline(always)]
+            fn if_bits(bits: u64, a: Self) -> Self {
+                let ($b, $c) = (bits, a);
+                unsafe { $unpack }
             }
         }
     };
@@ -156,6 +167,11 @@ pub trait Pack<F>: Copy {
     fn if_positive(self, a: Self) -> Self;
     /// Lanewise relu: `self.if_positive(self)`.
     fn relu(self) -> Self;
+    /// The signs as bits: bit l is 1[lane l > 0] (0 for NaN), for l < [`Pack::LEN`]; higher bits 0.
+    fn positive_bits(self) -> u64;
+    /// Lanewise `a` where bit l of `bits` is set, else 0 (bits from [`Pack::LEN`] on are ignored), so
+    /// that `V::if_bits(z.positive_bits(), a) == z.if_positive(a)`.
+    fn if_bits(bits: u64, a: Self) -> Self;
 }
 
 /// A computation written once for any [`Pack`] of F, run by [`Real::vectorise`] with the widest.
@@ -202,6 +218,14 @@ macro_rules! scalar_pack {
             #[inline(always)]
             fn relu(self) -> Self {
                 Pack::if_positive(self, self)
+            }
+            #[inline(always)]
+            fn positive_bits(self) -> u64 {
+                u64::from(self > 0.0)
+            }
+            #[inline(always)]
+            fn if_bits(bits: u64, a: Self) -> Self {
+                <$t>::from_bits(a.to_bits() & <$bits>::wrapping_sub(0, (bits & 1) as $bits))
             }
         }
     };
@@ -405,5 +429,47 @@ mod tests {
         assert_eq!((-2.0f32).if_positive(3.0), 0.0);
         assert_eq!(0.0f32.if_positive(3.0), 0.0);
         assert_eq!(f64::NAN.if_positive(3.0), 0.0);
+    }
+
+    /// In every tier, positive_bits packs the signs of the lanes (NaN and -0 as not positive) and
+    /// if_bits selects by them as if_positive does.
+    struct Bits<F>(Vec<F>);
+
+    impl<F: Real> WithPack<F> for Bits<F> {
+        type Output = (Vec<u64>, Vec<F>, Vec<F>);
+
+        fn run<V: Pack<F>>(self) -> Self::Output {
+            let a: Vec<F> = (0..self.0.len()).map(|i| F::of(i as f64 + 1.0)).collect();
+            let (mut bits, mut selected, mut positive) = (vec![], vec![F::zero(); a.len()], vec![F::zero(); a.len()]);
+            for (q, z) in self.0.chunks_exact(V::LEN).enumerate() {
+                let (z, aq) = (V::load(z), V::load(&a[q * V::LEN..]));
+                bits.push(z.positive_bits());
+                V::if_bits(z.positive_bits() | (u64::MAX << V::LEN), aq).store(&mut selected[q * V::LEN..]);
+                z.if_positive(aq).store(&mut positive[q * V::LEN..]);
+            }
+            (bits, selected, positive)
+        }
+    }
+
+    fn bits_in_every_tier<F: Real>() {
+        let values = [1.0, -1.0, 0.0, -0.0, f64::NAN, 2.5, f64::INFINITY, f64::NEG_INFINITY];
+        let z: Vec<F> = (0..32).map(|i| F::of(values[(i * 3 + i / 8) % 8])).collect();
+        for simd in Simd::available() {
+            let (bits, selected, positive) = F::vectorise(simd, Bits(z.clone()));
+            let lanes = 32 / bits.len();
+            let mut expected = vec![0u64; bits.len()];
+            for (i, v) in z.iter().enumerate() {
+                expected[i / lanes] |= u64::from(*v > F::zero()) << (i % lanes);
+            }
+            assert_eq!(bits, expected, "{} {}", F::NAME, simd.name());
+            let same = selected.iter().zip(&positive).all(|(a, b)| a.f64().to_bits() == b.f64().to_bits());
+            assert!(same, "{} {}", F::NAME, simd.name());
+        }
+    }
+
+    #[test]
+    fn sign_bits_pack_and_select_in_every_tier() {
+        bits_in_every_tier::<f32>();
+        bits_in_every_tier::<f64>();
     }
 }

@@ -317,8 +317,7 @@ impl<F: Real> ComputeKernel<F> {
             for (b, mut tb) in group.axis_chunks_iter_mut(Axis(0), layout.block).enumerate() {
                 let (start, count) = (b * layout.block, tb.nrows());
                 let rows = tb.as_slice().expect("particles are in standard layout");
-                let stored =
-                    piece.as_mut().filter(|p| p.current(start, rows, width)).map(|p| p.overwrite(start, count, n));
+                let stored = piece.as_ref().filter(|p| p.current(start, rows, width)).map(|p| p.read(start, count, n));
                 vectorised(
                     simd,
                     #[inline(always)]
@@ -415,9 +414,10 @@ fn group_stores<'a, F: Real>(
     match store {
         Some(store) => {
             store.check_samples(x.iter().copied());
-            let pieces = store.z.chunks_mut(layout.group * n).zip(store.theta.chunks_mut(layout.group * width));
+            let patterns = store.pattern.chunks_mut(layout.group * store::words(n));
+            let pieces = patterns.zip(store.theta.chunks_mut(layout.group * width));
             let pieces = pieces.zip(store.filled.chunks_mut(layout.group));
-            pieces.map(|((z, theta), filled)| Some(GroupStore { z, theta, filled })).collect()
+            pieces.map(|((pattern, theta), filled)| Some(GroupStore { pattern, theta, filled })).collect()
         }
         None => (0..groups).map(|_| None).collect(),
     }
