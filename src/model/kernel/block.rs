@@ -1,6 +1,7 @@
 //! The per-block kernels of [`super::ComputeKernel`]: one block of particles against the samples, by
 //! GEMMs over sample tiles or, for d <= [`super::DIRECT_MAX_D`], by direct SIMD kernels over panels.
 
+use super::fused::{fused_forward, fused_gradient};
 use super::*;
 
 /// The output-weight gradient sum_i r_i relu(u_j . x_i) = u_j . g_j of particle theta_j = (w_j, u_j),
@@ -41,10 +42,16 @@ pub(super) fn accumulate_predictions<F: Real>(
     acc: &mut [f64],
     store: Option<&mut [u64]>,
 ) {
+    let d = theta.ncols() - 1;
     if samples.panels.is_empty() {
         gemm_predictions(layout, simd, theta, samples.x, s, acc, store);
+    } else if d <= DIRECT_MAX_D {
+        with_dim!(d, direct_predictions(simd, theta, samples.panels, acc));
     } else {
-        with_dim!(theta.ncols() - 1, direct_predictions(simd, theta, samples.panels, acc));
+        let (rows, words) =
+            (theta.to_slice().expect("particles are in standard layout"), store::words(samples.x.nrows()));
+        let pattern = store.unwrap_or(&mut s.pattern[..theta.nrows() * words]);
+        fused_forward(simd, rows, d, samples.panels, Some(acc), &mut s.t, pattern, words);
     }
 }
 
@@ -61,8 +68,21 @@ pub(super) fn block_gradient<F: Real>(
     s: &mut Scratch<F>,
     stored: Option<&[u64]>,
 ) {
+    let d = theta.ncols() - 1;
     if samples.panels.is_empty() {
         gemm_gradient(layout, simd, theta, samples.x, r, s, stored);
+    } else if d > DIRECT_MAX_D {
+        let (rows, words) =
+            (theta.to_slice().expect("particles are in standard layout"), store::words(samples.x.nrows()));
+        let pattern = match stored {
+            Some(pattern) => pattern,
+            None => {
+                let pattern = &mut s.pattern[..theta.nrows() * words];
+                fused_forward(simd, rows, d, samples.panels, None, &mut s.t, pattern, words);
+                pattern
+            }
+        };
+        fused_gradient(simd, pattern, words, samples.weighted, &mut s.g.slice_mut(s![..theta.nrows(), ..]));
     } else {
         let mut g = s.g.slice_mut(s![..theta.nrows(), ..]);
         let sums = s.z.as_slice_mut().expect("scratch is contiguous");
