@@ -97,9 +97,9 @@ fn fused_kernels_agree<F: Real>(d: usize, n: usize, tolerance: f64) {
     let (acc, pattern, g) = portable;
     let z = |j: usize, i: usize| (0..d).map(|k| theta[[j, k + 1]].f64() * x[[i, k]].f64()).sum::<f64>();
     let bit = |j: usize, i: usize| pattern[j * words + i / 64] >> (i % 64) & 1 == 1;
-    for i in 0..n {
+    for (i, &a) in acc.iter().enumerate() {
         let f: f64 = (0..m).map(|j| theta[[j, 0]].f64() * z(j, i).max(0.0)).sum();
-        assert!((acc[i] - f).abs() <= tolerance * (1.0 + f.abs()), "prediction {i}: {} != {f}", acc[i]);
+        assert!((a - f).abs() <= tolerance * (1.0 + f.abs()), "prediction {i}: {a} != {f}");
         for j in 0..m {
             assert!(bit(j, i) == (z(j, i) > 0.0) || z(j, i).abs() < tolerance, "pattern {j}, {i}: z = {}", z(j, i));
         }
@@ -121,10 +121,10 @@ fn fused_kernels_agree<F: Real>(d: usize, n: usize, tolerance: f64) {
 
 #[test]
 fn fused_kernels_agree_in_every_tier_and_with_the_formulas() {
+    // The fused kernels run in f32 only (fused::uses).
     for n in [45, 1000] {
         for d in [9, 20, 37] {
             fused_kernels_agree::<f32>(d, n, 1e-4);
-            fused_kernels_agree::<f64>(d, n, 1e-10);
         }
     }
 }
