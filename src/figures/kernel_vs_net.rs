@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::converge::{self, Schedule};
-use super::{band_series, mean_sd, say, stem, Figure, FigureOptions, FigureReport};
+use super::{band_series, mean_sd, paired_difference, say, stem, Figure, FigureOptions, FigureReport};
 use crate::data::{classification_error, Dataset, Distribution, Task};
 use crate::engine::stop::{relative_gap, StopReason, StopRule};
 use crate::engine::Problem;
@@ -223,6 +223,7 @@ impl Figure for KernelVsNet {
         let seeds: Vec<u64> = (1..=params.seeds).collect();
         let mut curves = BTreeMap::new();
         let mut runs_json = BTreeMap::new();
+        let mut paired_json = BTreeMap::new();
         let mut panels = Vec::new();
         for (t, (task, _)) in TASKS.iter().enumerate() {
             let ylabel = if t == 0 { "test 0-1 error" } else { "test squared error" };
@@ -241,13 +242,21 @@ impl Figure for KernelVsNet {
                 let rows: Vec<Vec<f64>> =
                     seeds.iter().map(|&s| params.n.iter().map(|&n| by_job[&(t, n, s)].errors[p]).collect()).collect();
                 let (mean, sd) = mean_sd(&rows);
-                per_predictor.insert(*key, json!({"label": label, "n": params.n, "mean": mean, "sd": sd}));
+                let by_seed: Vec<_> = seeds.iter().zip(&rows).map(|(s, e)| json!({"seed": s, "errors": e})).collect();
+                per_predictor.insert(
+                    *key,
+                    json!({"label": label, "n": params.n, "mean": mean, "sd": sd, "per_seed": by_seed}),
+                );
                 let x: Vec<f64> = params.n.iter().map(|&n| n as f64).collect();
                 let mut series = band_series(label, x, &rows);
                 series.mark = Mark::LinePoints;
                 panel.series.push(series);
             }
             curves.insert(*task, per_predictor);
+            let errors = |p: usize| -> Vec<Vec<f64>> {
+                params.n.iter().map(|&n| seeds.iter().map(|&s| by_job[&(t, n, s)].errors[p]).collect()).collect()
+            };
+            paired_json.insert(*task, paired_differences(&params.n, &errors));
             let mut nets = BTreeMap::new();
             for (v, key) in ["net_stop", "net_paper"].iter().enumerate() {
                 let all: Vec<(usize, u64, &NetRun)> = params
@@ -285,13 +294,42 @@ impl Figure for KernelVsNet {
             "definition": "curves[task][predictor]: mean and sample sd over seeds of the test 0-1 error (classification) \
                            or test squared error (regression) per n; net_stop: trained until the stopping rule or its cap; \
                            net_paper: the paper's lambda for its fixed number of steps; arccos: arc-cosine kernel; \
-                           ntk: the network's NTK; kernels with the hard-margin SVM or ridge regression",
+                           ntk: the network's NTK; kernels with the hard-margin SVM or ridge regression; \
+                           per_seed: each seed's error per n; paired_differences[task][a_minus_b][k]: over seeds, \
+                           the mean, sd and 95% Student-t interval (ci95) of the paired difference error_a - error_b \
+                           at n[k] (same seed: same teacher, data and initial cloud)",
             "params": params,
             "curves": curves,
+            "paired_differences": paired_json,
             "nets": runs_json,
         });
         Ok(FigureReport::new(self.name(), &stem, started, findings))
     }
+}
+
+/// The paired comparisons of [`paired_differences`]: (first, second) predictor indices into [`PREDICTORS`], the
+/// difference being first minus second.
+const PAIRS: [(usize, usize); 5] = [(0, 2), (0, 3), (1, 2), (1, 3), (0, 1)];
+
+/// Per pair `a_minus_b` of [`PAIRS`] and per n, the paired difference e_a - e_b of the test errors over seeds:
+/// its mean, sample sd and 95% Student-t interval mean +- t_{0.975, k-1} sd / sqrt(k) ([`paired_difference`]).
+/// `errors(p)[k][s]` is predictor p's error at `n[k]` for the s-th seed.
+fn paired_differences(n: &[usize], errors: &dyn Fn(usize) -> Vec<Vec<f64>>) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for (a, b) in PAIRS {
+        let (ea, eb) = (errors(a), errors(b));
+        let per_n: Vec<_> = n
+            .iter()
+            .zip(ea.iter().zip(&eb))
+            .map(|(n, (ea, eb))| {
+                let mut d = paired_difference(eb, ea);
+                d["n"] = json!(n);
+                d
+            })
+            .collect();
+        out.insert(format!("{}_minus_{}", PREDICTORS[a].0, PREDICTORS[b].0), json!(per_n));
+    }
+    serde_json::Value::Object(out)
 }
 
 /// The four predictors on the data of (task, n, seed).
@@ -366,4 +404,55 @@ fn train_network(
             certificate: run.certificate,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paired_differences_are_first_minus_second_with_a_t_interval_over_seeds() {
+        // errors[p][k][s]: predictor p at n[k] for seed s (three seeds, two sizes).
+        let table = [
+            [[0.30, 0.25, 0.20], [0.10, 0.12, 0.08]], // net_stop
+            [[0.40, 0.40, 0.40], [0.20, 0.20, 0.20]], // net_paper
+            [[0.35, 0.28, 0.26], [0.10, 0.10, 0.10]], // arccos
+            [[0.30, 0.25, 0.20], [0.11, 0.13, 0.09]], // ntk
+        ];
+        let errors = |p: usize| -> Vec<Vec<f64>> { table[p].iter().map(|row| row.to_vec()).collect() };
+        let out = paired_differences(&[20, 50], &errors);
+        let keys: Vec<&String> = out.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "net_paper_minus_arccos",
+                "net_paper_minus_ntk",
+                "net_stop_minus_arccos",
+                "net_stop_minus_net_paper",
+                "net_stop_minus_ntk"
+            ]
+        );
+        let at = |pair: &str, k: usize, key: &str| out[pair][k][key].as_f64().unwrap();
+        // net_stop - arccos at n = 20: differences -0.05, -0.03, -0.06; mean -0.046667, sd 0.0152753, and
+        // t_{0.975, 2} = 4.303: half-width 4.303 * 0.0152753 / sqrt(3) = 0.0379489.
+        let pair = "net_stop_minus_arccos";
+        assert_eq!(out[pair][0]["n"], 20);
+        assert_eq!(out[pair][0]["seeds"], 3);
+        assert!((at(pair, 0, "mean") + 0.046_666_667).abs() < 1e-8);
+        assert!((at(pair, 0, "sd") - 0.015_275_252).abs() < 1e-8);
+        let ci = &out[pair][0]["ci95"];
+        assert!((ci[0].as_f64().unwrap() + 0.084_615_560).abs() < 1e-8, "{ci}");
+        assert!((ci[1].as_f64().unwrap() + 0.008_717_774).abs() < 1e-8, "{ci}");
+        // At n = 50: differences 0, 0.02, -0.02: mean 0, sd 0.02, interval +-0.0496868 around 0.
+        assert_eq!(out[pair][1]["n"], 50);
+        assert!(at(pair, 1, "mean").abs() < 1e-15 && (at(pair, 1, "sd") - 0.02).abs() < 1e-12);
+        assert!((out[pair][1]["ci95"][1].as_f64().unwrap() - 0.049_686_764).abs() < 1e-8);
+        // Equal errors seed by seed: a zero difference with a zero-width interval.
+        let same = "net_stop_minus_ntk";
+        assert_eq!((at(same, 0, "mean"), at(same, 0, "sd")), (0.0, 0.0));
+        assert_eq!(out[same][0]["ci95"], json!([0.0, 0.0]));
+        // A constant shift: net_paper - net_stop = 0.1, 0.15, 0.2 at n = 20, reported as net_stop - net_paper.
+        assert!((at("net_stop_minus_net_paper", 0, "mean") + 0.15).abs() < 1e-12);
+        assert!((at("net_stop_minus_net_paper", 1, "mean") + 0.1).abs() < 1e-12);
+    }
 }
