@@ -243,10 +243,8 @@ impl Figure for KernelVsNet {
                     seeds.iter().map(|&s| params.n.iter().map(|&n| by_job[&(t, n, s)].errors[p]).collect()).collect();
                 let (mean, sd) = mean_sd(&rows);
                 let by_seed: Vec<_> = seeds.iter().zip(&rows).map(|(s, e)| json!({"seed": s, "errors": e})).collect();
-                per_predictor.insert(
-                    *key,
-                    json!({"label": label, "n": params.n, "mean": mean, "sd": sd, "per_seed": by_seed}),
-                );
+                per_predictor
+                    .insert(*key, json!({"label": label, "n": params.n, "mean": mean, "sd": sd, "per_seed": by_seed}));
                 let x: Vec<f64> = params.n.iter().map(|&n| n as f64).collect();
                 let mut series = band_series(label, x, &rows);
                 series.mark = Mark::LinePoints;
