@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::converge::{self, Schedule};
+use super::reuse;
 use super::{band_series, mean_sd, paired_difference, say, stem, Figure, FigureOptions, FigureReport};
 use crate::data::{classification_error, Dataset, Distribution, Task};
 use crate::engine::stop::{relative_gap, StopReason, StopRule};
@@ -65,6 +66,14 @@ struct Params {
     net_stop: Variant,
     /// The network at the paper's lambda and step count.
     net_paper: Variant,
+    /// An earlier report of this figure (or its JSON) whose per-seed errors (and network runs) of the
+    /// predictors `reuse_methods` are taken instead of computed again; its parameters that decide those
+    /// predictors must equal these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reuse: Option<String>,
+    /// The predictors (`net_stop`, `net_paper`, `arccos`, `ntk`) taken from `reuse` (default: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reuse_methods: Option<Vec<String>>,
 }
 
 /// What both networks share.
@@ -116,6 +125,10 @@ impl Params {
         if !(self.ridge_mu > 0.0 && self.ridge_mu.is_finite()) {
             return bad("ridge_mu", self.ridge_mu.to_string(), "must be a finite number > 0");
         }
+        let known: Vec<&str> = PREDICTORS.iter().map(|p| p.0).collect();
+        if let Some(key) = reuse::unknown_method(self.reuse_methods.as_deref(), &known) {
+            return bad("reuse_methods", key.clone(), "must name net_stop, net_paper, arccos or ntk");
+        }
         let net = &self.net;
         if net.m < 1 || net.log_every < 1 {
             return bad("net.m, net.log_every", format!("{}, {}", net.m, net.log_every), "must be >= 1");
@@ -158,7 +171,7 @@ const PREDICTORS: [(&str, &str); 4] = [
 ];
 
 /// How one network run ended.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct NetRun {
     steps: u64,
     stop_reason: StopReason,
@@ -171,6 +184,99 @@ struct NetRun {
 struct Outcome {
     errors: [f64; 4],
     runs: [NetRun; 2],
+}
+
+/// What [`evaluate`] computed: errors (NaN where not computed) and network runs.
+struct Computed {
+    errors: [f64; 4],
+    runs: [Option<NetRun>; 2],
+}
+
+/// What the reports say `reuse` must be.
+const REUSE_FILE: &str = "a kernel-vs-net report (its JSON) with per-seed errors (curves.<task>.<predictor>.per_seed)";
+
+/// The results taken from the `reuse` file: per (task, predictor, n, seed) the test error, and per (task,
+/// network, n, seed) the network's run.
+#[derive(Default)]
+struct Reused {
+    errors: BTreeMap<(usize, usize, usize, u64), f64>,
+    runs: BTreeMap<(usize, usize, usize, u64), NetRun>,
+}
+
+impl Reused {
+    /// Reads `params.reuse` (nothing without it): the predictors of `params.reuse_methods`, after checking that
+    /// the parameters deciding them (data, kernels' scales and ridge, the network's settings) are the same
+    /// and that every (task, n, seed) of this run is there.
+    fn load(params: &Params) -> Result<Reused> {
+        let Some(path) = params.reuse.as_deref() else { return Ok(Reused::default()) };
+        let bad = |field: String, value: String| Error::ScenarioValue {
+            file: path.into(),
+            field,
+            value,
+            allowed: format!("{REUSE_FILE}, made with the same parameters as this run"),
+        };
+        let theirs = reuse::report_field(path, "params", REUSE_FILE)?;
+        let ours = serde_json::to_value(params).map_err(|e| Error::Invalid(e.to_string()))?;
+        let curves = reuse::report_field(path, "curves", REUSE_FILE)?;
+        let nets = reuse::report_field(path, "nets", REUSE_FILE)?;
+        let mut out = Reused::default();
+        for (p, (key, _)) in PREDICTORS.iter().enumerate() {
+            if !reuse::reuses(params.reuse_methods.as_deref(), key) {
+                continue;
+            }
+            let decided_by: &[&str] = match p {
+                0 => &["net", "net_stop"],
+                1 => &["net", "net_paper"],
+                _ => &["ridge_mu", "net/s_w", "net/s_u"],
+            };
+            for field in ["d", "hidden", "margin", "test_n"].iter().chain(decided_by) {
+                let pointer = format!("/{field}");
+                if theirs.pointer(&pointer) != ours.pointer(&pointer) {
+                    return Err(bad(
+                        format!("params.{}", field.replace('/', ".")),
+                        format!(
+                            "{} (this run: {}; needed for {key})",
+                            theirs.pointer(&pointer).unwrap_or(&json!(null)),
+                            ours.pointer(&pointer).unwrap_or(&json!(null))
+                        ),
+                    ));
+                }
+            }
+            for (t, (task, _)) in TASKS.iter().enumerate() {
+                let curve = &curves[task][key];
+                let their_n: Vec<u64> =
+                    curve["n"].as_array().map_or(Vec::new(), |a| a.iter().filter_map(|v| v.as_u64()).collect());
+                for row in curve["per_seed"].as_array().map_or(&[][..], Vec::as_slice) {
+                    let (Some(seed), Some(errors)) = (row["seed"].as_u64(), row["errors"].as_array()) else { continue };
+                    for (&n, e) in their_n.iter().zip(errors) {
+                        if let Some(e) = e.as_f64() {
+                            out.errors.insert((t, p, n as usize, seed), e);
+                        }
+                    }
+                }
+                if p < 2 {
+                    for entry in nets[task][key]["runs"].as_array().map_or(&[][..], Vec::as_slice) {
+                        let (Some(n), Some(seed)) = (entry["n"].as_u64(), entry["seed"].as_u64()) else { continue };
+                        let run: NetRun = serde_json::from_value(entry["run"].clone())
+                            .map_err(|e| bad(format!("nets.{task}.{key}.runs"), e.to_string()))?;
+                        out.runs.insert((t, p, n as usize, seed), run);
+                    }
+                }
+                for &n in &params.n {
+                    for seed in 1..=params.seeds {
+                        let run = p >= 2 || out.runs.contains_key(&(t, p, n, seed));
+                        if !out.errors.contains_key(&(t, p, n, seed)) || !run {
+                            return Err(bad(
+                                format!("curves.{task}.{key}.per_seed"),
+                                format!("no error{} for n = {n}, seed {seed}", if p < 2 { " or run" } else { "" }),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 impl Figure for KernelVsNet {
@@ -200,11 +306,29 @@ impl Figure for KernelVsNet {
         let jobs: Vec<(usize, usize, u64)> = (0..TASKS.len())
             .flat_map(|t| params.n.iter().rev().flat_map(move |&n| (1..=params.seeds).map(move |s| (t, n, s))))
             .collect();
+        let reused = Reused::load(&params)?;
+        let compute: [bool; 4] = std::array::from_fn(|p| {
+            params.reuse.is_none() || !reuse::reuses(params.reuse_methods.as_deref(), PREDICTORS[p].0)
+        });
+        if let Some(path) = &params.reuse {
+            let taken: Vec<&str> = (0..4).filter(|&p| !compute[p]).map(|p| PREDICTORS[p].0).collect();
+            say(options, format!("kernel-vs-net: {} taken from {path}", taken.join(", ")));
+        }
         let done = std::sync::atomic::AtomicUsize::new(0);
         let outcomes = jobs
             .par_iter()
             .map(|&(t, n, seed)| {
-                let out = evaluate(&params, TASKS[t].1, n, seed)?;
+                let mut out = evaluate(&params, TASKS[t].1, n, seed, compute)?;
+                for p in (0..4).filter(|&p| !compute[p]) {
+                    out.errors[p] = reused.errors[&(t, p, n, seed)];
+                    if p < 2 {
+                        out.runs[p] = Some(reused.runs[&(t, p, n, seed)].clone());
+                    }
+                }
+                let out = Outcome {
+                    errors: out.errors,
+                    runs: out.runs.map(|r| r.expect("every network run is computed or reused")),
+                };
                 let count = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                 say(
                     options,
@@ -330,8 +454,9 @@ fn paired_differences(n: &[usize], errors: &dyn Fn(usize) -> Vec<Vec<f64>>) -> s
     serde_json::Value::Object(out)
 }
 
-/// The four predictors on the data of (task, n, seed).
-fn evaluate(params: &Params, task: Task, n: usize, seed: u64) -> Result<Outcome> {
+/// The predictors p with `compute[p]` on the data of (task, n, seed): their errors (NaN for the others) and
+/// network runs.
+fn evaluate(params: &Params, task: Task, n: usize, seed: u64, compute: [bool; 4]) -> Result<Computed> {
     let dist =
         Distribution::Teacher { d: params.d, hidden: params.hidden, task, margin: params.margin, label_noise: 0.0 };
     let train = dist.sample(n, seed, Purpose::TrainData)?;
@@ -344,26 +469,25 @@ fn evaluate(params: &Params, task: Task, n: usize, seed: u64) -> Result<Outcome>
         Task::Classification => Loss::Logistic,
         Task::Regression => Loss::Squared,
     };
-    let mut errors = [0.0; 4];
-    let train_net = |variant: &Variant| -> Result<(f64, NetRun)> {
-        let (f, run) = train_network(params, variant, loss, &train, &test, seed)?;
-        Ok((score(f.view()), run))
-    };
-    let (e0, r0) = train_net(&params.net_stop)?;
-    let (e1, r1) = train_net(&params.net_paper)?;
-    errors[0] = e0;
-    errors[1] = e1;
+    let mut out = Computed { errors: [f64::NAN; 4], runs: [None, None] };
+    for (v, variant) in [&params.net_stop, &params.net_paper].into_iter().enumerate() {
+        if compute[v] {
+            let (f, run) = train_network(params, variant, loss, &train, &test, seed)?;
+            out.errors[v] = score(f.view());
+            out.runs[v] = Some(run);
+        }
+    }
     let kernels = [Ntk::arc_cosine(params.net.s_u)?, Ntk::new(params.net.s_w, params.net.s_u)?];
-    for (k, kernel) in kernels.iter().enumerate() {
+    for (k, kernel) in kernels.iter().enumerate().filter(|(k, _)| compute[2 + k]) {
         let gram = kernel.gram(train.x.view());
         let cross = kernel.matrix(test.x.view(), train.x.view())?;
         let fit = match task {
             Task::Classification => ntk::svm(gram.view(), train.y.view())?,
             Task::Regression => ntk::ridge(gram.view(), train.y.view(), params.ridge_mu)?,
         };
-        errors[2 + k] = score(fit.predict(cross.view()).view());
+        out.errors[2 + k] = score(fit.predict(cross.view()).view());
     }
-    Ok(Outcome { errors, runs: [r0, r1] })
+    Ok(out)
 }
 
 /// Trains one network (f32 particles) on `train`; its predictions on `test` and how the run ended.
