@@ -6,6 +6,7 @@
 mod converge;
 pub mod dynamics;
 pub mod escape;
+mod insertion;
 pub mod kernel_vs_net;
 pub mod margin;
 pub mod regime;
