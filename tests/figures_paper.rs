@@ -186,6 +186,15 @@ fn kernel_vs_net_compares_four_predictors_on_both_tasks() {
         }
         let stop = &f["nets"][task]["net_stop"];
         assert!(stop["stop_reasons"].get("cap").is_none(), "{task}: a quick net_stop run hit the cap: {stop}");
+        // A run stopped by the gap rule ends at G / L <= rel_gap; mass insertions happen in net_stop (boost) only.
+        let rel_gap = f["params"]["net_stop"]["stop"]["rel_gap"].as_f64().unwrap();
+        let runs = stop["runs"].as_array().unwrap();
+        for r in runs.iter().map(|r| &r["run"]).filter(|r| r["stop_reason"] == "rel_gap") {
+            assert!(r["relative_gap"].as_f64().unwrap() <= rel_gap, "{task}: {r}");
+        }
+        assert!(runs.iter().any(|r| r["run"]["inserted"].as_u64().unwrap() > 0), "{task}: no insertion in {stop}");
+        let paper_runs = f["nets"][task]["net_paper"]["runs"].as_array().unwrap();
+        assert!(paper_runs.iter().all(|r| r["run"]["inserted"] == 0), "{task}: the paper's recipe is plain gd");
         let paper = &f["nets"][task]["net_paper"];
         assert_eq!(paper["stop_reasons"]["cap"].as_u64(), Some(6), "{task}: the paper's recipe runs its fixed steps");
         assert_eq!(paper["mean_steps"].as_f64(), Some(500.0));

@@ -25,7 +25,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::converge::{self, Schedule};
+use super::converge::{self, Boost, Schedule};
 use super::reuse;
 use super::{band_series, mean_sd, paired_difference, say, stem, Figure, FigureOptions, FigureReport};
 use crate::data::{classification_error, Dataset, Distribution, Task};
@@ -103,6 +103,20 @@ struct Variant {
     steps: u64,
     #[serde(default)]
     stop: Option<StopRule>,
+    /// Particles of this network (default `net.m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    m: Option<usize>,
+    /// Step sizes of this network's classification and regression runs (default `net.eta`, `net.eta_regression`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    eta: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    eta_regression: Option<f64>,
+    /// Steps between dual bounds of this network (default `net.certify_every`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    certify_every: Option<u64>,
+    /// Mass insertions and momentum on top of gd (`figures::converge`; default: plain gd).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    boost: Option<Boost>,
 }
 
 impl Params {
@@ -151,8 +165,24 @@ impl Params {
             if variant.steps < 1 {
                 return bad(&format!("{name}.steps"), variant.steps.to_string(), "must be >= 1");
             }
+            let certify_every = variant.certify_every.unwrap_or(net.certify_every);
+            if variant.m == Some(0) {
+                return bad(&format!("{name}.m"), "0".into(), "must be >= 1");
+            }
+            for (field, v) in [("eta", variant.eta), ("eta_regression", variant.eta_regression)] {
+                if let Some(v) = v.filter(|v| !(*v > 0.0 && v.is_finite())) {
+                    return bad(&format!("{name}.{field}"), v.to_string(), "must be a finite number > 0");
+                }
+            }
+            if let Some(boost) = variant.boost.filter(|b| b.insertions > 0 && (b.per_check < 1 || certify_every < 1)) {
+                return bad(
+                    &format!("{name}.boost"),
+                    format!("{boost:?} with certify_every = {certify_every}"),
+                    "insertions > 0 needs per_check >= 1 and certify_every >= 1 (they happen at certified steps)",
+                );
+            }
             if let Some(stop) = &variant.stop {
-                stop.check(&crate::config::Checker { file }, &format!("{name}.stop"), net.certify_every)?;
+                stop.check(&crate::config::Checker { file }, &format!("{name}.stop"), certify_every)?;
             }
         }
         Ok(())
@@ -174,6 +204,9 @@ const PREDICTORS: [(&str, &str); 4] = [
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct NetRun {
     steps: u64,
+    /// Particles added by mass insertion (0 for plain gd).
+    #[serde(default)]
+    inserted: usize,
     stop_reason: StopReason,
     loss: f64,
     relative_gap: f64,
@@ -502,24 +535,25 @@ fn train_network(
     let net = &params.net;
     let problem = Problem::<f32>::new(train.clone(), None, loss, variant.lambda)?;
     let (eta, s_w, s_u) = if loss == Loss::Squared {
-        (net.eta_regression, net.s_regression, net.s_regression)
+        (variant.eta_regression.unwrap_or(net.eta_regression), net.s_regression, net.s_regression)
     } else {
-        (net.eta, net.s_w, net.s_u)
+        (variant.eta.unwrap_or(net.eta), net.s_w, net.s_u)
     };
-    let cloud = Cloud::<f32>::sample(net.m, params.d, &Init::Gaussian { s_w, s_u }, seed);
+    let cloud = Cloud::<f32>::sample(variant.m.unwrap_or(net.m), params.d, &Init::Gaussian { s_w, s_u }, seed);
     let schedule = Schedule {
         eta,
         cap: variant.steps,
         log_every: net.log_every,
-        certify_every: net.certify_every,
+        certify_every: variant.certify_every.unwrap_or(net.certify_every),
         stop: variant.stop,
     };
-    let run = converge::train(problem, cloud, schedule, seed)?;
+    let run = converge::train_with(problem, cloud, schedule, variant.boost.unwrap_or(Boost::NONE), seed)?;
     let f = run.state.cloud.predict(test.x.mapv(f32::of).view());
     Ok((
         f,
         NetRun {
             steps: run.state.step,
+            inserted: run.inserted,
             stop_reason: run.stop_reason,
             loss: run.loss,
             relative_gap: relative_gap(run.loss, run.gap),
