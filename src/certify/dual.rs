@@ -63,6 +63,18 @@ pub fn dual_value(
     method: SphereMethod,
     seed: u64,
 ) -> Result<DualBound> {
+    dual_value_argmax(problem, beta, directions, method, seed).map(|(bound, _)| bound)
+}
+
+/// [`dual_value`] and the unit vector v of the sphere maximum, |sum_i beta_i relu(v . x_i)| = S: the direction
+/// where the dual constraint is most violated (where mass lowers L fastest when beta is the residual r).
+pub fn dual_value_argmax(
+    problem: &DualProblem,
+    beta: ArrayView1<f64>,
+    directions: Option<ArrayView2<f64>>,
+    method: SphereMethod,
+    seed: u64,
+) -> Result<(DualBound, Array1<f64>)> {
     let DualProblem { loss, y, x, lambda } = *problem;
     let n = x.nrows();
     if y.len() != n || beta.len() != n {
@@ -85,5 +97,5 @@ pub fn dual_value(
     let c = if sm.value > 0.0 { (2.0 * lambda / sm.value).min(1.0) } else { 1.0 };
     let scaled: Vec<f64> = beta.iter().map(|b| c * b).collect();
     let dual = -loss.risk_conjugate(&y.to_vec(), &scaled);
-    Ok(DualBound { dual, s: sm.value, c, exact: sm.exact })
+    Ok((DualBound { dual, s: sm.value, c, exact: sm.exact }, sm.argmax))
 }

@@ -28,7 +28,7 @@ mod sphere;
 #[cfg(test)]
 mod tests;
 
-pub use dual::{dual_bound, dual_value, DualBound, DualProblem};
+pub use dual::{dual_bound, dual_value, dual_value_argmax, DualBound, DualProblem};
 pub use estimate::estimate_cost;
 pub(crate) use estimate::{local_maxima, phi_many};
 pub use exact::{exact_cost, EXACT_BUDGET};

@@ -24,6 +24,7 @@
 
 use ndarray::{s, Array1, Array2};
 
+use super::insertion;
 use crate::certify;
 use crate::dynamics::Gd;
 use crate::engine::stop::{relative_gap, StopReason, StopRule};
@@ -31,7 +32,7 @@ use crate::engine::{Problem, RunOptions, Simulation, State};
 use crate::error::{Error, Result};
 use crate::linalg::Real;
 use crate::metrics::Metrics;
-use crate::model::Cloud;
+use crate::model::{Cloud, StoreActivations};
 
 /// Particle directions (at most this many, evenly strided) that seed the sphere maximum of r_bar.
 const DIRECTIONS: usize = 128;
@@ -51,6 +52,8 @@ pub(super) struct Converged<F: Real> {
     pub(super) dual_from: &'static str,
     /// What ended the run.
     pub(super) stop_reason: StopReason,
+    /// Particles added by mass insertion ([`train_inserting`]).
+    pub(super) inserted: usize,
 }
 
 /// The schedule of one run: step size, step cap, logging and certification periods, the rules.
@@ -71,8 +74,51 @@ pub(super) fn train<F: Real>(
     schedule: Schedule,
     seed: u64,
 ) -> Result<Converged<F>> {
+    train_with(problem, cloud, schedule, Boost::NONE, seed)
+}
+
+/// What [`train_with`] adds to plain `gd`: mass insertions and Nesterov momentum (the scenario table
+/// `boost = { insertions = .., per_check = .., nesterov = .. }`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Boost {
+    /// At most this many mass insertions ([`super::insertion`]) in a run.
+    pub(crate) insertions: usize,
+    /// At most this many insertions at one certified step (each at the sphere maximum of the residual
+    /// after the previous one).
+    pub(crate) per_check: usize,
+    /// Nesterov's accelerated gradient with function restart.
+    pub(crate) nesterov: bool,
+}
+
+impl Boost {
+    /// Plain `gd`.
+    pub(crate) const NONE: Boost = Boost { insertions: 0, per_check: 0, nesterov: false };
+}
+
+/// [`train`] with the additions of `boost`, both of them moves on the same objective L:
+///
+/// - mass insertions (at most `boost.insertions`, [`super::insertion`]): at a certified step that stops
+///   nothing, one particle is added in the direction v of the sphere maximum of the current residual, sign
+///   -sign(a_r(v)), with the mass t >= 0 that minimises L along that addition (every other particle scaled
+///   by sqrt((m + 1) / m), which keeps the network and its penalty), so L never rises at an insertion;
+/// - Nesterov momentum with function restart (O'Donoghue & Candes 2015): the gd step theta_{k+1} =
+///   y_k + eta v(y_k) is taken at the extrapolated cloud y_k = theta_k + beta_k (theta_k - theta_{k-1}),
+///   beta_k = j / (j + 3) with j the steps since the last restart; a step that raises L restarts (j = 0).
+///   Losses, certificates and outputs are those of the iterates theta_k, never of y_k.
+pub(super) fn train_with<F: Real>(
+    problem: Problem<F>,
+    cloud: Cloud<F>,
+    schedule: Schedule,
+    boost: Boost,
+    seed: u64,
+) -> Result<Converged<F>> {
     let mut run = RunOptions::new(schedule.eta, schedule.cap, schedule.log_every, seed);
     run.certify_every = 0;
+    if boost.nesterov {
+        // The extrapolation moves the cloud between steps: pre-activations kept from a step are stale.
+        run.store_activations = StoreActivations::Never;
+    }
     let method = run.certificate;
     let (mut sim, mut state) = Simulation::new(problem, Box::new(Gd), run, cloud)?;
     let loss_fn = sim.problem.loss;
@@ -80,7 +126,11 @@ pub(super) fn train<F: Real>(
     let n = y.len();
     let mut sum = Array1::<f64>::zeros(n);
     let mut count = 0usize;
+    let mut inserted = 0usize;
     let mut history: Vec<Metrics> = Vec::new();
+    // Nesterov: theta_k, L(theta_k) and the steps since the last restart.
+    let mut previous: Option<(Array2<F>, f64)> = None;
+    let mut since_restart = 0u64;
     while state.step < schedule.cap {
         state = sim.step(state)?;
         for ((s, &yi), &fi) in sum.iter_mut().zip(y.iter()).zip(state.predictions.iter()) {
@@ -88,50 +138,118 @@ pub(super) fn train<F: Real>(
         }
         count += 1;
         let step = state.step;
-        if step % schedule.log_every != 0 && step != schedule.cap {
-            continue;
-        }
-        let metrics = sim.metrics(&state)?;
-        if !metrics.loss.is_finite() || !metrics.second_moment.is_finite() {
-            return Err(Error::Diverged {
-                step,
-                quantity: "the loss".into(),
-                value: metrics.loss,
-                eta: schedule.eta,
-                suggested: schedule.eta / 10.0,
-            });
-        }
-        let changed = schedule.stop.and_then(|r| r.by_change(&history, step, metrics.loss));
-        let last = changed.is_some() || step == schedule.cap;
-        let certified = last || (schedule.certify_every > 0 && step % schedule.certify_every == 0);
-        if certified {
-            let current = sim.dual_bound(&state)?;
-            let mean = &sum / count as f64;
-            let u = state.cloud.u();
-            let stride = u.nrows().div_ceil(DIRECTIONS).max(1);
-            let directions: Array2<f64> = u.slice(s![..;stride, ..]).mapv(Real::f64);
-            let averaged =
-                certify::dual_value(&sim.problem.dual(), mean.view(), Some(directions.view()), method, seed)?;
-            sum.fill(0.0);
-            count = 0;
-            let (dual, exact, dual_from) = if averaged.dual > current.dual {
-                (averaged.dual, averaged.exact, "averaged")
-            } else {
-                (current.dual, current.exact, "current")
-            };
-            let gap = metrics.loss - dual;
-            let by_gap = schedule
-                .stop
-                .and_then(|r| r.rel_gap)
-                .is_some_and(|tol| relative_gap(metrics.loss, gap) <= tol)
-                .then_some(StopReason::RelGap);
-            let reason = changed.or(by_gap).or(last.then_some(StopReason::Cap));
-            if let Some(stop_reason) = reason {
-                let certificate = if exact { "exact" } else { "estimated" }.to_string();
-                return Ok(Converged { state, loss: metrics.loss, gap, certificate, dual_from, stop_reason });
+        if step % schedule.log_every == 0 || step == schedule.cap {
+            let metrics = sim.metrics(&state)?;
+            if !metrics.loss.is_finite() || !metrics.second_moment.is_finite() {
+                return Err(Error::Diverged {
+                    step,
+                    quantity: "the loss".into(),
+                    value: metrics.loss,
+                    eta: schedule.eta,
+                    suggested: schedule.eta / 10.0,
+                });
             }
+            let changed = schedule.stop.and_then(|r| r.by_change(&history, step, metrics.loss));
+            let last = changed.is_some() || step == schedule.cap;
+            let certified = last || (schedule.certify_every > 0 && step % schedule.certify_every == 0);
+            if certified {
+                let u = state.cloud.u();
+                let stride = u.nrows().div_ceil(DIRECTIONS).max(1);
+                let directions: Array2<f64> = u.slice(s![..;stride, ..]).mapv(Real::f64);
+                let dual_problem = sim.problem.dual();
+                let r = Array1::from(loss_fn.risk_gradient(&y.to_vec(), &state.predictions.to_vec()));
+                let (current, argmax) =
+                    certify::dual_value_argmax(&dual_problem, r.view(), Some(directions.view()), method, seed)?;
+                let mean = &sum / count as f64;
+                let averaged = certify::dual_value(&dual_problem, mean.view(), Some(directions.view()), method, seed)?;
+                sum.fill(0.0);
+                count = 0;
+                let (dual, exact, dual_from) = if averaged.dual > current.dual {
+                    (averaged.dual, averaged.exact, "averaged")
+                } else {
+                    (current.dual, current.exact, "current")
+                };
+                let gap = metrics.loss - dual;
+                let by_gap = schedule
+                    .stop
+                    .and_then(|r| r.rel_gap)
+                    .is_some_and(|tol| relative_gap(metrics.loss, gap) <= tol)
+                    .then_some(StopReason::RelGap);
+                let reason = changed.or(by_gap).or(last.then_some(StopReason::Cap));
+                if let Some(stop_reason) = reason {
+                    let certificate = if exact { "exact" } else { "estimated" }.to_string();
+                    return Ok(Converged {
+                        state,
+                        loss: metrics.loss,
+                        gap,
+                        certificate,
+                        dual_from,
+                        stop_reason,
+                        inserted,
+                    });
+                }
+                if current.s > 2.0 * sim.problem.lambda {
+                    let mut dir = argmax;
+                    let mut res = r;
+                    for k in 0..boost.per_check {
+                        if inserted >= boost.insertions {
+                            break;
+                        }
+                        let x = sim.problem.train.x.clone();
+                        if k > 0 {
+                            res = Array1::from(loss_fn.risk_gradient(&y.to_vec(), &state.predictions.to_vec()));
+                            let u = state.cloud.u();
+                            let stride = u.nrows().div_ceil(DIRECTIONS).max(1);
+                            let dirs: Array2<f64> = u.slice(s![..;stride, ..]).mapv(Real::f64);
+                            let sm = certify::sphere_max(x.view(), res.view(), Some(dirs.view()), method, seed)?;
+                            if sm.value <= 2.0 * sim.problem.lambda {
+                                break;
+                            }
+                            dir = sm.argmax;
+                        }
+                        let phi = insertion::features(x.view(), dir.view());
+                        let sigma = -res.dot(&phi).signum();
+                        let (t, _) = insertion::line_search(
+                            loss_fn,
+                            y.view(),
+                            state.predictions.view(),
+                            phi.view(),
+                            sigma,
+                            sim.problem.lambda,
+                            state.cloud.second_moment(),
+                        );
+                        if t <= 0.0 {
+                            break;
+                        }
+                        let cloud = insertion::insert(&state.cloud, dir.view(), sigma, t)?;
+                        let (step, time) = (state.step, state.time);
+                        let (next, fresh) = Simulation::new(sim.problem.clone(), Box::new(Gd), run, cloud)?;
+                        sim = next;
+                        state = State { step, time, ..fresh };
+                        inserted += 1;
+                        previous = None;
+                        since_restart = 0;
+                    }
+                }
+            }
+            history.push(metrics);
         }
-        history.push(metrics);
+        if boost.nesterov {
+            let p = sim
+                .problem
+                .objective(state.predictions.as_slice().expect("contiguous predictions"), state.cloud.second_moment());
+            let theta = state.cloud.theta.clone();
+            match previous.take() {
+                Some((before, loss_before)) if p.loss <= loss_before => {
+                    since_restart += 1;
+                    let beta = F::of(since_restart as f64 / (since_restart as f64 + 3.0));
+                    state.cloud.theta.zip_mut_with(&before, |t, &b| *t = *t + beta * (*t - b));
+                    state.predictions = state.cloud.predict(sim.problem.x().view());
+                }
+                _ => since_restart = 0,
+            }
+            previous = Some((theta, p.loss));
+        }
     }
     Err(Error::Invalid(format!("a run to a stopping rule needs a step cap >= 1 (cap {})", schedule.cap)))
 }

@@ -6,9 +6,11 @@
 mod converge;
 pub mod dynamics;
 pub mod escape;
+mod insertion;
 pub mod kernel_vs_net;
 pub mod margin;
 pub mod regime;
+mod reuse;
 pub mod sample_complexity;
 pub mod temperature;
 pub mod width;

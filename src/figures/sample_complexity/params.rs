@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::stop::StopRule;
 use crate::error::{Error, Result};
+use crate::figures::converge::Boost;
 use crate::ntk::Ntk;
 
 /// The parameters of `scenarios/paper/sample-complexity.toml`.
@@ -68,6 +69,9 @@ pub(super) struct NetParams {
     /// the cap `steps` (counted over both phases).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) split: Option<SplitParams>,
+    /// Mass insertions at the sphere maximum and Nesterov momentum on top of gd (none: plain gd).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) boost: Option<Boost>,
 }
 
 /// The split of a run's cloud into more particles (see `split.rs`).
@@ -161,6 +165,15 @@ impl Params {
                     "net.split",
                     format!("{split:?}"),
                     "needs 1 <= after < net.steps, k >= 2 and a finite jitter >= 0",
+                );
+            }
+        }
+        if let Some(boost) = net.boost {
+            if boost.insertions > 0 && (boost.per_check < 1 || net.certify_every < 1) {
+                return bad(
+                    "net.boost",
+                    format!("{boost:?}"),
+                    "insertions > 0 needs per_check >= 1 and net.certify_every >= 1 (insertions happen at certified steps)",
                 );
             }
         }

@@ -78,6 +78,9 @@ pub(super) struct NetRun {
     /// The step at which the cloud was split into `net.split.k` copies (None: not split).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) split_at: Option<u64>,
+    /// Particles added by mass insertion (`net.boost`); 0 in files written before it existed.
+    #[serde(default)]
+    pub(super) inserted: usize,
 }
 
 /// One (d, n, method) point of the error curves.

@@ -11,7 +11,7 @@ use crate::engine::stop::relative_gap;
 use crate::engine::stop::StopReason;
 use crate::engine::Problem;
 use crate::error::Result;
-use crate::figures::converge::{self, Schedule};
+use crate::figures::converge::{self, Boost, Schedule};
 use crate::linalg::Real;
 use crate::loss::Loss;
 use crate::model::{Cloud, Init};
@@ -53,7 +53,7 @@ pub(super) fn evaluate(
             stop: Some(net.stop),
         };
         let (run, split_at) = match net.split {
-            None => (converge::train(problem, cloud, schedule, seed)?, None),
+            None => (converge::train_with(problem, cloud, schedule, net.boost.unwrap_or(Boost::NONE), seed)?, None),
             Some(split) => {
                 let first = converge::train(problem.clone(), cloud, Schedule { cap: split.after, ..schedule }, seed)?;
                 if first.stop_reason == StopReason::RelGap {
@@ -83,6 +83,7 @@ pub(super) fn evaluate(
                     stop_reason: run.stop_reason,
                     warm_from,
                     split_at,
+                    inserted: run.inserted,
                 }),
                 jitter: None,
             },
