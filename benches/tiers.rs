@@ -1,6 +1,7 @@
 //! The full `gd` step in every SIMD tier this CPU has (AVX-512, AVX2 with FMA, NEON, portable), as
-//! particle-steps per second (`Throughput::Elements(m)`), with the pre-activations kept when they
-//! fit (`run.store_activations = "auto"`).
+//! particle-steps per second (`Throughput::Elements(m)`), with the activation patterns kept when they
+//! fit (`run.store_activations = "auto"`): d = 2 runs the direct kernels, d = 20 and 100 the fused
+//! kernels in f32 and the GEMMs in f64.
 //!
 //! `cargo bench --bench tiers` runs d in {2, 20, 100} x m in {1e4, 1e5} (and 1e6 at d = 2), n = 2000,
 //! f32 and f64, per tier (the portable tier only m = 1e4 for d > 2); filter with a name, e.g. `cargo bench --bench tiers -- 'avx512/f32/d20'`.

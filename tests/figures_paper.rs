@@ -186,10 +186,85 @@ fn kernel_vs_net_compares_four_predictors_on_both_tasks() {
         }
         let stop = &f["nets"][task]["net_stop"];
         assert!(stop["stop_reasons"].get("cap").is_none(), "{task}: a quick net_stop run hit the cap: {stop}");
+        // A run stopped by the gap rule ends at G / L <= rel_gap; mass insertions happen in net_stop (boost) only.
+        let rel_gap = f["params"]["net_stop"]["stop"]["rel_gap"].as_f64().unwrap();
+        let runs = stop["runs"].as_array().unwrap();
+        for r in runs.iter().map(|r| &r["run"]).filter(|r| r["stop_reason"] == "rel_gap") {
+            assert!(r["relative_gap"].as_f64().unwrap() <= rel_gap, "{task}: {r}");
+        }
+        assert!(runs.iter().any(|r| r["run"]["inserted"].as_u64().unwrap() > 0), "{task}: no insertion in {stop}");
+        let paper_runs = f["nets"][task]["net_paper"]["runs"].as_array().unwrap();
+        assert!(paper_runs.iter().all(|r| r["run"]["inserted"] == 0), "{task}: the paper's recipe is plain gd");
         let paper = &f["nets"][task]["net_paper"];
         assert_eq!(paper["stop_reasons"]["cap"].as_u64(), Some(6), "{task}: the paper's recipe runs its fixed steps");
         assert_eq!(paper["mean_steps"].as_f64(), Some(500.0));
+        // Per-seed errors: three seeds whose mean is the curve's; the paired differences are their differences.
+        let per_seed = |p: &str| -> Vec<Vec<f64>> {
+            let rows = f["curves"][task][p]["per_seed"].as_array().unwrap();
+            assert_eq!(rows.iter().map(|r| r["seed"].as_u64().unwrap()).collect::<Vec<_>>(), [1, 2, 3]);
+            rows.iter().map(|r| numbers(&r["errors"])).collect()
+        };
+        for predictor in ["net_stop", "net_paper", "arccos", "ntk"] {
+            let (rows, mean) = (per_seed(predictor), numbers(&f["curves"][task][predictor]["mean"]));
+            for k in 0..2 {
+                let m = rows.iter().map(|r| r[k]).sum::<f64>() / 3.0;
+                assert!((m - mean[k]).abs() < 1e-12, "{task} {predictor} n index {k}: {m} against {}", mean[k]);
+            }
+        }
+        for kernel in ["arccos", "ntk"] {
+            let pair = &f["paired_differences"][task][format!("net_stop_minus_{kernel}")];
+            let (net, ker) = (per_seed("net_stop"), per_seed(kernel));
+            for (k, n) in [20, 80].iter().enumerate() {
+                let d: Vec<f64> = net.iter().zip(&ker).map(|(a, b)| a[k] - b[k]).collect();
+                let mean = d.iter().sum::<f64>() / 3.0;
+                let sd = (d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 2.0).sqrt();
+                let half = 4.303 * sd / 3f64.sqrt();
+                let entry = &pair[k];
+                assert_eq!((entry["n"].as_u64(), entry["seeds"].as_u64()), (Some(*n), Some(3)), "{entry}");
+                assert!((entry["mean"].as_f64().unwrap() - mean).abs() < 1e-12, "{entry}");
+                let ci = numbers(&entry["ci95"]);
+                assert!((ci[0] - (mean - half)).abs() < 1e-12 && (ci[1] - (mean + half)).abs() < 1e-12, "{entry}");
+            }
+        }
     }
+}
+
+#[test]
+fn kernel_vs_net_reuse_takes_the_chosen_predictors_and_refuses_other_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = quick("kernel-vs-net", dir.path());
+    let earlier = dir.path().join("kernel-vs-net-quick.json");
+    let scenario =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/paper/kernel-vs-net.toml"))
+            .unwrap();
+    let run = |header: &str, body: &str, out: &Path| {
+        let config = dir.path().join("reuse.toml");
+        std::fs::write(&config, format!("{header}\n{body}")).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_meanfield"))
+            .args(["figure", "kernel-vs-net", "--quick", "--quiet", "--json"])
+            .args(["--config", config.to_str().unwrap(), "--out", out.to_str().unwrap()])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap()
+    };
+    let reuse =
+        format!("reuse = {:?}\nreuse_methods = [\"net_paper\", \"arccos\", \"ntk\"]", earlier.to_str().unwrap());
+    let out = run(&reuse, &scenario, &dir.path().join("again"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let again: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let again = &again["findings"];
+    // The reused predictors are copied, net_stop is computed again: the same seeds give the same numbers.
+    for key in ["curves", "paired_differences", "nets"] {
+        assert_eq!(again[key], first[key], "{key}");
+    }
+    assert_eq!(again["params"]["reuse_methods"], serde_json::json!(["net_paper", "arccos", "ntk"]));
+    // A different ridge parameter changes the kernels' regression errors: refused, naming the field.
+    assert!(scenario.contains("\nridge_mu = 1e-6 "));
+    let out = run(&reuse, &scenario.replace("\nridge_mu = 1e-6 ", "\nridge_mu = 1e-5 "), &dir.path().join("bad"));
+    let message = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{message}");
+    assert!(message.contains("field `params.ridge_mu` = 1e-6") && message.contains("needed for arccos"), "{message}");
+    assert!(!dir.path().join("bad").join("kernel-vs-net-quick.json").exists());
 }
 
 #[test]

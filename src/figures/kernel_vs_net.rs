@@ -25,8 +25,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::converge::{self, Schedule};
-use super::{band_series, mean_sd, say, stem, Figure, FigureOptions, FigureReport};
+use super::converge::{self, Boost, Schedule};
+use super::reuse;
+use super::{band_series, mean_sd, paired_difference, say, stem, Figure, FigureOptions, FigureReport};
 use crate::data::{classification_error, Dataset, Distribution, Task};
 use crate::engine::stop::{relative_gap, StopReason, StopRule};
 use crate::engine::Problem;
@@ -65,6 +66,14 @@ struct Params {
     net_stop: Variant,
     /// The network at the paper's lambda and step count.
     net_paper: Variant,
+    /// An earlier report of this figure (or its JSON) whose per-seed errors (and network runs) of the
+    /// predictors `reuse_methods` are taken instead of computed again; its parameters that decide those
+    /// predictors must equal these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reuse: Option<String>,
+    /// The predictors (`net_stop`, `net_paper`, `arccos`, `ntk`) taken from `reuse` (default: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reuse_methods: Option<Vec<String>>,
 }
 
 /// What both networks share.
@@ -94,6 +103,20 @@ struct Variant {
     steps: u64,
     #[serde(default)]
     stop: Option<StopRule>,
+    /// Particles of this network (default `net.m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    m: Option<usize>,
+    /// Step sizes of this network's classification and regression runs (default `net.eta`, `net.eta_regression`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    eta: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    eta_regression: Option<f64>,
+    /// Steps between dual bounds of this network (default `net.certify_every`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    certify_every: Option<u64>,
+    /// Mass insertions and momentum on top of gd (`figures::converge`; default: plain gd).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    boost: Option<Boost>,
 }
 
 impl Params {
@@ -115,6 +138,10 @@ impl Params {
         }
         if !(self.ridge_mu > 0.0 && self.ridge_mu.is_finite()) {
             return bad("ridge_mu", self.ridge_mu.to_string(), "must be a finite number > 0");
+        }
+        let known: Vec<&str> = PREDICTORS.iter().map(|p| p.0).collect();
+        if let Some(key) = reuse::unknown_method(self.reuse_methods.as_deref(), &known) {
+            return bad("reuse_methods", key.clone(), "must name net_stop, net_paper, arccos or ntk");
         }
         let net = &self.net;
         if net.m < 1 || net.log_every < 1 {
@@ -138,8 +165,24 @@ impl Params {
             if variant.steps < 1 {
                 return bad(&format!("{name}.steps"), variant.steps.to_string(), "must be >= 1");
             }
+            let certify_every = variant.certify_every.unwrap_or(net.certify_every);
+            if variant.m == Some(0) {
+                return bad(&format!("{name}.m"), "0".into(), "must be >= 1");
+            }
+            for (field, v) in [("eta", variant.eta), ("eta_regression", variant.eta_regression)] {
+                if let Some(v) = v.filter(|v| !(*v > 0.0 && v.is_finite())) {
+                    return bad(&format!("{name}.{field}"), v.to_string(), "must be a finite number > 0");
+                }
+            }
+            if let Some(boost) = variant.boost.filter(|b| b.insertions > 0 && (b.per_check < 1 || certify_every < 1)) {
+                return bad(
+                    &format!("{name}.boost"),
+                    format!("{boost:?} with certify_every = {certify_every}"),
+                    "insertions > 0 needs per_check >= 1 and certify_every >= 1 (they happen at certified steps)",
+                );
+            }
             if let Some(stop) = &variant.stop {
-                stop.check(&crate::config::Checker { file }, &format!("{name}.stop"), net.certify_every)?;
+                stop.check(&crate::config::Checker { file }, &format!("{name}.stop"), certify_every)?;
             }
         }
         Ok(())
@@ -158,9 +201,12 @@ const PREDICTORS: [(&str, &str); 4] = [
 ];
 
 /// How one network run ended.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct NetRun {
     steps: u64,
+    /// Particles added by mass insertion (0 for plain gd).
+    #[serde(default)]
+    inserted: usize,
     stop_reason: StopReason,
     loss: f64,
     relative_gap: f64,
@@ -171,6 +217,99 @@ struct NetRun {
 struct Outcome {
     errors: [f64; 4],
     runs: [NetRun; 2],
+}
+
+/// What [`evaluate`] computed: errors (NaN where not computed) and network runs.
+struct Computed {
+    errors: [f64; 4],
+    runs: [Option<NetRun>; 2],
+}
+
+/// What the reports say `reuse` must be.
+const REUSE_FILE: &str = "a kernel-vs-net report (its JSON) with per-seed errors (curves.<task>.<predictor>.per_seed)";
+
+/// The results taken from the `reuse` file: per (task, predictor, n, seed) the test error, and per (task,
+/// network, n, seed) the network's run.
+#[derive(Default)]
+struct Reused {
+    errors: BTreeMap<(usize, usize, usize, u64), f64>,
+    runs: BTreeMap<(usize, usize, usize, u64), NetRun>,
+}
+
+impl Reused {
+    /// Reads `params.reuse` (nothing without it): the predictors of `params.reuse_methods`, after checking that
+    /// the parameters deciding them (data, kernels' scales and ridge, the network's settings) are the same
+    /// and that every (task, n, seed) of this run is there.
+    fn load(params: &Params) -> Result<Reused> {
+        let Some(path) = params.reuse.as_deref() else { return Ok(Reused::default()) };
+        let bad = |field: String, value: String| Error::ScenarioValue {
+            file: path.into(),
+            field,
+            value,
+            allowed: format!("{REUSE_FILE}, made with the same parameters as this run"),
+        };
+        let theirs = reuse::report_field(path, "params", REUSE_FILE)?;
+        let ours = serde_json::to_value(params).map_err(|e| Error::Invalid(e.to_string()))?;
+        let curves = reuse::report_field(path, "curves", REUSE_FILE)?;
+        let nets = reuse::report_field(path, "nets", REUSE_FILE)?;
+        let mut out = Reused::default();
+        for (p, (key, _)) in PREDICTORS.iter().enumerate() {
+            if !reuse::reuses(params.reuse_methods.as_deref(), key) {
+                continue;
+            }
+            let decided_by: &[&str] = match p {
+                0 => &["net", "net_stop"],
+                1 => &["net", "net_paper"],
+                _ => &["ridge_mu", "net/s_w", "net/s_u"],
+            };
+            for field in ["d", "hidden", "margin", "test_n"].iter().chain(decided_by) {
+                let pointer = format!("/{field}");
+                if theirs.pointer(&pointer) != ours.pointer(&pointer) {
+                    return Err(bad(
+                        format!("params.{}", field.replace('/', ".")),
+                        format!(
+                            "{} (this run: {}; needed for {key})",
+                            theirs.pointer(&pointer).unwrap_or(&json!(null)),
+                            ours.pointer(&pointer).unwrap_or(&json!(null))
+                        ),
+                    ));
+                }
+            }
+            for (t, (task, _)) in TASKS.iter().enumerate() {
+                let curve = &curves[task][key];
+                let their_n: Vec<u64> =
+                    curve["n"].as_array().map_or(Vec::new(), |a| a.iter().filter_map(|v| v.as_u64()).collect());
+                for row in curve["per_seed"].as_array().map_or(&[][..], Vec::as_slice) {
+                    let (Some(seed), Some(errors)) = (row["seed"].as_u64(), row["errors"].as_array()) else { continue };
+                    for (&n, e) in their_n.iter().zip(errors) {
+                        if let Some(e) = e.as_f64() {
+                            out.errors.insert((t, p, n as usize, seed), e);
+                        }
+                    }
+                }
+                if p < 2 {
+                    for entry in nets[task][key]["runs"].as_array().map_or(&[][..], Vec::as_slice) {
+                        let (Some(n), Some(seed)) = (entry["n"].as_u64(), entry["seed"].as_u64()) else { continue };
+                        let run: NetRun = serde_json::from_value(entry["run"].clone())
+                            .map_err(|e| bad(format!("nets.{task}.{key}.runs"), e.to_string()))?;
+                        out.runs.insert((t, p, n as usize, seed), run);
+                    }
+                }
+                for &n in &params.n {
+                    for seed in 1..=params.seeds {
+                        let run = p >= 2 || out.runs.contains_key(&(t, p, n, seed));
+                        if !out.errors.contains_key(&(t, p, n, seed)) || !run {
+                            return Err(bad(
+                                format!("curves.{task}.{key}.per_seed"),
+                                format!("no error{} for n = {n}, seed {seed}", if p < 2 { " or run" } else { "" }),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 impl Figure for KernelVsNet {
@@ -200,11 +339,29 @@ impl Figure for KernelVsNet {
         let jobs: Vec<(usize, usize, u64)> = (0..TASKS.len())
             .flat_map(|t| params.n.iter().rev().flat_map(move |&n| (1..=params.seeds).map(move |s| (t, n, s))))
             .collect();
+        let reused = Reused::load(&params)?;
+        let compute: [bool; 4] = std::array::from_fn(|p| {
+            params.reuse.is_none() || !reuse::reuses(params.reuse_methods.as_deref(), PREDICTORS[p].0)
+        });
+        if let Some(path) = &params.reuse {
+            let taken: Vec<&str> = (0..4).filter(|&p| !compute[p]).map(|p| PREDICTORS[p].0).collect();
+            say(options, format!("kernel-vs-net: {} taken from {path}", taken.join(", ")));
+        }
         let done = std::sync::atomic::AtomicUsize::new(0);
         let outcomes = jobs
             .par_iter()
             .map(|&(t, n, seed)| {
-                let out = evaluate(&params, TASKS[t].1, n, seed)?;
+                let mut out = evaluate(&params, TASKS[t].1, n, seed, compute)?;
+                for p in (0..4).filter(|&p| !compute[p]) {
+                    out.errors[p] = reused.errors[&(t, p, n, seed)];
+                    if p < 2 {
+                        out.runs[p] = Some(reused.runs[&(t, p, n, seed)].clone());
+                    }
+                }
+                let out = Outcome {
+                    errors: out.errors,
+                    runs: out.runs.map(|r| r.expect("every network run is computed or reused")),
+                };
                 let count = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                 say(
                     options,
@@ -223,6 +380,7 @@ impl Figure for KernelVsNet {
         let seeds: Vec<u64> = (1..=params.seeds).collect();
         let mut curves = BTreeMap::new();
         let mut runs_json = BTreeMap::new();
+        let mut paired_json = BTreeMap::new();
         let mut panels = Vec::new();
         for (t, (task, _)) in TASKS.iter().enumerate() {
             let ylabel = if t == 0 { "test 0-1 error" } else { "test squared error" };
@@ -241,13 +399,19 @@ impl Figure for KernelVsNet {
                 let rows: Vec<Vec<f64>> =
                     seeds.iter().map(|&s| params.n.iter().map(|&n| by_job[&(t, n, s)].errors[p]).collect()).collect();
                 let (mean, sd) = mean_sd(&rows);
-                per_predictor.insert(*key, json!({"label": label, "n": params.n, "mean": mean, "sd": sd}));
+                let by_seed: Vec<_> = seeds.iter().zip(&rows).map(|(s, e)| json!({"seed": s, "errors": e})).collect();
+                per_predictor
+                    .insert(*key, json!({"label": label, "n": params.n, "mean": mean, "sd": sd, "per_seed": by_seed}));
                 let x: Vec<f64> = params.n.iter().map(|&n| n as f64).collect();
                 let mut series = band_series(label, x, &rows);
                 series.mark = Mark::LinePoints;
                 panel.series.push(series);
             }
             curves.insert(*task, per_predictor);
+            let errors = |p: usize| -> Vec<Vec<f64>> {
+                params.n.iter().map(|&n| seeds.iter().map(|&s| by_job[&(t, n, s)].errors[p]).collect()).collect()
+            };
+            paired_json.insert(*task, paired_differences(&params.n, &errors));
             let mut nets = BTreeMap::new();
             for (v, key) in ["net_stop", "net_paper"].iter().enumerate() {
                 let all: Vec<(usize, u64, &NetRun)> = params
@@ -285,17 +449,47 @@ impl Figure for KernelVsNet {
             "definition": "curves[task][predictor]: mean and sample sd over seeds of the test 0-1 error (classification) \
                            or test squared error (regression) per n; net_stop: trained until the stopping rule or its cap; \
                            net_paper: the paper's lambda for its fixed number of steps; arccos: arc-cosine kernel; \
-                           ntk: the network's NTK; kernels with the hard-margin SVM or ridge regression",
+                           ntk: the network's NTK; kernels with the hard-margin SVM or ridge regression; \
+                           per_seed: each seed's error per n; paired_differences[task][a_minus_b][k]: over seeds, \
+                           the mean, sd and 95% Student-t interval (ci95) of the paired difference error_a - error_b \
+                           at n[k] (same seed: same teacher, data and initial cloud)",
             "params": params,
             "curves": curves,
+            "paired_differences": paired_json,
             "nets": runs_json,
         });
         Ok(FigureReport::new(self.name(), &stem, started, findings))
     }
 }
 
-/// The four predictors on the data of (task, n, seed).
-fn evaluate(params: &Params, task: Task, n: usize, seed: u64) -> Result<Outcome> {
+/// The paired comparisons of [`paired_differences`]: (first, second) predictor indices into [`PREDICTORS`], the
+/// difference being first minus second.
+const PAIRS: [(usize, usize); 5] = [(0, 2), (0, 3), (1, 2), (1, 3), (0, 1)];
+
+/// Per pair `a_minus_b` of [`PAIRS`] and per n, the paired difference e_a - e_b of the test errors over seeds:
+/// its mean, sample sd and 95% Student-t interval mean +- t_{0.975, k-1} sd / sqrt(k) ([`paired_difference`]).
+/// `errors(p)[k][s]` is predictor p's error at `n[k]` for the s-th seed.
+fn paired_differences(n: &[usize], errors: &dyn Fn(usize) -> Vec<Vec<f64>>) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for (a, b) in PAIRS {
+        let (ea, eb) = (errors(a), errors(b));
+        let per_n: Vec<_> = n
+            .iter()
+            .zip(ea.iter().zip(&eb))
+            .map(|(n, (ea, eb))| {
+                let mut d = paired_difference(eb, ea);
+                d["n"] = json!(n);
+                d
+            })
+            .collect();
+        out.insert(format!("{}_minus_{}", PREDICTORS[a].0, PREDICTORS[b].0), json!(per_n));
+    }
+    serde_json::Value::Object(out)
+}
+
+/// The predictors p with `compute[p]` on the data of (task, n, seed): their errors (NaN for the others) and
+/// network runs.
+fn evaluate(params: &Params, task: Task, n: usize, seed: u64, compute: [bool; 4]) -> Result<Computed> {
     let dist =
         Distribution::Teacher { d: params.d, hidden: params.hidden, task, margin: params.margin, label_noise: 0.0 };
     let train = dist.sample(n, seed, Purpose::TrainData)?;
@@ -308,26 +502,25 @@ fn evaluate(params: &Params, task: Task, n: usize, seed: u64) -> Result<Outcome>
         Task::Classification => Loss::Logistic,
         Task::Regression => Loss::Squared,
     };
-    let mut errors = [0.0; 4];
-    let train_net = |variant: &Variant| -> Result<(f64, NetRun)> {
-        let (f, run) = train_network(params, variant, loss, &train, &test, seed)?;
-        Ok((score(f.view()), run))
-    };
-    let (e0, r0) = train_net(&params.net_stop)?;
-    let (e1, r1) = train_net(&params.net_paper)?;
-    errors[0] = e0;
-    errors[1] = e1;
+    let mut out = Computed { errors: [f64::NAN; 4], runs: [None, None] };
+    for (v, variant) in [&params.net_stop, &params.net_paper].into_iter().enumerate() {
+        if compute[v] {
+            let (f, run) = train_network(params, variant, loss, &train, &test, seed)?;
+            out.errors[v] = score(f.view());
+            out.runs[v] = Some(run);
+        }
+    }
     let kernels = [Ntk::arc_cosine(params.net.s_u)?, Ntk::new(params.net.s_w, params.net.s_u)?];
-    for (k, kernel) in kernels.iter().enumerate() {
+    for (k, kernel) in kernels.iter().enumerate().filter(|(k, _)| compute[2 + k]) {
         let gram = kernel.gram(train.x.view());
         let cross = kernel.matrix(test.x.view(), train.x.view())?;
         let fit = match task {
             Task::Classification => ntk::svm(gram.view(), train.y.view())?,
             Task::Regression => ntk::ridge(gram.view(), train.y.view(), params.ridge_mu)?,
         };
-        errors[2 + k] = score(fit.predict(cross.view()).view());
+        out.errors[2 + k] = score(fit.predict(cross.view()).view());
     }
-    Ok(Outcome { errors, runs: [r0, r1] })
+    Ok(out)
 }
 
 /// Trains one network (f32 particles) on `train`; its predictions on `test` and how the run ended.
@@ -342,28 +535,80 @@ fn train_network(
     let net = &params.net;
     let problem = Problem::<f32>::new(train.clone(), None, loss, variant.lambda)?;
     let (eta, s_w, s_u) = if loss == Loss::Squared {
-        (net.eta_regression, net.s_regression, net.s_regression)
+        (variant.eta_regression.unwrap_or(net.eta_regression), net.s_regression, net.s_regression)
     } else {
-        (net.eta, net.s_w, net.s_u)
+        (variant.eta.unwrap_or(net.eta), net.s_w, net.s_u)
     };
-    let cloud = Cloud::<f32>::sample(net.m, params.d, &Init::Gaussian { s_w, s_u }, seed);
+    let cloud = Cloud::<f32>::sample(variant.m.unwrap_or(net.m), params.d, &Init::Gaussian { s_w, s_u }, seed);
     let schedule = Schedule {
         eta,
         cap: variant.steps,
         log_every: net.log_every,
-        certify_every: net.certify_every,
+        certify_every: variant.certify_every.unwrap_or(net.certify_every),
         stop: variant.stop,
     };
-    let run = converge::train(problem, cloud, schedule, seed)?;
+    let run = converge::train_with(problem, cloud, schedule, variant.boost.unwrap_or(Boost::NONE), seed)?;
     let f = run.state.cloud.predict(test.x.mapv(f32::of).view());
     Ok((
         f,
         NetRun {
             steps: run.state.step,
+            inserted: run.inserted,
             stop_reason: run.stop_reason,
             loss: run.loss,
             relative_gap: relative_gap(run.loss, run.gap),
             certificate: run.certificate,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paired_differences_are_first_minus_second_with_a_t_interval_over_seeds() {
+        // errors[p][k][s]: predictor p at n[k] for seed s (three seeds, two sizes).
+        let table = [
+            [[0.30, 0.25, 0.20], [0.10, 0.12, 0.08]], // net_stop
+            [[0.40, 0.40, 0.40], [0.20, 0.20, 0.20]], // net_paper
+            [[0.35, 0.28, 0.26], [0.10, 0.10, 0.10]], // arccos
+            [[0.30, 0.25, 0.20], [0.11, 0.13, 0.09]], // ntk
+        ];
+        let errors = |p: usize| -> Vec<Vec<f64>> { table[p].iter().map(|row| row.to_vec()).collect() };
+        let out = paired_differences(&[20, 50], &errors);
+        let keys: Vec<&String> = out.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "net_paper_minus_arccos",
+                "net_paper_minus_ntk",
+                "net_stop_minus_arccos",
+                "net_stop_minus_net_paper",
+                "net_stop_minus_ntk"
+            ]
+        );
+        let at = |pair: &str, k: usize, key: &str| out[pair][k][key].as_f64().unwrap();
+        // net_stop - arccos at n = 20: differences -0.05, -0.03, -0.06; mean -0.046667, sd 0.0152753, and
+        // t_{0.975, 2} = 4.303: half-width 4.303 * 0.0152753 / sqrt(3) = 0.0379489.
+        let pair = "net_stop_minus_arccos";
+        assert_eq!(out[pair][0]["n"], 20);
+        assert_eq!(out[pair][0]["seeds"], 3);
+        assert!((at(pair, 0, "mean") + 0.046_666_667).abs() < 1e-8);
+        assert!((at(pair, 0, "sd") - 0.015_275_252).abs() < 1e-8);
+        let ci = &out[pair][0]["ci95"];
+        assert!((ci[0].as_f64().unwrap() + 0.084_615_560).abs() < 1e-8, "{ci}");
+        assert!((ci[1].as_f64().unwrap() + 0.008_717_774).abs() < 1e-8, "{ci}");
+        // At n = 50: differences 0, 0.02, -0.02: mean 0, sd 0.02, interval +-0.0496868 around 0.
+        assert_eq!(out[pair][1]["n"], 50);
+        assert!(at(pair, 1, "mean").abs() < 1e-15 && (at(pair, 1, "sd") - 0.02).abs() < 1e-12);
+        assert!((out[pair][1]["ci95"][1].as_f64().unwrap() - 0.049_686_764).abs() < 1e-8);
+        // Equal errors seed by seed: a zero difference with a zero-width interval.
+        let same = "net_stop_minus_ntk";
+        assert_eq!((at(same, 0, "mean"), at(same, 0, "sd")), (0.0, 0.0));
+        assert_eq!(out[same][0]["ci95"], json!([0.0, 0.0]));
+        // A constant shift: net_paper - net_stop = 0.1, 0.15, 0.2 at n = 20, reported as net_stop - net_paper.
+        assert!((at("net_stop_minus_net_paper", 0, "mean") + 0.15).abs() < 1e-12);
+        assert!((at("net_stop_minus_net_paper", 1, "mean") + 0.1).abs() < 1e-12);
+    }
 }

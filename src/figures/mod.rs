@@ -10,6 +10,7 @@ mod insertion;
 pub mod kernel_vs_net;
 pub mod margin;
 pub mod regime;
+mod reuse;
 pub mod sample_complexity;
 pub mod temperature;
 pub mod width;

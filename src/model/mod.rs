@@ -10,7 +10,7 @@
 
 mod kernel;
 
-pub use kernel::{ComputeKernel, Layout, StoreActivations, DIRECT_MAX_D, STORE_BUDGET_BYTES};
+pub use kernel::{ComputeKernel, Layout, StoreActivations, DIRECT_MAX_D, FUSED_MAX_D, STORE_BUDGET_BYTES};
 
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand::Rng;

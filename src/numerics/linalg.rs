@@ -16,7 +16,9 @@ use ndarray_npy::{ReadableElement, WritableElement};
 /// called in `unsafe` (the vector files state why that is sound).
 macro_rules! vector_pack {
     ($v:ty, $t:ty, $len:expr, splat: $splat:path, load: $load:path, store: $store:path, add: $add:path,
-     mul: $mul:path, if_positive: |$x:ident, $a:ident| $select:expr, relu: |$y:ident| $relu:expr) => {
+     mul: $mul:path, mul_add: |$ma:ident, $mb:ident, $mc:ident| $fma:expr, if_positive: |$x:ident, $a:ident| $select:expr, relu: |$y:ident| $relu:expr,
+     positive_bits: |$p:ident| $bits:expr, if_bits: |$b:ident, $c:ident| $unpack:expr
+     $(, add_if_bits: |$ss:ident, $sb:ident, $sa:ident| $masked:expr)?) => {
         impl Pack<$t> for $v {
             const LEN: usize = $len;
             #[inline(always)]
@@ -40,6 +42,11 @@ macro_rules! vector_pack {
                 unsafe { $mul(self, b) }
             }
             #[inline(always)]
+            fn mul_add(self, b: Self, c: Self) -> Self {
+                let ($ma, $mb, $mc) = (self, b, c);
+                unsafe { $fma }
+            }
+            #[inline(always)]
             fn if_positive(self, a: Self) -> Self {
                 let ($x, $a) = (self, a);
                 unsafe { $select }
@@ -49,6 +56,23 @@ macro_rules! vector_pack {
                 let $y = self;
                 unsafe { $relu }
             }
+            #[inline(always)]
+            fn positive_bits(self) -> u64 {
+                let $p = self;
+                unsafe { $bits }
+            }
+            #[inline(always)]
+            fn if_bits(bits: u64, a: Self) -> Self {
+                let ($b, $c) = (bits, a);
+                unsafe { $unpack }
+            }
+            $(
+            #[inline(always)]
+            fn add_if_bits(self, bits: u64, a: Self) -> Self {
+                let ($ss, $sb, $sa) = (self, bits, a);
+                unsafe { $masked }
+            }
+            )?
         }
     };
 }
@@ -136,8 +160,9 @@ real!(f32, __m256, __m512, float32x4_t, gemm_f32, of(x) x as f32, f64(y) f64::fr
 
 /// A vector of [`Pack::LEN`] values of F with the elementwise operations of the direct kernels.
 ///
-/// Every operation rounds each lane exactly as the scalar operation of F does (no fused
-/// multiply-adds), so a kernel computes the same numbers with any `Pack` of F. The AVX2 vectors
+/// Every operation rounds each lane exactly as the scalar operation of F does (`mul` and `add`
+/// separately; `mul_add` once, as the scalar `mul_add`), so a kernel computes the same numbers with
+/// any `Pack` of F. The AVX2 vectors
 /// may only be used inside [`Real::vectorise`], which checks that the CPU has AVX2.
 pub trait Pack<F>: Copy {
     /// Lanes per vector.
@@ -152,10 +177,24 @@ pub trait Pack<F>: Copy {
     fn add(self, b: Self) -> Self;
     /// Lanewise `self * b`.
     fn mul(self, b: Self) -> Self;
+    /// Lanewise `self * b + c` rounded once (a fused multiply-add: the same number in every tier, the
+    /// portable one calling the C library's `fma`).
+    fn mul_add(self, b: Self, c: Self) -> Self;
     /// Lanewise `a` where `self > 0`, else 0 (also where `self` is NaN).
     fn if_positive(self, a: Self) -> Self;
     /// Lanewise relu: `self.if_positive(self)`.
     fn relu(self) -> Self;
+    /// The signs as bits: bit l is 1[lane l > 0] (0 for NaN), for l < [`Pack::LEN`]; higher bits 0.
+    fn positive_bits(self) -> u64;
+    /// Lanewise `a` where bit l of `bits` is set, else 0 (bits from [`Pack::LEN`] on are ignored), so
+    /// that `V::if_bits(z.positive_bits(), a) == z.if_positive(a)`.
+    fn if_bits(bits: u64, a: Self) -> Self;
+    /// `self.add(Self::if_bits(bits, a))`, where `self` is not -0: lanes whose bit is clear keep their
+    /// value (AVX-512: one masked addition). Sums that start at +0 are never -0.
+    #[inline(always)]
+    fn add_if_bits(self, bits: u64, a: Self) -> Self {
+        self.add(Self::if_bits(bits, a))
+    }
 }
 
 /// A computation written once for any [`Pack`] of F, run by [`Real::vectorise`] with the widest.
@@ -196,12 +235,24 @@ macro_rules! scalar_pack {
                 self * b
             }
             #[inline(always)]
+            fn mul_add(self, b: Self, c: Self) -> Self {
+                <$t>::mul_add(self, b, c)
+            }
+            #[inline(always)]
             fn if_positive(self, a: Self) -> Self {
                 <$t>::from_bits(a.to_bits() & <$bits>::wrapping_sub(0, <$bits>::from(self > 0.0)))
             }
             #[inline(always)]
             fn relu(self) -> Self {
                 Pack::if_positive(self, self)
+            }
+            #[inline(always)]
+            fn positive_bits(self) -> u64 {
+                u64::from(self > 0.0)
+            }
+            #[inline(always)]
+            fn if_bits(bits: u64, a: Self) -> Self {
+                <$t>::from_bits(a.to_bits() & <$bits>::wrapping_sub(0, (bits & 1) as $bits))
             }
         }
     };
@@ -405,5 +456,53 @@ mod tests {
         assert_eq!((-2.0f32).if_positive(3.0), 0.0);
         assert_eq!(0.0f32.if_positive(3.0), 0.0);
         assert_eq!(f64::NAN.if_positive(3.0), 0.0);
+    }
+
+    /// In every tier, positive_bits packs the signs of the lanes (NaN and -0 as not positive), and
+    /// 0.5 + if_bits, 0.5 + if_positive and 0.5 add_if_bits select and add the same.
+    struct Bits<F>(Vec<F>);
+
+    impl<F: Real> WithPack<F> for Bits<F> {
+        type Output = (Vec<u64>, [Vec<F>; 3]);
+
+        fn run<V: Pack<F>>(self) -> Self::Output {
+            let a: Vec<F> = (0..self.0.len()).map(|i| F::of(i as f64 + 1.0)).collect();
+            let (mut bits, mut out) = (vec![], [(); 3].map(|_| vec![F::zero(); a.len()]));
+            let half = V::splat(F::of(0.5));
+            for (q, z) in self.0.chunks_exact(V::LEN).enumerate() {
+                let (z, aq, at) = (V::load(z), V::load(&a[q * V::LEN..]), q * V::LEN);
+                bits.push(z.positive_bits());
+                let high = z.positive_bits() | (u64::MAX << V::LEN);
+                half.add(V::if_bits(high, aq)).store(&mut out[0][at..]);
+                half.add(z.if_positive(aq)).store(&mut out[1][at..]);
+                half.add_if_bits(high, aq).store(&mut out[2][at..]);
+            }
+            (bits, out)
+        }
+    }
+
+    fn bits_in_every_tier<F: Real>() {
+        let values = [1.0, -1.0, 0.0, -0.0, f64::NAN, 2.5, f64::INFINITY, f64::NEG_INFINITY];
+        let z: Vec<F> = (0..32).map(|i| F::of(values[(i * 3 + i / 8) % 8])).collect();
+        for simd in Simd::available() {
+            let (bits, [selected, positive, masked]) = F::vectorise(simd, Bits(z.clone()));
+            let lanes = 32 / bits.len();
+            let mut expected = vec![0u64; bits.len()];
+            for (i, v) in z.iter().enumerate() {
+                expected[i / lanes] |= u64::from(*v > F::zero()) << (i % lanes);
+            }
+            assert_eq!(bits, expected, "{} {}", F::NAME, simd.name());
+            let expected: Vec<F> =
+                z.iter().enumerate().map(|(i, v)| F::of(if *v > F::zero() { i as f64 + 1.5 } else { 0.5 })).collect();
+            for (name, got) in [("if_bits", selected), ("if_positive", positive), ("add_if_bits", masked)] {
+                assert!(got == expected, "{} {}: {name} {got:?}", F::NAME, simd.name());
+            }
+        }
+    }
+
+    #[test]
+    fn sign_bits_pack_and_select_in_every_tier() {
+        bits_in_every_tier::<f32>();
+        bits_in_every_tier::<f64>();
     }
 }

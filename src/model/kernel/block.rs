@@ -1,6 +1,7 @@
 //! The per-block kernels of [`super::ComputeKernel`]: one block of particles against the samples, by
 //! GEMMs over sample tiles or, for d <= [`super::DIRECT_MAX_D`], by direct SIMD kernels over panels.
 
+use super::fused::{fused_forward, fused_gradient};
 use super::*;
 
 /// The output-weight gradient sum_i r_i relu(u_j . x_i) = u_j . g_j of particle theta_j = (w_j, u_j),
@@ -29,7 +30,8 @@ macro_rules! with_dim {
 
 /// acc_i += sum_j w_j relu(u_j . x_i) over the particles of `theta` (at most one block): the sum
 /// over the block is taken in the particle precision, in particle order, then added to acc in f64.
-/// With `store` (GEMM path), the block's pre-activations are written there (see [`Store`]).
+/// With `store` (GEMM path), the block's activation patterns 1[u_j . x_i > 0] are written there (see
+/// [`Store`]).
 #[inline(always)]
 pub(super) fn accumulate_predictions<F: Real>(
     layout: &Layout,
@@ -38,18 +40,24 @@ pub(super) fn accumulate_predictions<F: Real>(
     samples: Samples<F>,
     s: &mut Scratch<F>,
     acc: &mut [f64],
-    store: Option<&mut [F]>,
+    store: Option<&mut [u64]>,
 ) {
+    let d = theta.ncols() - 1;
     if samples.panels.is_empty() {
         gemm_predictions(layout, simd, theta, samples.x, s, acc, store);
+    } else if d <= DIRECT_MAX_D {
+        with_dim!(d, direct_predictions(simd, theta, samples.panels, acc));
     } else {
-        with_dim!(theta.ncols() - 1, direct_predictions(simd, theta, samples.panels, acc));
+        let (rows, words) =
+            (theta.to_slice().expect("particles are in standard layout"), store::words(samples.x.nrows()));
+        let pattern = store.unwrap_or(&mut s.pattern[..theta.nrows() * words]);
+        fused_forward(simd, rows, d, samples.panels, Some(acc), &mut s.t, pattern, words);
     }
 }
 
 /// For the particles of `theta` (at most one block): s.g_j = sum_i r_i 1[u_j . x_i > 0] x_i. With
-/// `stored` (GEMM path), the block's current pre-activations, read instead of recomputed and
-/// overwritten by the masked residuals.
+/// `stored` (GEMM path), the block's current activation patterns, read instead of recomputing the
+/// pre-activations.
 #[inline(always)]
 pub(super) fn block_gradient<F: Real>(
     layout: &Layout,
@@ -58,10 +66,23 @@ pub(super) fn block_gradient<F: Real>(
     samples: Samples<F>,
     r: &[F],
     s: &mut Scratch<F>,
-    stored: Option<&mut [F]>,
+    stored: Option<&[u64]>,
 ) {
+    let d = theta.ncols() - 1;
     if samples.panels.is_empty() {
         gemm_gradient(layout, simd, theta, samples.x, r, s, stored);
+    } else if d > DIRECT_MAX_D {
+        let (rows, words) =
+            (theta.to_slice().expect("particles are in standard layout"), store::words(samples.x.nrows()));
+        let pattern = match stored {
+            Some(pattern) => pattern,
+            None => {
+                let pattern = &mut s.pattern[..theta.nrows() * words];
+                fused_forward(simd, rows, d, samples.panels, None, &mut s.t, pattern, words);
+                pattern
+            }
+        };
+        fused_gradient(simd, pattern, words, samples.weighted, &mut s.g.slice_mut(s![..theta.nrows(), ..]));
     } else {
         let mut g = s.g.slice_mut(s![..theta.nrows(), ..]);
         let sums = s.z.as_slice_mut().expect("scratch is contiguous");
@@ -69,51 +90,32 @@ pub(super) fn block_gradient<F: Real>(
     }
 }
 
-/// The rows x (end - start) tile of pre-activations for samples start..end: in the block's share of
-/// the store (rows x n, tile after tile) or in the scratch.
+/// Calls `f(start, end, z)` for each tile of at most `layout.tile` samples start..end (start a
+/// multiple of 64, as the patterns' words), z the scratch's rows x (end - start) tile, holding the
+/// pre-activations Z = U X_tile^T computed by one GEMM when `compute`, else for `f` to fill.
 #[inline(always)]
-fn tile_of<'a, F: Real>(
-    store: Option<&'a mut [F]>,
-    scratch: &'a mut Array2<F>,
-    rows: usize,
-    start: usize,
-    end: usize,
-) -> ArrayViewMut2<'a, F> {
-    match store {
-        Some(block) => ArrayViewMut2::from_shape((rows, end - start), &mut block[rows * start..rows * end])
-            .expect("the store holds rows x n per block"),
-        None => scratch.slice_mut(s![..rows, ..end - start]),
-    }
-}
-
-/// Calls `f(start, end, z)` for each tile of at most `layout.tile` samples start..end, z the
-/// block's rows x (end - start) pre-activations Z = U X_tile^T: computed by one GEMM into the
-/// store's tile (or the scratch `z`), or, with `reuse`, read from the store as a previous pass left it.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn for_each_tile<F: Real>(
     layout: &Layout,
     simd: Simd,
     theta: ArrayView2<F>,
     x: ArrayView2<F>,
     z: &mut Array2<F>,
-    mut store: Option<&mut [F]>,
-    reuse: bool,
+    compute: bool,
     mut f: impl FnMut(usize, usize, ArrayViewMut2<F>),
 ) {
+    debug_assert!(layout.tile.is_multiple_of(64) || layout.tile >= x.nrows(), "tiles start on whole words");
     let u = theta.slice(s![.., 1..]);
-    let reuse = reuse && store.is_some();
     for start in (0..x.nrows()).step_by(layout.tile) {
         let end = (start + layout.tile).min(x.nrows());
-        let mut tile = tile_of(store.as_deref_mut(), z, theta.nrows(), start, end);
-        if !reuse {
+        let mut tile = z.slice_mut(s![..theta.nrows(), ..end - start]);
+        if compute {
             gemm(simd, F::one(), &u, &x.slice(s![start..end, ..]).t(), F::zero(), &mut tile);
         }
         f(start, end, tile);
     }
 }
 
-/// [`accumulate_predictions`] with one GEMM Z = U X^T per sample tile.
+/// [`accumulate_predictions`] with one GEMM Z = U X^T per sample tile, then [`Activate`] on it.
 #[inline(always)]
 fn gemm_predictions<F: Real>(
     layout: &Layout,
@@ -122,22 +124,91 @@ fn gemm_predictions<F: Real>(
     x: ArrayView2<F>,
     s: &mut Scratch<F>,
     acc: &mut [f64],
-    store: Option<&mut [F]>,
+    mut store: Option<&mut [u64]>,
 ) {
-    let t = &mut s.t;
-    for_each_tile(layout, simd, theta, x, &mut s.z, store, false, |start, end, z| {
+    let (t, words) = (&mut s.t, store::words(x.nrows()));
+    for_each_tile(layout, simd, theta, x, &mut s.z, true, |start, end, z| {
         let t = &mut t[..end - start];
         t.iter_mut().for_each(|t| *t = F::zero());
-        for (zj, &w) in z.outer_iter().zip(theta.column(0)) {
-            let zj = zj.to_slice().expect("scratch rows are contiguous");
-            t.iter_mut().zip(zj).for_each(|(t, &z)| *t = *t + w * z.relu());
-        }
+        let pattern = store.as_deref_mut().map(|p| (p, words, start / 64));
+        F::vectorise(simd, Activate { z: z.view(), w: theta.column(0), t: &mut *t, pattern });
         acc[start..end].iter_mut().zip(t.iter()).for_each(|(a, t)| *a += t.f64());
     });
 }
 
+/// The forward pass's elementwise work on one tile Z (rows x L, the samples of the tile from word
+/// `first` of each pattern on): t_i += w_j relu(z_ji) over the rows j in order and, with a pattern
+/// (of `words` words a row), bit i of row j set to 1[z_ji > 0].
+struct Activate<'a, F> {
+    z: ArrayView2<'a, F>,
+    w: ArrayView1<'a, F>,
+    t: &'a mut [F],
+    pattern: Option<(&'a mut [u64], usize, usize)>,
+}
+
+impl<F: Real> WithPack<F> for Activate<'_, F> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<V: Pack<F>>(mut self) {
+        for (j, (zj, &w)) in self.z.outer_iter().zip(self.w).enumerate() {
+            let zj = zj.to_slice().expect("scratch rows are contiguous");
+            let wv = V::splat(w);
+            for (c, (zc, tc)) in zj.chunks(64).zip(self.t.chunks_mut(64)).enumerate() {
+                let mut bits = 0u64;
+                let (mut zs, mut ts) = (zc.chunks_exact(V::LEN), tc.chunks_exact_mut(V::LEN));
+                for (q, (zq, tq)) in zs.by_ref().zip(ts.by_ref()).enumerate() {
+                    let z = V::load(zq);
+                    V::load(tq).add(wv.mul(z.relu())).store(tq);
+                    bits |= z.positive_bits() << (q * V::LEN);
+                }
+                let done = zc.len() - zs.remainder().len();
+                for (l, (&z, t)) in zs.remainder().iter().zip(ts.into_remainder()).enumerate() {
+                    *t = *t + w * z.relu();
+                    bits |= z.positive_bits() << (done + l);
+                }
+                if let Some((pattern, words, first)) = self.pattern.as_mut() {
+                    pattern[j * *words + *first + c] = bits;
+                }
+            }
+        }
+    }
+}
+
+/// The masked residuals M_ji = r_i 1[z_ji > 0] of one tile (rows x L) from the stored patterns (of
+/// `words` words a row, the tile's samples from word `first` on): r_i where bit i of row j is set.
+struct Unpack<'a, F> {
+    m: ArrayViewMut2<'a, F>,
+    r: &'a [F],
+    pattern: &'a [u64],
+    words: usize,
+    first: usize,
+}
+
+impl<F: Real> WithPack<F> for Unpack<'_, F> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<V: Pack<F>>(mut self) {
+        for (j, mj) in self.m.outer_iter_mut().enumerate() {
+            let mj = mj.into_slice().expect("scratch rows are contiguous");
+            let row = &self.pattern[j * self.words + self.first..];
+            for ((mc, rc), &bits) in mj.chunks_mut(64).zip(self.r.chunks(64)).zip(row) {
+                let done = mc.len() - mc.len() % V::LEN;
+                let mut ms = mc.chunks_exact_mut(V::LEN);
+                for (q, mq) in ms.by_ref().enumerate() {
+                    V::if_bits(bits >> (q * V::LEN), V::load(&rc[q * V::LEN..])).store(mq);
+                }
+                for (l, m) in ms.into_remainder().iter_mut().enumerate() {
+                    *m = F::if_bits(bits >> (done + l), rc[done + l]);
+                }
+            }
+        }
+    }
+}
+
 /// [`block_gradient`] with two GEMMs per sample tile: Z = U X^T, then G += M X for the masked
-/// residuals M_ji = r_i 1[z_ji > 0] (Z read from `stored` when given).
+/// residuals M_ji = r_i 1[z_ji > 0] (built from the `stored` patterns instead of Z when given).
 #[inline(always)]
 fn gemm_gradient<F: Real>(
     layout: &Layout,
@@ -146,15 +217,22 @@ fn gemm_gradient<F: Real>(
     x: ArrayView2<F>,
     r: &[F],
     s: &mut Scratch<F>,
-    stored: Option<&mut [F]>,
+    stored: Option<&[u64]>,
 ) {
-    let rows = theta.nrows();
+    let (rows, words) = (theta.nrows(), store::words(x.nrows()));
     let g = &mut s.g;
-    for_each_tile(layout, simd, theta, x, &mut s.z, stored, true, |start, end, mut z| {
+    for_each_tile(layout, simd, theta, x, &mut s.z, stored.is_none(), |start, end, mut z| {
         let rt = &r[start..end];
-        for zj in z.outer_iter_mut() {
-            let zj = zj.into_slice().expect("scratch rows are contiguous");
-            zj.iter_mut().zip(rt).for_each(|(z, &r)| *z = z.if_positive(r));
+        match stored {
+            Some(pattern) => {
+                F::vectorise(simd, Unpack { m: z.view_mut(), r: rt, pattern, words, first: start / 64 });
+            }
+            None => {
+                for zj in z.outer_iter_mut() {
+                    let zj = zj.into_slice().expect("scratch rows are contiguous");
+                    zj.iter_mut().zip(rt).for_each(|(z, &r)| *z = z.if_positive(r));
+                }
+            }
         }
         let beta = if start == 0 { F::zero() } else { F::one() };
         gemm(simd, F::one(), &z.view(), &x.slice(s![start..end, ..]), beta, &mut g.slice_mut(s![..rows, ..]));

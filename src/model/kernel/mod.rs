@@ -18,8 +18,10 @@ use crate::linalg::{gemm, vectorised, Pack, Real, Simd, WithPack};
 use crate::rng::CHUNK;
 
 mod block;
+mod fused;
 mod store;
 use block::*;
+pub use fused::FUSED_MAX_D;
 use store::{GroupStore, Store};
 pub use store::{StoreActivations, STORE_BUDGET_BYTES};
 
@@ -84,17 +86,45 @@ struct Scratch<F> {
     /// Input-weight gradients g_j = sum_i r_i 1[u_j . x_i > 0] x_i, block x d.
     g: Array2<F>,
     /// One block's contribution sum_j w_j relu(u_j . x_i) to the predictions of one tile (GEMM
-    /// kernels), or the products r_i x_ik packed like the panels (direct kernels, padded n x d).
+    /// kernels; the fused kernels: padded n), or the products r_i x_ik packed like the panels (direct
+    /// kernels, padded n x d).
     t: Vec<F>,
+    /// One block's activation patterns when not stored (fused kernels), block x ceil(n / 64).
+    pattern: Vec<u64>,
 }
 
-/// The samples as the block kernels read them: the n x d inputs and, for d <= [`DIRECT_MAX_D`],
-/// the same inputs packed in panels of [`LANES`] samples (x_{c L + l, k} at c L d + k L + l, zero
+/// Samples per panel of the packed inputs: [`LANES`] for the direct kernels, [`fused::WIDE`] for the
+/// fused ones.
+fn panel_width(d: usize) -> usize {
+    if d <= DIRECT_MAX_D {
+        LANES
+    } else {
+        fused::WIDE
+    }
+}
+
+/// The scratch sizes (t, pattern) in elements for a block of `block` particles, n samples padded to
+/// `padded`, d inputs in F and GEMM tiles of `tile` samples.
+fn scratch_sizes<F>(block: usize, n: usize, padded: usize, d: usize, tile: usize) -> (usize, usize) {
+    if d <= DIRECT_MAX_D {
+        (padded * d, 0)
+    } else if fused::uses::<F>(d) {
+        (padded, block * store::words(n))
+    } else {
+        (tile, 0)
+    }
+}
+
+/// The samples as the block kernels read them: the n x d inputs and, for the direct and fused
+/// kernels ([`fused::uses`]), the same inputs packed in panels of L = [`panel_width`] samples
+/// (x_{c L + l, k} at c L d + k L + l, zero
 /// past n; empty for larger d).
 #[derive(Clone, Copy)]
 struct Samples<'a, F> {
     x: ArrayView2<'a, F>,
     panels: &'a [F],
+    /// For the fused kernels, the products r_i x_ik of [`fused::weigh_groups`] (empty otherwise).
+    weighted: &'a [F],
 }
 
 /// The parallel kernels for a cloud of m particles (or a shard of one) on n samples in dimension
@@ -112,7 +142,9 @@ pub struct ComputeKernel<F: Real> {
     sums: Vec<Fixed>,
     /// r_i in the particle precision, zero-padded to whole panels.
     r: Vec<F>,
-    /// The packed inputs of [`Samples`] (direct kernels only).
+    /// The products r_i x_ik of [`Samples`] (fused kernels only).
+    weighted: Vec<F>,
+    /// The packed inputs of [`Samples`] (direct and fused kernels only).
     panels: Vec<F>,
     /// The SIMD tier of the vector code and the GEMMs.
     simd: Simd,
@@ -127,15 +159,16 @@ impl<F: Real> ComputeKernel<F> {
     /// partial predictions and their exact sums, r, the packed inputs and the per-thread tiles.
     pub fn bytes(m: usize, n: usize, d: usize, threads: usize) -> usize {
         let layout = Layout::new(m, n, std::mem::size_of::<F>());
-        let padded = n.div_ceil(LANES) * LANES;
-        let direct = d <= DIRECT_MAX_D;
-        let per_thread = 2 * layout.block * layout.tile
-            + gradient_rows(&layout, m) * d
-            + if direct { padded * d } else { layout.tile };
-        let elements = padded + if direct { padded * d } else { 0 } + threads * per_thread;
+        let padded = n.div_ceil(panel_width(d)) * panel_width(d);
+        let (t, pattern) = scratch_sizes::<F>(layout.block, n, padded, d, layout.tile);
+        let fused = if fused::uses::<F>(d) { padded * fused::padded_d(d) } else { 0 };
+        let per_thread = 2 * layout.block * layout.tile + gradient_rows(&layout, m) * d + t;
+        let packed = d <= DIRECT_MAX_D || fused::uses::<F>(d);
+        let elements = padded + if packed { padded * d } else { 0 } + fused + threads * per_thread;
         m.div_ceil(layout.group) * n * std::mem::size_of::<f64>()
             + n * std::mem::size_of::<Fixed>()
             + elements * std::mem::size_of::<F>()
+            + threads * pattern * std::mem::size_of::<u64>()
     }
 
     /// Kernels for m particles, n samples and d inputs, with scratch for the current rayon pool.
@@ -150,19 +183,22 @@ impl<F: Real> ComputeKernel<F> {
         let layout = Layout::new(shard.total, n, std::mem::size_of::<F>());
         debug_assert_eq!(shard.start % layout.group, 0, "shards start on a group boundary");
         let groups = shard.len.div_ceil(layout.group);
-        let padded = n.div_ceil(LANES) * LANES;
-        let direct = d <= DIRECT_MAX_D;
+        let padded = n.div_ceil(panel_width(d)) * panel_width(d);
+        let (t, pattern) = scratch_sizes::<F>(layout.block, n, padded, d, layout.tile);
+        let fused = if fused::uses::<F>(d) { padded * fused::padded_d(d) } else { 0 };
         let scratch = (0..rayon::current_num_threads())
             .map(|_| {
                 Mutex::new(Scratch {
                     z: Array2::zeros((layout.block, layout.tile)),
                     z0: Array2::zeros((layout.block, layout.tile)),
                     g: Array2::zeros((gradient_rows(&layout, shard.len), d)),
-                    t: vec![F::zero(); if direct { padded * d } else { layout.tile }],
+                    t: vec![F::zero(); t],
+                    pattern: vec![0; pattern],
                 })
             })
             .collect();
-        let panels = if direct { vec![F::zero(); padded * d] } else { Vec::new() };
+        let packed = d <= DIRECT_MAX_D || fused::uses::<F>(d);
+        let panels = if packed { vec![F::zero(); padded * d] } else { Vec::new() };
         ComputeKernel {
             layout,
             shard,
@@ -172,6 +208,7 @@ impl<F: Real> ComputeKernel<F> {
             partials: Array2::zeros((groups, n)),
             sums: vec![Fixed::ZERO; n],
             r: vec![F::zero(); padded],
+            weighted: vec![F::zero(); fused],
             panels,
             simd: Simd::selected_or_panic(),
             d,
@@ -209,19 +246,22 @@ impl<F: Real> ComputeKernel<F> {
         assert_eq!(x.nrows(), self.n, "kernel built for {} samples", self.n);
         assert_eq!(theta.ncols(), x.ncols() + 1, "particles and inputs differ in dimension");
         assert!(theta.is_standard_layout(), "particles must be in standard (row-major) layout");
-        let d = x.ncols();
-        for (c, panel) in self.panels.chunks_exact_mut(LANES * d).enumerate() {
-            for (k, lanes) in panel.chunks_exact_mut(LANES).enumerate() {
+        let (d, width) = (x.ncols(), panel_width(x.ncols()));
+        for (c, panel) in self.panels.chunks_exact_mut(width * d).enumerate() {
+            for (k, lanes) in panel.chunks_exact_mut(width).enumerate() {
                 for (l, v) in lanes.iter_mut().enumerate() {
-                    *v = x.get([c * LANES + l, k]).copied().unwrap_or(F::zero());
+                    *v = x.get([c * width + l, k]).copied().unwrap_or(F::zero());
                 }
             }
         }
     }
 
-    /// Stores r in the particle precision.
+    /// Stores r in the particle precision (and, for the fused kernels, the products r_i x_ik).
     fn set_r(&mut self, r: impl IntoIterator<Item = f64>) {
         self.r.iter_mut().zip(r).for_each(|(a, b)| *a = F::of(b));
+        if !self.weighted.is_empty() {
+            fused::weigh_groups(&self.panels, &self.r, self.d, &mut self.weighted);
+        }
     }
 
     /// F_i = (1/m) sum_j w_j relu(u_j . x_i), written to `out` (length n).
@@ -229,7 +269,7 @@ impl<F: Real> ComputeKernel<F> {
         self.prepare(&theta, &x);
         let pieces = group_stores(&mut self.store, &self.layout, &x, self.partials.nrows());
         let (layout, scratch, simd, n, width) = (self.layout, &self.scratch, self.simd, self.n, self.d + 1);
-        let samples = Samples { x, panels: &self.panels };
+        let samples = Samples { x, panels: &self.panels, weighted: &self.weighted };
         self.partials.axis_iter_mut(Axis(0)).into_par_iter().zip(pieces).enumerate().for_each(
             |(g, (mut acc, mut piece))| {
                 let acc = acc.as_slice_mut().expect("partials rows are contiguous");
@@ -265,7 +305,7 @@ impl<F: Real> ComputeKernel<F> {
         self.prepare(&theta, &x);
         self.set_r(r.iter().copied());
         let (layout, scratch, rf, simd) = (self.layout, &self.scratch, &self.r[..], self.simd);
-        let samples = Samples { x, panels: &self.panels };
+        let samples = Samples { x, panels: &self.panels, weighted: &self.weighted };
         let two_lambda = F::of(2.0 * lambda);
         v.axis_chunks_iter_mut(Axis(0), layout.block).into_par_iter().enumerate().for_each(|(b, mut vb)| {
             let start = b * layout.block;
@@ -303,7 +343,7 @@ impl<F: Real> ComputeKernel<F> {
         self.set_r(r.iter().copied());
         let pieces = group_stores(&mut self.store, &self.layout, &x, self.partials.nrows());
         let (layout, scratch, rf, simd, n) = (self.layout, &self.scratch, &self.r[..], self.simd, self.n);
-        let samples = Samples { x, panels: &self.panels };
+        let samples = Samples { x, panels: &self.panels, weighted: &self.weighted };
         let (eta_f, shrink) = (F::of(eta), F::of(1.0 - 2.0 * lambda * eta));
         let (width, first) = (theta.ncols(), self.shard.start);
         let data = theta.as_slice_mut().expect("a cloud is in standard layout");
@@ -317,8 +357,7 @@ impl<F: Real> ComputeKernel<F> {
             for (b, mut tb) in group.axis_chunks_iter_mut(Axis(0), layout.block).enumerate() {
                 let (start, count) = (b * layout.block, tb.nrows());
                 let rows = tb.as_slice().expect("particles are in standard layout");
-                let stored =
-                    piece.as_mut().filter(|p| p.current(start, rows, width)).map(|p| p.overwrite(start, count, n));
+                let stored = piece.as_ref().filter(|p| p.current(start, rows, width)).map(|p| p.read(start, count, n));
                 vectorised(
                     simd,
                     #[inline(always)]
@@ -415,9 +454,10 @@ fn group_stores<'a, F: Real>(
     match store {
         Some(store) => {
             store.check_samples(x.iter().copied());
-            let pieces = store.z.chunks_mut(layout.group * n).zip(store.theta.chunks_mut(layout.group * width));
+            let patterns = store.pattern.chunks_mut(layout.group * store::words(n));
+            let pieces = patterns.zip(store.theta.chunks_mut(layout.group * width));
             let pieces = pieces.zip(store.filled.chunks_mut(layout.group));
-            pieces.map(|((z, theta), filled)| Some(GroupStore { z, theta, filled })).collect()
+            pieces.map(|((pattern, theta), filled)| Some(GroupStore { pattern, theta, filled })).collect()
         }
         None => (0..groups).map(|_| None).collect(),
     }

@@ -9,9 +9,10 @@ use rand_distr::StandardNormal;
 fn problem<F: Real>(d: usize, n: usize) -> (Array2<F>, Array2<F>, Vec<F>, Vec<F>) {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut normal = |shape| Array2::from_shape_simple_fn(shape, || F::of(rng.sample(StandardNormal)));
-    let (theta, x, r) = (normal((37, d + 1)), normal((n, d)), normal((1, n.div_ceil(LANES) * LANES)));
+    let (theta, x) = (normal((37, d + 1)), normal((n, d)));
     let mut kernel = ComputeKernel::new(theta.nrows(), n, d);
     kernel.prepare(&theta.view(), &x.view());
+    let r = normal((1, kernel.panels.len() / d));
     (theta, x, kernel.panels, r.into_raw_vec_and_offset().0)
 }
 
@@ -74,6 +75,60 @@ fn direct_kernels_agree_in_every_vector_width() {
     }
 }
 
+/// The fused kernels (d > DIRECT_MAX_D) give the same bits in every tier (the particle remainders
+/// and partial panels and words included) and the formulas: F_i = sum_j w_j relu(u_j . x_i), the
+/// pattern 1[u_j . x_i > 0] and g_jk = sum_i 1[u_j . x_i > 0] r_i x_ik.
+fn fused_kernels_agree<F: Real>(d: usize, n: usize, tolerance: f64) {
+    let (theta, x, panels, r) = problem::<F>(d, n);
+    let (m, words, rows) = (theta.nrows(), store::words(n), theta.as_slice().unwrap());
+    let mut weighted = vec![F::zero(); panels.len() / d * fused::padded_d(d)];
+    fused::weigh_groups(&panels, &r, d, &mut weighted);
+    let run = |simd: Simd| {
+        let (mut acc, mut pattern, mut g) = (vec![0.0; n], vec![u64::MAX; m * words], Array2::zeros((m, d)));
+        let mut t = vec![F::zero(); panels.len() / d];
+        fused::fused_forward(simd, rows, d, &panels, Some(&mut acc), &mut t, &mut pattern, words);
+        fused::fused_gradient(simd, &pattern, words, &weighted, &mut g.view_mut());
+        (acc, pattern, g)
+    };
+    let portable = run(Simd::portable());
+    for simd in Simd::available() {
+        assert!(run(simd) == portable, "{} d = {d} n = {n}: {} differs from portable", F::NAME, simd.name());
+    }
+    let (acc, pattern, g) = portable;
+    let z = |j: usize, i: usize| (0..d).map(|k| theta[[j, k + 1]].f64() * x[[i, k]].f64()).sum::<f64>();
+    let bit = |j: usize, i: usize| pattern[j * words + i / 64] >> (i % 64) & 1 == 1;
+    for (i, &a) in acc.iter().enumerate() {
+        let f: f64 = (0..m).map(|j| theta[[j, 0]].f64() * z(j, i).max(0.0)).sum();
+        assert!((a - f).abs() <= tolerance * (1.0 + f.abs()), "prediction {i}: {a} != {f}");
+        for j in 0..m {
+            assert!(bit(j, i) == (z(j, i) > 0.0) || z(j, i).abs() < tolerance, "pattern {j}, {i}: z = {}", z(j, i));
+        }
+    }
+    for j in 0..m {
+        assert!((n..64 * words).all(|i| !bit(j, i)), "particle {j}: bits set past n");
+    }
+    for j in 0..m {
+        for k in 0..d {
+            let gk: f64 = (0..n).filter(|&i| bit(j, i)).map(|i| r[i].f64() * x[[i, k]].f64()).sum();
+            assert!(
+                (g[[j, k]].f64() - gk).abs() <= tolerance * (1.0 + gk.abs()),
+                "gradient {j}, {k}: {} != {gk}",
+                g[[j, k]]
+            );
+        }
+    }
+}
+
+#[test]
+fn fused_kernels_agree_in_every_tier_and_with_the_formulas() {
+    // The fused kernels run in f32 only (fused::uses).
+    for n in [45, 1000] {
+        for d in [9, 20, 37] {
+            fused_kernels_agree::<f32>(d, n, 1e-4);
+        }
+    }
+}
+
 /// Max |a - b| over max |b| (0 when both are 0).
 fn relative(a: impl Iterator<Item = f64>, b: impl Iterator<Item = f64>) -> f64 {
     let (diff, scale) = a.zip(b).fold((0.0f64, 0.0f64), |(d, s), (x, y)| (d.max((x - y).abs()), s.max(y.abs())));
@@ -121,7 +176,7 @@ fn steps<F: Real>(simd: Simd, store: bool, d: usize, steps: usize) -> Vec<(Array
 /// Every SIMD tier computes the step of the portable tier to 1e-12 (f64) or 1e-5 (f32) relative, on the
 /// direct (d <= 8) and the GEMM path, with and without stored pre-activations.
 fn tiers_agree<F: Real>(tolerance: f64) {
-    for d in [2, 5, 20] {
+    for d in [2, 5, 20, FUSED_MAX_D + 2] {
         let portable = steps::<F>(Simd::portable(), false, d, 2);
         for simd in Simd::available() {
             for store in [false, true] {
@@ -147,10 +202,16 @@ fn every_tier_steps_as_the_portable_one() {
 }
 
 #[test]
-fn the_direct_kernels_are_bit_identical_in_every_tier() {
+fn the_direct_and_fused_kernels_are_bit_identical_in_every_tier() {
     let portable = steps::<f64>(Simd::portable(), false, 3, 2);
     for simd in Simd::available() {
-        assert!(steps::<f64>(simd, false, 3, 2) == portable, "{}", simd.name());
+        assert!(steps::<f64>(simd, false, 3, 2) == portable, "{} direct", simd.name());
+    }
+    let portable = steps::<f32>(Simd::portable(), false, 20, 2);
+    for simd in Simd::available() {
+        for store in [false, true] {
+            assert!(steps::<f32>(simd, store, 20, 2) == portable, "{} fused, store {store}", simd.name());
+        }
     }
 }
 
@@ -161,7 +222,7 @@ fn steps_are_bit_identical_for_any_thread_count_in_every_tier() {
         pool.install(|| (steps::<f32>(simd, store, d, 2), steps::<f64>(simd, store, d, 2)))
     };
     for simd in Simd::available() {
-        for (d, store) in [(3, false), (20, false), (20, true)] {
+        for (d, store) in [(3, false), (20, false), (20, true), (FUSED_MAX_D + 2, true)] {
             let one = in_pool(1, simd, store, d);
             assert!(one == in_pool(2, simd, store, d), "{} d = {d} store {store}: 1 and 2 threads", simd.name());
             assert!(one == in_pool(3, simd, store, d), "{} d = {d} store {store}: 1 and 3 threads", simd.name());
@@ -174,6 +235,8 @@ fn stored_pre_activations_give_bit_identical_steps() {
     for simd in Simd::available() {
         assert!(steps::<f64>(simd, true, 20, 3) == steps::<f64>(simd, false, 20, 3), "{} f64", simd.name());
         assert!(steps::<f32>(simd, true, 12, 3) == steps::<f32>(simd, false, 12, 3), "{} f32", simd.name());
+        let gemm = FUSED_MAX_D + 2;
+        assert!(steps::<f32>(simd, true, gemm, 2) == steps::<f32>(simd, false, gemm, 2), "{} f32 GEMM", simd.name());
     }
 }
 

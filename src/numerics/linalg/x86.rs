@@ -5,16 +5,20 @@
 //! [`run_avx512`], which [`super::Real::vectorise`] calls only with a [`super::Simd`] of that tier,
 //! that is on a CPU that has it; loads and stores are bounds-checked by slicing. `max(z, 0)` is
 //! `z if z > 0 else 0` lane by lane, NaN and -0 included (the second operand is returned unless the
-//! first is greater), and the ordered comparison is false for NaN, as in the scalar [`Pack`].
+//! first is greater), and the ordered comparison is false for NaN, as in the scalar [`Pack`]. The AVX2
+//! `if_bits` tests lane l's bit 2^l of the broadcast bits; AVX-512 uses the bits as the lane mask.
 
-pub use std::arch::x86_64::{__m256, __m256d, __m512, __m512d};
+pub use std::arch::x86_64::{__m256, __m256d, __m256i, __m512, __m512d};
 use std::arch::x86_64::{
-    _mm256_add_pd, _mm256_add_ps, _mm256_and_pd, _mm256_and_ps, _mm256_cmp_pd, _mm256_cmp_ps, _mm256_loadu_pd,
-    _mm256_loadu_ps, _mm256_max_pd, _mm256_max_ps, _mm256_mul_pd, _mm256_mul_ps, _mm256_set1_pd, _mm256_set1_ps,
-    _mm256_setzero_pd, _mm256_setzero_ps, _mm256_storeu_pd, _mm256_storeu_ps, _mm512_add_pd, _mm512_add_ps,
-    _mm512_cmp_pd_mask, _mm512_cmp_ps_mask, _mm512_loadu_pd, _mm512_loadu_ps, _mm512_maskz_mov_pd, _mm512_maskz_mov_ps,
-    _mm512_max_pd, _mm512_max_ps, _mm512_mul_pd, _mm512_mul_ps, _mm512_set1_pd, _mm512_set1_ps, _mm512_setzero_pd,
-    _mm512_setzero_ps, _mm512_storeu_pd, _mm512_storeu_ps, _CMP_GT_OQ,
+    _mm256_add_pd, _mm256_add_ps, _mm256_and_pd, _mm256_and_ps, _mm256_and_si256, _mm256_castsi256_pd,
+    _mm256_castsi256_ps, _mm256_cmp_pd, _mm256_cmp_ps, _mm256_cmpeq_epi32, _mm256_cmpeq_epi64, _mm256_fmadd_pd,
+    _mm256_fmadd_ps, _mm256_loadu_pd, _mm256_loadu_ps, _mm256_max_pd, _mm256_max_ps, _mm256_movemask_pd,
+    _mm256_movemask_ps, _mm256_mul_pd, _mm256_mul_ps, _mm256_set1_epi32, _mm256_set1_epi64x, _mm256_set1_pd,
+    _mm256_set1_ps, _mm256_setr_epi32, _mm256_setr_epi64x, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_storeu_pd,
+    _mm256_storeu_ps, _mm512_add_pd, _mm512_add_ps, _mm512_cmp_pd_mask, _mm512_cmp_ps_mask, _mm512_fmadd_pd,
+    _mm512_fmadd_ps, _mm512_loadu_pd, _mm512_loadu_ps, _mm512_mask_add_pd, _mm512_mask_add_ps, _mm512_maskz_mov_pd,
+    _mm512_maskz_mov_ps, _mm512_max_pd, _mm512_max_ps, _mm512_mul_pd, _mm512_mul_ps, _mm512_set1_pd, _mm512_set1_ps,
+    _mm512_setzero_pd, _mm512_setzero_ps, _mm512_storeu_pd, _mm512_storeu_ps, _CMP_GT_OQ,
 };
 
 use super::{Pack, WithPack};
@@ -49,17 +53,46 @@ entry_points! {
     run_avx512, with_avx512: "avx512f,avx2,fma", "AVX-512F, AVX2 and FMA";
 }
 
+/// The AVX2 lanes of 8 x 32 bits: lane l all ones where bit l of `bits` is set (bit 2^l of the
+/// broadcast bits tested), else 0.
+#[inline(always)]
+unsafe fn bit_lanes_32(bits: u64) -> __m256i {
+    let lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(bits as i32), lane), lane)
+}
+
+/// [`bit_lanes_32`] for 4 lanes of 64 bits.
+#[inline(always)]
+unsafe fn bit_lanes_64(bits: u64) -> __m256i {
+    let lane = _mm256_setr_epi64x(1, 2, 4, 8);
+    _mm256_cmpeq_epi64(_mm256_and_si256(_mm256_set1_epi64x(bits as i64), lane), lane)
+}
+
 // AVX2: the selection is a bitwise and with the comparison's lane mask.
 vector_pack!(__m256, f32, 8, splat: _mm256_set1_ps, load: _mm256_loadu_ps, store: _mm256_storeu_ps, add: _mm256_add_ps,
-    mul: _mm256_mul_ps, if_positive: |v, a| _mm256_and_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(v, _mm256_setzero_ps()), a),
-    relu: |v| _mm256_max_ps(v, _mm256_setzero_ps()));
+    mul: _mm256_mul_ps, mul_add: |a, b, c| _mm256_fmadd_ps(a, b, c),
+    if_positive: |v, a| _mm256_and_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(v, _mm256_setzero_ps()), a),
+    relu: |v| _mm256_max_ps(v, _mm256_setzero_ps()),
+    positive_bits: |v| u64::from(_mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(v, _mm256_setzero_ps())) as u32),
+    if_bits: |b, a| _mm256_and_ps(_mm256_castsi256_ps(bit_lanes_32(b)), a));
 vector_pack!(__m256d, f64, 4, splat: _mm256_set1_pd, load: _mm256_loadu_pd, store: _mm256_storeu_pd, add: _mm256_add_pd,
-    mul: _mm256_mul_pd, if_positive: |v, a| _mm256_and_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(v, _mm256_setzero_pd()), a),
-    relu: |v| _mm256_max_pd(v, _mm256_setzero_pd()));
+    mul: _mm256_mul_pd, mul_add: |a, b, c| _mm256_fmadd_pd(a, b, c),
+    if_positive: |v, a| _mm256_and_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(v, _mm256_setzero_pd()), a),
+    relu: |v| _mm256_max_pd(v, _mm256_setzero_pd()),
+    positive_bits: |v| u64::from(_mm256_movemask_pd(_mm256_cmp_pd::<_CMP_GT_OQ>(v, _mm256_setzero_pd())) as u32),
+    if_bits: |b, a| _mm256_and_pd(_mm256_castsi256_pd(bit_lanes_64(b)), a));
 // AVX-512: the selection is a zero-masking move under the comparison's mask.
 vector_pack!(__m512, f32, 16, splat: _mm512_set1_ps, load: _mm512_loadu_ps, store: _mm512_storeu_ps, add: _mm512_add_ps,
-    mul: _mm512_mul_ps, if_positive: |v, a| _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, _mm512_setzero_ps()), a),
-    relu: |v| _mm512_max_ps(v, _mm512_setzero_ps()));
+    mul: _mm512_mul_ps, mul_add: |a, b, c| _mm512_fmadd_ps(a, b, c),
+    if_positive: |v, a| _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, _mm512_setzero_ps()), a),
+    relu: |v| _mm512_max_ps(v, _mm512_setzero_ps()),
+    positive_bits: |v| u64::from(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, _mm512_setzero_ps())),
+    if_bits: |b, a| _mm512_maskz_mov_ps(b as u16, a),
+    add_if_bits: |s, b, a| _mm512_mask_add_ps(s, b as u16, s, a));
 vector_pack!(__m512d, f64, 8, splat: _mm512_set1_pd, load: _mm512_loadu_pd, store: _mm512_storeu_pd, add: _mm512_add_pd,
-    mul: _mm512_mul_pd, if_positive: |v, a| _mm512_maskz_mov_pd(_mm512_cmp_pd_mask::<_CMP_GT_OQ>(v, _mm512_setzero_pd()), a),
-    relu: |v| _mm512_max_pd(v, _mm512_setzero_pd()));
+    mul: _mm512_mul_pd, mul_add: |a, b, c| _mm512_fmadd_pd(a, b, c),
+    if_positive: |v, a| _mm512_maskz_mov_pd(_mm512_cmp_pd_mask::<_CMP_GT_OQ>(v, _mm512_setzero_pd()), a),
+    relu: |v| _mm512_max_pd(v, _mm512_setzero_pd()),
+    positive_bits: |v| u64::from(_mm512_cmp_pd_mask::<_CMP_GT_OQ>(v, _mm512_setzero_pd())),
+    if_bits: |b, a| _mm512_maskz_mov_pd(b as u8, a),
+    add_if_bits: |s, b, a| _mm512_mask_add_pd(s, b as u8, s, a));
