@@ -184,7 +184,7 @@ pub trait Pack<F>: Copy {
     fn if_positive(self, a: Self) -> Self;
     /// Lanewise relu: `self.if_positive(self)`.
     fn relu(self) -> Self;
-    /// The signs as bits: bit l is 1[lane l > 0] (0 for NaN), for l < [`Pack::LEN`]; higher bits 0.
+    /// The signs as bits: bit l is `1[lane l > 0]` (0 for NaN), for l < [`Pack::LEN`]; higher bits 0.
     fn positive_bits(self) -> u64;
     /// Lanewise `a` where bit l of `bits` is set, else 0 (bits from [`Pack::LEN`] on are ignored), so
     /// that `V::if_bits(z.positive_bits(), a) == z.if_positive(a)`.
