@@ -112,13 +112,6 @@ pub(crate) struct Boost {
     pub(crate) per_check: usize,
     /// Nesterov's accelerated gradient with function restart.
     pub(crate) nesterov: bool,
-    /// Insert only while S / (2 lambda) - 1 > min_excess (S the sphere maximum of the current residual).
-    #[serde(default)]
-    pub(crate) min_excess: f64,
-    /// Halve the step size after this many certified steps without a new smallest G / L (0: never), down to
-    /// eta / 64: fixed steps keep crossing the kinks of relu near the optimum.
-    #[serde(default)]
-    pub(crate) patience: usize,
     /// At every certified step that stops nothing, the fully corrective step on the particles' masses
     /// ([`super::insertion::reweight`]), then the certificate of the reweighted cloud.
     #[serde(default)]
@@ -134,8 +127,6 @@ impl Boost {
         insertions: 0,
         per_check: 0,
         nesterov: false,
-        min_excess: 0.0,
-        patience: 0,
         reweight: false,
         confirm: 0,
     };
@@ -176,8 +167,6 @@ pub(super) fn train_with<F: Real>(
     // Nesterov: theta_k, L(theta_k) and the steps since the last restart.
     let mut previous: Option<(Array2<F>, f64)> = None;
     let mut since_restart = 0u64;
-    // Step-size halving: the smallest G / L so far and the certified steps since it.
-    let (mut best, mut stale) = (f64::INFINITY, 0usize);
     // Directions of past sphere maxima, and the certified steps in a row that met the gap rule.
     let mut memory: Vec<Array1<f64>> = Vec::new();
     let mut passes = 0usize;
@@ -259,23 +248,7 @@ pub(super) fn train_with<F: Real>(
                     let certificate = if exact { "exact" } else { "estimated" }.to_string();
                     return Ok(Converged { state, loss, gap, certificate, dual_from, stop_reason, inserted });
                 }
-                let relative = relative_gap(loss, gap);
-                if relative < best {
-                    (best, stale) = (relative, 0);
-                } else {
-                    stale += 1;
-                }
-                if boost.patience > 0 && stale >= boost.patience && run.eta > schedule.eta / 64.0 {
-                    run.eta /= 2.0;
-                    stale = 0;
-                    let (step, time) = (state.step, state.time);
-                    let (next, fresh) = Simulation::new(sim.problem.clone(), Box::new(Gd), run, state.cloud)?;
-                    sim = next;
-                    state = State { step, time, ..fresh };
-                    previous = None;
-                    since_restart = 0;
-                }
-                if current.s > 2.0 * sim.problem.lambda * (1.0 + boost.min_excess) {
+                if current.s > 2.0 * sim.problem.lambda {
                     let mut dir = argmax;
                     let mut res = r;
                     for k in 0..boost.per_check {
@@ -287,7 +260,7 @@ pub(super) fn train_with<F: Real>(
                             res = Array1::from(loss_fn.risk_gradient(&y.to_vec(), &state.predictions.to_vec()));
                             let dirs = starts(&state.cloud, &memory);
                             let sm = certify::sphere_max(x.view(), res.view(), Some(dirs.view()), method, seed)?;
-                            if sm.value <= 2.0 * sim.problem.lambda * (1.0 + boost.min_excess) {
+                            if sm.value <= 2.0 * sim.problem.lambda {
                                 break;
                             }
                             dir = sm.argmax;
