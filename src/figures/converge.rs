@@ -123,13 +123,7 @@ pub(crate) struct Boost {
 
 impl Boost {
     /// Plain `gd`.
-    pub(crate) const NONE: Boost = Boost {
-        insertions: 0,
-        per_check: 0,
-        nesterov: false,
-        reweight: false,
-        confirm: 0,
-    };
+    pub(crate) const NONE: Boost = Boost { insertions: 0, per_check: 0, nesterov: false, reweight: false, confirm: 0 };
 }
 
 /// [`train`] with the additions of `boost`, both of them moves on the same objective L:
