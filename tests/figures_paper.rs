@@ -171,6 +171,11 @@ fn temperature_free_energy_and_its_bound_meet_and_the_excess_grows_with_tau() {
 fn kernel_vs_net_compares_four_predictors_on_both_tasks() {
     let dir = tempfile::tempdir().unwrap();
     let f = quick("kernel-vs-net", dir.path());
+    // The quick `[quick.net_stop]` section merges into the full `[net_stop]`: the full run's boost (with the
+    // fully corrective reweighting) and the quick step size of the regression runs.
+    let boost = &f["params"]["net_stop"]["boost"];
+    assert_eq!((boost["reweight"].as_bool(), boost["confirm"].as_u64()), (Some(true), Some(3)), "{boost}");
+    assert_eq!(f["params"]["net_stop"]["eta_regression"].as_f64(), Some(0.25));
     for task in ["classification", "regression"] {
         for predictor in ["net_stop", "net_paper", "arccos", "ntk"] {
             let c = &f["curves"][task][predictor];

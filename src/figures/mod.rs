@@ -9,6 +9,7 @@ pub mod escape;
 mod insertion;
 pub mod kernel_vs_net;
 pub mod margin;
+mod quick;
 pub mod regime;
 mod reuse;
 pub mod sample_complexity;
@@ -152,22 +153,11 @@ fn config_text(name: &str, options: &FigureOptions) -> Result<(String, String)> 
 }
 
 /// Reads a figure's parameters: the file's top-level keys, with its `[quick]` table laid over them
-/// when `options.quick`. Unknown keys are errors (use `#[serde(deny_unknown_fields)]`).
+/// when `options.quick` (sections merge key by key, other values and inline tables replace whole: [`quick`]).
+/// Unknown keys are errors, in the quick settings too (use `#[serde(deny_unknown_fields)]`).
 pub fn load_config<T: DeserializeOwned>(name: &str, options: &FigureOptions) -> Result<T> {
     let (text, file) = config_text(name, options)?;
-    let mut table: toml::Table = toml::from_str(&text)
-        .map_err(|e| Error::ScenarioSyntax { file: file.clone(), message: e.message().trim().replace('\n', "; ") })?;
-    let quick = table.remove("quick");
-    if options.quick {
-        if let Some(toml::Value::Table(quick)) = quick {
-            overlay(&mut table, quick);
-        }
-    }
-    serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| Error::ScenarioField {
-        file,
-        field: e.path().to_string(),
-        message: e.into_inner().message().trim().to_string(),
-    })
+    quick::settings(&text, &file, options.quick)
 }
 
 /// Checks a scenario written inline in a figure's parameter file (a `[scenario]` table with the keys of
@@ -281,18 +271,6 @@ pub fn band_series(label: &str, x: Vec<f64>, runs: &[Vec<f64>]) -> Series {
 /// `meanfield figure`), so that a quick run never replaces the full figure.
 pub fn stem(name: &str, options: &FigureOptions) -> PathBuf {
     options.out.join(if options.quick { format!("{name}-quick") } else { name.to_string() })
-}
-
-/// Lays `top` over `base`, table by table.
-fn overlay(base: &mut toml::Table, top: toml::Table) {
-    for (key, value) in top {
-        match (base.get_mut(&key), value) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(t)) => overlay(b, t),
-            (_, value) => {
-                base.insert(key, value);
-            }
-        }
-    }
 }
 
 #[cfg(test)]
