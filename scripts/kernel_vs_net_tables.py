@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""The README tables of the `kernel-vs-net` figure, from its JSON report.
+
+    python3 scripts/kernel_vs_net_tables.py plots/paper/kernel-vs-net.json
+
+Prints the mean test error (sd) per task, predictor and n; the paired differences with their 95%
+intervals; and per task how the `net_stop` runs ended (stop reason: runs, final estimated G / L,
+steps and insertions, the n they are at).
+"""
+import json
+import statistics
+import sys
+from collections import Counter
+
+
+def fmt(x):
+    if x == 0 or abs(x) >= 0.1:
+        return f"{x:.3f}" if abs(x) < 1 else f"{x:.2f}"
+    if abs(x) >= 0.001:
+        return f"{x:.2g}" if abs(x) < 0.01 else f"{x:.3f}"
+    return f"{x:.1e}"
+
+
+def sd(x):
+    return f"{x:.2g}" if x < 0.01 else f"{x:.3f}"
+
+
+def main(path):
+    f = json.load(open(path))["findings"]
+    c = f["curves"]
+    ns = c["classification"]["net_stop"]["n"]
+    head = " | ".join(map(str, ns))
+    rule = "|---" * (len(ns) + 1) + "|"
+    print(f"| n | {head} |")
+    print(rule)
+    for task in ["classification", "regression"]:
+        for p in ["net_stop", "net_paper", "arccos", "ntk"]:
+            cu = c[task][p]
+            cells = " | ".join(f"{fmt(m)} ({sd(s)})" for m, s in zip(cu["mean"], cu["sd"]))
+            print(f"| {task} `{p}` | {cells} |")
+    print()
+    print(f"| paired difference, mean [95% interval] | {head} |")
+    print(rule)
+    pairs = [
+        ("net_stop_minus_arccos", "`net_stop` - `arccos`"),
+        ("net_stop_minus_ntk", "`net_stop` - `ntk`"),
+        ("net_paper_minus_ntk", "`net_paper` - `ntk`"),
+        ("net_stop_minus_net_paper", "`net_stop` - `net_paper`"),
+    ]
+    pd = f["paired_differences"]
+    for task in ["classification", "regression"]:
+        for key, label in pairs:
+            cells = " | ".join(f"{fmt(e['mean'])} [{fmt(e['ci95'][0])}, {fmt(e['ci95'][1])}]" for e in pd[task][key])
+            print(f"| {task} {label} | {cells} |")
+    print()
+    for task in ["classification", "regression"]:
+        runs = f["nets"][task]["net_stop"]["runs"]
+        gaps = [r["run"]["relative_gap"] for r in runs]
+        print(f"{task} net_stop: {len(runs)} runs, median G/L {statistics.median(gaps):.3g}, max {max(gaps):.3g}")
+        for reason in ["rel_gap", "rel_change", "cap"]:
+            rs = [r for r in runs if r["run"]["stop_reason"] == reason]
+            if not rs:
+                continue
+            g = [r["run"]["relative_gap"] for r in rs]
+            steps = [r["run"]["steps"] for r in rs]
+            ins = [r["run"]["inserted"] for r in rs]
+            at = dict(sorted(Counter(r["n"] for r in rs).items()))
+            print(
+                f"  {reason}: {len(rs)} runs, G/L {min(g):.2g} to {max(g):.2g}, steps {min(steps)} to {max(steps)}, "
+                f"insertions {min(ins)} to {max(ins)}, runs per n {at}"
+            )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
