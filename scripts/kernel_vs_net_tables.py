@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
 """The README tables of the `kernel-vs-net` figure, from its JSON report.
 
-    python3 scripts/kernel_vs_net_tables.py plots/paper/kernel-vs-net.json
+    python3 scripts/kernel_vs_net_tables.py plots/paper/kernel-vs-net.json [OTHER.json]
 
 Prints the mean test error (sd) per task, predictor and n; the paired differences with their 95%
 intervals; and per task how the `net_stop` runs ended (stop reason: runs, final estimated G / L,
 steps and insertions, the n they are at).
+
+With OTHER.json (a report whose `net_stop` has the same lambda, data and seeds, e.g. another step
+size), a check of the estimated bounds: a run's D = L - G is a lower bound on L* only if the sphere
+maximum behind it is right, so D above the final L of the other run on the same (task, n, seed)
+shows that the estimate missed the maximiser; printed per task with the smallest true relative
+excess (L - L_other) / L that this proves.
 """
 import json
 import statistics
@@ -71,5 +77,35 @@ def main(path):
             )
 
 
+def cross_check(path, other):
+    f, g = (json.load(open(p))["findings"] for p in (path, other))
+    for name, a, b in [(path, f, g), (other, g, f)]:
+        if a["params"]["net_stop"]["lambda"] != b["params"]["net_stop"]["lambda"]:
+            sys.exit("the two reports' net_stop have different lambda")
+    for task in ["classification", "regression"]:
+        for name, a, b in [(path, f, g), (other, g, f)]:
+            theirs = {(r["n"], r["seed"]): r["run"]["loss"] for r in b["nets"][task]["net_stop"]["runs"]}
+            bad, pairs = [], 0
+            for r in a["nets"][task]["net_stop"]["runs"]:
+                if (r["n"], r["seed"]) not in theirs:
+                    continue
+                pairs += 1
+                run = r["run"]
+                dual = run["loss"] * (1.0 - run["relative_gap"])
+                other_loss = theirs[(r["n"], r["seed"])]
+                if dual > other_loss:
+                    bad.append((r["n"], r["seed"], run["stop_reason"], (run["loss"] - other_loss) / run["loss"]))
+            stopped = [x for x in bad if x[2] != "cap"]
+            worst = max((x[3] for x in bad), default=0.0)
+            print(
+                f"{task} {name}: D above the other run's L in {len(bad)} of "
+                f"{pairs} runs ({len(stopped)} stopped by a rule), "
+                f"largest proven relative excess {worst:.2g}: {[(n, s, why) for n, s, why, _ in bad]}"
+            )
+
+
 if __name__ == "__main__":
     main(sys.argv[1])
+    if len(sys.argv) > 2:
+        print()
+        cross_check(sys.argv[1], sys.argv[2])

@@ -172,10 +172,12 @@ fn kernel_vs_net_compares_four_predictors_on_both_tasks() {
     let dir = tempfile::tempdir().unwrap();
     let f = quick("kernel-vs-net", dir.path());
     // The quick `[quick.net_stop]` section merges into the full `[net_stop]`: the full run's boost (with the
-    // fully corrective reweighting) and the quick step size of the regression runs.
+    // fully corrective reweighting) and step sizes, the quick lambda.
     let boost = &f["params"]["net_stop"]["boost"];
     assert_eq!((boost["reweight"].as_bool(), boost["confirm"].as_u64()), (Some(true), Some(3)), "{boost}");
-    assert_eq!(f["params"]["net_stop"]["eta_regression"].as_f64(), Some(0.25));
+    assert_eq!(f["params"]["net_stop"]["eta_regression"].as_f64(), Some(0.2));
+    assert_eq!(f["params"]["net_stop"]["lambda"].as_f64(), Some(1e-2));
+    assert_eq!(f["curves"]["regression"]["net_stop"]["label"], "net, lambda = 1e-2, to the stopping rule (cap 20000)");
     for task in ["classification", "regression"] {
         for predictor in ["net_stop", "net_paper", "arccos", "ntk"] {
             let c = &f["curves"][task][predictor];

@@ -74,6 +74,9 @@ struct Params {
     /// The predictors (`net_stop`, `net_paper`, `arccos`, `ntk`) taken from `reuse` (default: all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     reuse_methods: Option<Vec<String>>,
+    /// The tasks run (`classification`, `regression`; default both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tasks: Option<Vec<String>>,
 }
 
 /// What both networks share.
@@ -143,6 +146,13 @@ impl Params {
         if let Some(key) = reuse::unknown_method(self.reuse_methods.as_deref(), &known) {
             return bad("reuse_methods", key.clone(), "must name net_stop, net_paper, arccos or ntk");
         }
+        if let Some(tasks) = &self.tasks {
+            let known = |t: &String| TASKS.iter().any(|(name, _)| name == t);
+            let unique = tasks.iter().enumerate().all(|(i, t)| !tasks[..i].contains(t));
+            if tasks.is_empty() || !tasks.iter().all(known) || !unique {
+                return bad("tasks", format!("{tasks:?}"), "must name classification and/or regression, each once");
+            }
+        }
         let net = &self.net;
         if net.m < 1 || net.log_every < 1 {
             return bad("net.m, net.log_every", format!("{}, {}", net.m, net.log_every), "must be >= 1");
@@ -191,6 +201,13 @@ impl Params {
 
 /// The two tasks.
 const TASKS: [(&str, Task); 2] = [("classification", Task::Classification), ("regression", Task::Regression)];
+
+impl Params {
+    /// Whether task t ([`TASKS`]) is run (`tasks`, default all).
+    fn runs(&self, t: usize) -> bool {
+        self.tasks.as_ref().is_none_or(|tasks| tasks.iter().any(|name| name == TASKS[t].0))
+    }
+}
 
 /// The four predictors: JSON key and legend label.
 const PREDICTORS: [(&str, &str); 4] = [
@@ -275,7 +292,7 @@ impl Reused {
                     ));
                 }
             }
-            for (t, (task, _)) in TASKS.iter().enumerate() {
+            for (t, (task, _)) in TASKS.iter().enumerate().filter(|(t, _)| params.runs(*t)) {
                 let curve = &curves[task][key];
                 let their_n: Vec<u64> =
                     curve["n"].as_array().map_or(Vec::new(), |a| a.iter().filter_map(|v| v.as_u64()).collect());
@@ -337,6 +354,7 @@ impl Figure for KernelVsNet {
         let params: Params = super::load_config(self.name(), options)?;
         params.check(&super::config_path(self.name(), options).display().to_string())?;
         let jobs: Vec<(usize, usize, u64)> = (0..TASKS.len())
+            .filter(|&t| params.runs(t))
             .flat_map(|t| params.n.iter().rev().flat_map(move |&n| (1..=params.seeds).map(move |s| (t, n, s))))
             .collect();
         let reused = Reused::load(&params)?;
@@ -382,7 +400,7 @@ impl Figure for KernelVsNet {
         let mut runs_json = BTreeMap::new();
         let mut paired_json = BTreeMap::new();
         let mut panels = Vec::new();
-        for (t, (task, _)) in TASKS.iter().enumerate() {
+        for (t, (task, _)) in TASKS.iter().enumerate().filter(|(t, _)| params.runs(*t)) {
             let ylabel = if t == 0 { "test 0-1 error" } else { "test squared error" };
             let mut panel = Panel::new(
                 format!("{task} (teacher: d = {}, {} units)", params.d, params.hidden),
@@ -395,6 +413,7 @@ impl Figure for KernelVsNet {
             }
             let mut per_predictor = BTreeMap::new();
             for (p, (key, label)) in PREDICTORS.iter().enumerate() {
+                let label = &legend(&params, p, label);
                 // One row per seed, one value per n.
                 let rows: Vec<Vec<f64>> =
                     seeds.iter().map(|&s| params.n.iter().map(|&n| by_job[&(t, n, s)].errors[p]).collect()).collect();
@@ -459,6 +478,21 @@ impl Figure for KernelVsNet {
             "nets": runs_json,
         });
         Ok(FigureReport::new(self.name(), &stem, started, findings))
+    }
+}
+
+/// The legend label of predictor p ([`PREDICTORS`]): the networks' with their lambda and how long they train, e.g.
+/// "net, lambda = 1e-3, to the stopping rule" and "net, paper's lambda = 1e-8, 20000 steps".
+fn legend(params: &Params, p: usize, label: &str) -> String {
+    let (stop, paper) = (&params.net_stop, &params.net_paper);
+    let length = |v: &Variant| match v.stop {
+        Some(_) => format!("to the stopping rule (cap {})", v.steps),
+        None => format!("{} steps", v.steps),
+    };
+    match p {
+        0 => format!("net, lambda = {:e}, {}", stop.lambda, length(stop)),
+        1 => format!("net, paper's lambda = {:e}, {}", paper.lambda, length(paper)),
+        _ => label.to_string(),
     }
 }
 
@@ -565,6 +599,27 @@ fn train_network(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The committed parameter file with `extra` added at its top, in its quick version.
+    fn quick_params(extra: &str) -> Result<Params> {
+        let text = format!("{extra}\n{}", include_str!("../../scenarios/paper/kernel-vs-net.toml"));
+        let params: Params = super::super::quick::settings(&text, "kvn.toml", true)?;
+        params.check("kvn.toml")?;
+        Ok(params)
+    }
+
+    #[test]
+    fn tasks_default_to_both_and_bad_names_are_errors() {
+        let both = quick_params("").unwrap();
+        assert!(both.runs(0) && both.runs(1));
+        let one = quick_params("tasks = [\"regression\"]").unwrap();
+        assert!(!one.runs(0) && one.runs(1));
+        for bad in ["[\"svm\"]", "[]", "[\"regression\", \"regression\"]"] {
+            let err = quick_params(&format!("tasks = {bad}")).unwrap_err().to_string();
+            assert!(err.starts_with("kvn.toml: field `tasks` = "), "{err}");
+            assert!(err.ends_with("must name classification and/or regression, each once"), "{err}");
+        }
+    }
 
     #[test]
     fn paired_differences_are_first_minus_second_with_a_t_interval_over_seeds() {
