@@ -322,3 +322,29 @@ fn escape_gd_stays_at_dead_zero_and_collapsed_clouds_while_the_perturbed_flow_le
     assert_eq!(value(collapsed, "final_spread"), 0.0, "{collapsed}");
     assert!(value(collapsed, "final_loss") < l0 && value(&runs[5], "final_spread") > 1.0);
 }
+
+#[test]
+fn kernel_vs_net_small_lambda_runs_classification_only_with_the_same_kernels() {
+    let dir = tempfile::tempdir().unwrap();
+    let both = quick("kernel-vs-net", dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_meanfield"))
+        .args(["figure", "kernel-vs-net", "--quick", "--quiet", "--json"])
+        .args(["--config", "scenarios/paper/kernel-vs-net-lambda-1e-5.toml", "--out"])
+        .arg(dir.path().join("small"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = &report["findings"];
+    assert_eq!(f["params"]["tasks"], serde_json::json!(["classification"]));
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    for key in ["curves", "paired_differences", "nets"] {
+        assert_eq!(keys(&f[key]), ["classification"], "{key}");
+    }
+    // The quick versions of both files differ in nothing but the tasks (and the quick file's empty reuse): the
+    // classification numbers are those of the two-task run.
+    for key in ["curves", "paired_differences", "nets"] {
+        assert_eq!(f[key]["classification"], both[key]["classification"], "{key}");
+    }
+}
