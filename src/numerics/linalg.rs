@@ -18,7 +18,9 @@ macro_rules! vector_pack {
     ($v:ty, $t:ty, $len:expr, splat: $splat:path, load: $load:path, store: $store:path, add: $add:path,
      mul: $mul:path, mul_add: |$ma:ident, $mb:ident, $mc:ident| $fma:expr, if_positive: |$x:ident, $a:ident| $select:expr, relu: |$y:ident| $relu:expr,
      positive_bits: |$p:ident| $bits:expr, if_bits: |$b:ident, $c:ident| $unpack:expr
-     $(, add_if_bits: |$ss:ident, $sb:ident, $sa:ident| $masked:expr)?) => {
+     $(, add_if_bits: |$ss:ident, $sb:ident, $sa:ident| $masked:expr)?
+     $(, mul_add_if_positive: |$fz:ident, $fw:ident, $ft:ident| $masked_fma:expr)?
+     $(, lane_sums_16: |$lv:ident| $lane_sums:expr)?) => {
         impl Pack<$t> for $v {
             const LEN: usize = $len;
             #[inline(always)]
@@ -71,6 +73,19 @@ macro_rules! vector_pack {
             fn add_if_bits(self, bits: u64, a: Self) -> Self {
                 let ($ss, $sb, $sa) = (self, bits, a);
                 unsafe { $masked }
+            }
+            )?
+            $(
+            #[inline(always)]
+            fn mul_add_if_positive(self, w: Self, t: Self) -> Self {
+                let ($fz, $fw, $ft) = (self, w, t);
+                unsafe { $masked_fma }
+            }
+            )?
+            $(
+            #[inline(always)]
+            fn lane_sums_16($lv: &[Self; 16]) -> Option<Self> {
+                Some(unsafe { $lane_sums })
             }
             )?
         }
@@ -194,6 +209,21 @@ pub trait Pack<F>: Copy {
     #[inline(always)]
     fn add_if_bits(self, bits: u64, a: Self) -> Self {
         self.add(Self::if_bits(bits, a))
+    }
+    /// `self.relu().mul_add(w, t)`, the term t + w relu(z) of a forward pass rounded once, for finite
+    /// `w` and `t` not -0: lanes where `self <= 0` keep t (AVX-512: one fused multiply-add under the
+    /// comparison's mask). Sums that start at +0 are never -0.
+    #[inline(always)]
+    fn mul_add_if_positive(self, w: Self, t: Self) -> Self {
+        self.relu().mul_add(w, t)
+    }
+    /// For 16 vectors of 16 lanes (AVX-512 f32; `None` in other packs): lane i of the result is the
+    /// sum of the lanes of `v[i]` added in order from 0, (((0 + v_i0) + v_i1) + ...) + v_i15, the
+    /// numbers the scalar loop gives (a transpose, then 16 vector additions).
+    #[inline(always)]
+    fn lane_sums_16(v: &[Self; 16]) -> Option<Self> {
+        let _ = v;
+        None
     }
 }
 
@@ -496,6 +526,83 @@ mod tests {
                 z.iter().enumerate().map(|(i, v)| F::of(if *v > F::zero() { i as f64 + 1.5 } else { 0.5 })).collect();
             for (name, got) in [("if_bits", selected), ("if_positive", positive), ("add_if_bits", masked)] {
                 assert!(got == expected, "{} {}: {name} {got:?}", F::NAME, simd.name());
+            }
+        }
+    }
+
+    /// t + w relu(z) rounded once, in vectors of any tier.
+    struct ForwardTerm<F>(Vec<F>, F, Vec<F>);
+
+    impl<F: Real> WithPack<F> for ForwardTerm<F> {
+        type Output = Vec<F>;
+
+        fn run<V: Pack<F>>(self) -> Vec<F> {
+            let (z, w, mut t) = (self.0, V::splat(self.1), self.2);
+            for (zq, tq) in z.chunks_exact(V::LEN).zip(t.chunks_exact_mut(V::LEN)) {
+                V::load(zq).mul_add_if_positive(w, V::load(tq)).store(tq);
+            }
+            t
+        }
+    }
+
+    /// Every tier's mul_add_if_positive is the scalar fused multiply-add where z > 0 and t elsewhere
+    /// (NaN, -0 and -inf included), on values where one rounding differs from two.
+    fn forward_term_in_every_tier<F: Real>() {
+        let special = [f64::NAN, -0.0, 0.0, f64::NEG_INFINITY, f64::INFINITY];
+        let z: Vec<F> =
+            (0..64).map(|i| F::of(if i % 13 == 5 { special[i / 13] } else { i as f64 * 0.731 - 17.3 })).collect();
+        let t: Vec<F> = (0..64).map(|i| F::of(i as f64 / 7.0 + 0.1)).collect();
+        let w = F::of(1.0 / 3.0);
+        let expected: Vec<F> = z
+            .iter()
+            .zip(&t)
+            .map(|(&z, &t)| if z > F::zero() { num_traits::Float::mul_add(z, w, t) } else { t })
+            .collect();
+        let twice = z
+            .iter()
+            .zip(&t)
+            .filter(|&(&z, &t)| z > F::zero() && z.is_finite() && z * w + t != num_traits::Float::mul_add(z, w, t));
+        assert!(twice.count() > 0, "{}: no value where the roundings differ", F::NAME);
+        for simd in Simd::available() {
+            let got = F::vectorise(simd, ForwardTerm(z.clone(), w, t.clone()));
+            assert!(got == expected, "{} {}: {got:?}", F::NAME, simd.name());
+        }
+    }
+
+    #[test]
+    fn the_forward_term_is_one_fused_multiply_add_in_every_tier() {
+        forward_term_in_every_tier::<f32>();
+        forward_term_in_every_tier::<f64>();
+    }
+
+    /// lane_sums_16 in the packs that have it, against the scalar sums in lane order.
+    struct LaneSums(Vec<f32>);
+
+    impl WithPack<f32> for LaneSums {
+        type Output = Option<Vec<f32>>;
+
+        fn run<V: Pack<f32>>(self) -> Option<Vec<f32>> {
+            if V::LEN != 16 {
+                return None;
+            }
+            let v: [V; 16] = std::array::from_fn(|i| V::load(&self.0[16 * i..]));
+            let mut out = vec![0.0; 16];
+            V::lane_sums_16(&v)?.store(&mut out);
+            Some(out)
+        }
+    }
+
+    #[test]
+    fn lane_sums_add_each_vector_in_lane_order() {
+        // Magnitudes from 1e-8 to 1e8, so that any other order of the additions rounds differently.
+        let values: Vec<f32> =
+            (0..256).map(|i| ((i * 37 % 101) as f32 - 50.0) * 10f32.powi((i * 7 % 17) - 8)).collect();
+        let expected: Vec<f32> = values.chunks(16).map(|row| row.iter().fold(0.0, |s, &l| s + l)).collect();
+        let reversed: Vec<f32> = values.chunks(16).map(|row| row.iter().rev().fold(0.0, |s, &l| s + l)).collect();
+        assert_ne!(expected, reversed, "the test values must depend on the order");
+        for simd in Simd::available() {
+            if let Some(got) = f32::vectorise(simd, LaneSums(values.clone())) {
+                assert_eq!(got, expected, "{}", simd.name());
             }
         }
     }

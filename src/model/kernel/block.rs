@@ -4,11 +4,23 @@
 use super::fused::{fused_forward, fused_gradient};
 use super::*;
 
-/// The output-weight gradient sum_i r_i relu(u_j . x_i) = u_j . g_j of particle theta_j = (w_j, u_j),
-/// from its input-weight gradient g_j = sum_i r_i 1[u_j . x_i > 0] x_i (relu(z) = 1[z > 0] z).
+/// Particles per call of [`output_gradients`].
+pub(super) const OVERLAP: usize = 8;
+
+/// The output-weight gradients sum_i r_i relu(u_j . x_i) = u_j . g_j of the first (at most
+/// [`OVERLAP`]) particles theta_j = (w_j, u_j) of `theta`, from their input-weight gradients g_j =
+/// sum_i r_i 1[u_j . x_i > 0] x_i (relu(z) = 1[z > 0] z), rows of `g`. Each sum adds its d terms in
+/// order from 0; the sums of the particles advance together, so that their additions overlap.
 #[inline(always)]
-pub(super) fn output_gradient<F: Real>(theta_j: ArrayView1<F>, g_j: ArrayView1<F>) -> F {
-    theta_j.iter().skip(1).zip(g_j).fold(F::zero(), |a, (&u, &g)| a + u * g)
+pub(super) fn output_gradients<F: Real>(theta: ArrayView2<F>, g: ArrayView2<F>) -> [F; OVERLAP] {
+    let mut sums = [F::zero(); OVERLAP];
+    let rows = theta.nrows().min(OVERLAP);
+    for k in 0..g.ncols() {
+        for (j, sum) in sums.iter_mut().enumerate().take(rows) {
+            *sum = *sum + theta[[j, k + 1]] * g[[j, k]];
+        }
+    }
+    sums
 }
 
 /// Calls `$f::<_, D>(args)` with the constant D equal to `$d` in 1..=[`DIRECT_MAX_D`].

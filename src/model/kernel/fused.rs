@@ -4,8 +4,9 @@
 //! used where they are, never written to memory.
 //!
 //! - Forward ([`fused_forward`]): z_ji = u_j1 x_i1 + ... + u_jd x_id (added in order, each step one
-//!   fused multiply-add from 0), then t_i += w_j relu(z_ji) over the particles of the block in order
-//!   and the activation pattern bit 1[z_ji > 0] (see [`super::store`]).
+//!   fused multiply-add from 0), then t_i <- w_j relu(z_ji) + t_i rounded once (a fused multiply-add)
+//!   over the particles of the block in order, and the activation pattern bit 1[z_ji > 0] (see
+//!   [`super::store`]).
 //! - Gradient ([`fused_gradient`]): g_jk = sum_i 1[z_ji > 0] (r_i x_ik) from the pattern bits, in
 //!   [`LANES`] partial sums per (j, k) (sample i into partial sum i mod [`LANES`], samples in order),
 //!   added over the lanes in order. The same numbers as masking r first, (r_i 1[z_ji > 0]) x_ik, for
@@ -14,6 +15,8 @@
 //! Every tier computes the same numbers (the [`Pack`] operations round as the scalar ones; the order
 //! of every sum is fixed by the shapes), and the pattern the gradient reads is either the stored one
 //! or recomputed by the same forward arithmetic, so storing it changes nothing.
+
+use std::ops::Range;
 
 use super::*;
 
@@ -26,6 +29,10 @@ pub const FUSED_MAX_D: usize = 128;
 pub(super) fn uses<F>(d: usize) -> bool {
     d > DIRECT_MAX_D && d <= FUSED_MAX_D && std::mem::size_of::<F>() == 4
 }
+
+/// Bytes of packed inputs per sweep of [`fused_forward`] over the particles of a block (a third of a
+/// 48 KiB L1 data cache; at least one panel).
+const SWEEP_BYTES: usize = 16 * 1024;
 
 /// Vectors of samples per register block of [`fused_forward`] (at most [`WIDE`] samples).
 const SAMPLE_VECTORS: usize = 4;
@@ -94,24 +101,31 @@ impl<F: Real> WithPack<F> for Forward<'_, F> {
         let count = self.rows.len() / (self.d + 1);
         let p = if wide::<F, V>() { 6 } else { 2 };
         let whole = count / p * p;
-        for j in (0..whole).step_by(p) {
-            if wide::<F, V>() {
-                self.particles::<V, 6, SAMPLE_VECTORS>(j);
-            } else {
-                self.particles::<V, 2, SAMPLE_VECTORS>(j);
+        // Every particle of the block on a sweep of samples whose panels stay in the L1 cache, then
+        // the next sweep: each t_i still adds the particles in order.
+        let sweep = (SWEEP_BYTES / (WIDE * self.d * std::mem::size_of::<F>())).max(1) * WIDE;
+        for start in (0..self.t.len()).step_by(sweep) {
+            let samples = start..(start + sweep).min(self.t.len());
+            for j in (0..whole).step_by(p) {
+                if wide::<F, V>() {
+                    self.particles::<V, 6, SAMPLE_VECTORS>(j, samples.clone());
+                } else {
+                    self.particles::<V, 2, SAMPLE_VECTORS>(j, samples.clone());
+                }
             }
-        }
-        for j in whole..count {
-            self.particles::<V, 1, SAMPLE_VECTORS>(j);
+            for j in whole..count {
+                self.particles::<V, 1, SAMPLE_VECTORS>(j, samples.clone());
+            }
         }
     }
 }
 
 impl<F: Real> Forward<'_, F> {
-    /// Particles j..j + P on every sample, Q LEN samples at a time (at most [`WIDE`], within one panel
-    /// and one pattern word): z in registers, then t and the pattern bits.
+    /// Particles j..j + P on the `samples` (whole panels but the last), Q LEN samples at a time (at
+    /// most [`WIDE`], within one panel and one pattern word): z in registers, then t and the pattern
+    /// bits.
     #[inline(always)]
-    fn particles<V: Pack<F>, const P: usize, const Q: usize>(&mut self, j: usize) {
+    fn particles<V: Pack<F>, const P: usize, const Q: usize>(&mut self, j: usize, samples: Range<usize>) {
         let (d, width, span) = (self.d, self.d + 1, Q * V::LEN);
         let mut u = [&self.rows[..0]; P];
         for (p, up) in u.iter_mut().enumerate() {
@@ -121,7 +135,7 @@ impl<F: Real> Forward<'_, F> {
         for (p, wp) in w.iter_mut().enumerate() {
             *wp = V::splat(self.rows[(j + p) * width]);
         }
-        for i0 in (0..self.t.len()).step_by(span) {
+        for i0 in samples.step_by(span) {
             let (panel, at) = (&self.panels[i0 / WIDE * WIDE * d..][..WIDE * d], i0 % WIDE);
             let mut z = [[V::splat(F::zero()); Q]; P];
             for (k, xk) in (0..d).zip(panel.chunks_exact(WIDE)) {
@@ -137,29 +151,34 @@ impl<F: Real> Forward<'_, F> {
                     }
                 }
             }
-            if self.sums {
-                let t = &mut self.t[i0..][..span];
-                let mut tv = [V::splat(F::zero()); Q];
-                for (q, tq) in tv.iter_mut().enumerate() {
-                    *tq = V::load(&t[q * V::LEN..]);
-                }
-                for (zp, wp) in z.iter().zip(&w) {
-                    for (zq, tq) in zp.iter().zip(tv.iter_mut()) {
-                        *tq = tq.add(wp.mul(zq.relu()));
+            // One vector of t at a time (P Q vectors of z, P of w and one of t fit the registers),
+            // each z used once for its term of t and its pattern bits (one comparison).
+            let (word, shift) = (i0 / 64, i0 % 64);
+            let mut bits = [0u64; P];
+            let halves = halves_mut(self.pattern);
+            for q in 0..Q {
+                let t = &mut self.t[i0 + q * V::LEN..][..V::LEN];
+                let mut tv = V::load(t);
+                for (p, (zp, wp)) in z.iter().zip(&w).enumerate() {
+                    if self.sums {
+                        tv = zp[q].mul_add_if_positive(*wp, tv);
+                    }
+                    if V::LEN == 16 {
+                        // A 16-bit word of the pattern (an AVX-512 mask register stored to memory).
+                        halves[(j + p) * self.words * 4 + i0 / 16 + q] = zp[q].positive_bits() as u16;
+                    } else {
+                        bits[p] |= zp[q].positive_bits() << (shift + q * V::LEN);
                     }
                 }
-                for (q, tq) in tv.iter().enumerate() {
-                    tq.store(&mut t[q * V::LEN..]);
+                if self.sums {
+                    tv.store(t);
                 }
             }
-            let (word, shift) = (i0 / 64, i0 % 64);
-            for (p, zp) in z.iter().enumerate() {
-                let mut bits = 0u64;
-                for (q, zq) in zp.iter().enumerate() {
-                    bits |= zq.positive_bits() << (shift + q * V::LEN);
+            if V::LEN != 16 {
+                for (p, bits) in bits.iter().enumerate() {
+                    let slot = &mut self.pattern[(j + p) * self.words + word];
+                    *slot = if shift == 0 { *bits } else { *slot | bits };
                 }
-                let slot = &mut self.pattern[(j + p) * self.words + word];
-                *slot = if shift == 0 { bits } else { *slot | bits };
             }
         }
     }
@@ -183,6 +202,24 @@ pub(super) fn weigh_groups<F: Real>(panels: &[F], r: &[F], d: usize, weighted: &
         }
     }
 }
+
+/// The activation patterns as 16-bit words: word 4 w + h is bits 16 h..16 h + 15 of the 64-bit word
+/// w (samples 16 (4 w + h) + l at bit l of a row), the order of the 64-bit words' bytes in memory on
+/// the little-endian targets meanfield builds for.
+fn halves(pattern: &[u64]) -> &[u16] {
+    bytemuck::cast_slice(pattern)
+}
+
+/// [`halves`], to write.
+fn halves_mut(pattern: &mut [u64]) -> &mut [u16] {
+    bytemuck::cast_slice_mut(pattern)
+}
+
+// One 16-bit word of the patterns per chunk of LANES samples in `Gradient::particles`.
+const _: () = assert!(LANES == 16);
+
+#[cfg(not(target_endian = "little"))]
+compile_error!("the fused kernels read the activation patterns as little-endian 16-bit words");
 
 /// For the particles of `g` (rows x d) with activation patterns `pattern` (as [`fused_forward`] writes
 /// them, `words` a row): g_jk = sum_i 1[z_ji > 0] y_ik with y from [`weigh_groups`], in [`LANES`]
@@ -236,37 +273,66 @@ impl<F: Real> Gradient<'_, '_, F> {
         }
     }
 
-    /// Particles j..j + P, inputs k0..k0 + K_GROUP, from the group's products `wg`, lanes LEN at a time:
-    /// the masked products added panel after panel in registers, then folded into g.
+    /// Particles j..j + P, inputs k0..k0 + K_GROUP, from the group's products `wg`: the masked
+    /// products added panel after panel in registers, in [`LANES`] partial sums per (particle, input),
+    /// then each particle's partial sums added in lane order into g (16 at once by
+    /// [`Pack::lane_sums_16`] where the pack has it).
     #[inline(always)]
     fn particles<V: Pack<F>, const P: usize>(&mut self, j: usize, k0: usize, wg: &[F]) {
-        let mut lanes = [[[F::zero(); LANES]; K_GROUP]; P];
-        for at in (0..LANES).step_by(V::LEN) {
-            let mut acc = [[V::splat(F::zero()); K_GROUP]; P];
-            for (c, wc) in wg.chunks_exact(K_GROUP * LANES).enumerate() {
-                let (word, shift) = (c * LANES / 64, c * LANES % 64 + at);
-                let mut y = [V::splat(F::zero()); K_GROUP];
-                for (k, yk) in y.iter_mut().enumerate() {
-                    *yk = V::load(&wc[k * LANES + at..]);
-                }
-                for (p, ap) in acc.iter_mut().enumerate() {
-                    let bits = self.pattern[(j + p) * self.words + word] >> shift;
-                    for (ak, yk) in ap.iter_mut().zip(&y) {
-                        *ak = ak.add_if_bits(bits, *yk);
+        let chunks = wg.len() / (K_GROUP * LANES);
+        let halves = halves(self.pattern);
+        let mut rows = [&halves[..0]; P];
+        for (p, row) in rows.iter_mut().enumerate() {
+            *row = &halves[(j + p) * self.words * 4..][..chunks];
+        }
+        let inputs = self.g.ncols().saturating_sub(k0).min(K_GROUP);
+        if V::LEN == LANES && P * K_GROUP == 16 {
+            let acc = masked_sums::<F, V, P>(&rows, wg, 0);
+            if let Some(sums) = V::lane_sums_16(&std::array::from_fn(|i| acc[i / K_GROUP][i % K_GROUP])) {
+                let mut out = [F::zero(); 16];
+                sums.store(&mut out);
+                for (p, op) in out.chunks_exact(K_GROUP).enumerate() {
+                    for (k, &o) in op.iter().enumerate().take(inputs) {
+                        self.g[[j + p, k0 + k]] = o;
                     }
                 }
+                return;
             }
+        }
+        let mut lanes = [[[F::zero(); LANES]; K_GROUP]; P];
+        for at in (0..LANES).step_by(V::LEN) {
+            let acc = masked_sums::<F, V, P>(&rows, wg, at);
             for (ap, lp) in acc.iter().zip(lanes.iter_mut()) {
                 for (ak, lk) in ap.iter().zip(lp.iter_mut()) {
                     ak.store(&mut lk[at..]);
                 }
             }
         }
-        let d = self.g.ncols();
         for (p, lp) in lanes.iter().enumerate() {
-            for (k, lk) in lp.iter().enumerate().take(d.saturating_sub(k0)) {
+            for (k, lk) in lp.iter().enumerate().take(inputs) {
                 self.g[[j + p, k0 + k]] = lk.iter().fold(F::zero(), |s, &l| s + l);
             }
         }
     }
+}
+
+/// The partial sums of lanes at..at + LEN of [`Gradient::particles`]: for each particle p (pattern
+/// `rows[p]`, one 16-bit word per chunk of [`LANES`] samples) and input k of the group, the products
+/// y of the chunks added in order where the particle's bit is set.
+#[inline(always)]
+fn masked_sums<F: Real, V: Pack<F>, const P: usize>(rows: &[&[u16]; P], wg: &[F], at: usize) -> [[V; K_GROUP]; P] {
+    let mut acc = [[V::splat(F::zero()); K_GROUP]; P];
+    for (c, wc) in wg.chunks_exact(K_GROUP * LANES).enumerate() {
+        let mut y = [V::splat(F::zero()); K_GROUP];
+        for (k, yk) in y.iter_mut().enumerate() {
+            *yk = V::load(&wc[k * LANES + at..]);
+        }
+        for (ap, row) in acc.iter_mut().zip(rows) {
+            let bits = u64::from(row[c]) >> at;
+            for (ak, yk) in ap.iter_mut().zip(&y) {
+                *ak = ak.add_if_bits(bits, *yk);
+            }
+        }
+    }
+    acc
 }

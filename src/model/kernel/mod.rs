@@ -316,10 +316,14 @@ impl<F: Real> ComputeKernel<F> {
                 #[inline(always)]
                 || block_gradient(&layout, simd, tb, samples, rf, &mut s, None),
             );
-            for ((mut vj, tj), gj) in vb.outer_iter_mut().zip(tb.outer_iter()).zip(s.g.outer_iter()) {
-                vj[0] = -(output_gradient(tj, gj) + two_lambda * tj[0]);
-                for k in 0..gj.len() {
-                    vj[k + 1] = -(tj[0] * gj[k] + two_lambda * tj[k + 1]);
+            let chunks = vb.axis_chunks_iter_mut(Axis(0), OVERLAP).zip(tb.axis_chunks_iter(Axis(0), OVERLAP));
+            for ((mut vc, tc), gc) in chunks.zip(s.g.axis_chunks_iter(Axis(0), OVERLAP)) {
+                let og = output_gradients(tc, gc);
+                for (((mut vj, tj), gj), og) in vc.outer_iter_mut().zip(tc.outer_iter()).zip(gc.outer_iter()).zip(og) {
+                    vj[0] = -(og + two_lambda * tj[0]);
+                    for k in 0..gj.len() {
+                        vj[k + 1] = -(tj[0] * gj[k] + two_lambda * tj[k + 1]);
+                    }
                 }
             }
         });
@@ -363,12 +367,17 @@ impl<F: Real> ComputeKernel<F> {
                     #[inline(always)]
                     || block_gradient(&layout, simd, tb.view(), samples, rf, &mut s, stored),
                 );
-                for (mut tj, gj) in tb.outer_iter_mut().zip(s.g.outer_iter()) {
-                    let w = tj[0];
-                    tj[0] = shrink * w - eta_f * output_gradient(tj.view(), gj);
-                    let coef = eta_f * w;
-                    for k in 1..width {
-                        tj[k] = shrink * tj[k] - coef * gj[k - 1];
+                for (mut tc, gc) in
+                    tb.axis_chunks_iter_mut(Axis(0), OVERLAP).zip(s.g.axis_chunks_iter(Axis(0), OVERLAP))
+                {
+                    let og = output_gradients(tc.view(), gc);
+                    for ((mut tj, gj), og) in tc.outer_iter_mut().zip(gc.outer_iter()).zip(og) {
+                        let w = tj[0];
+                        tj[0] = shrink * w - eta_f * og;
+                        let coef = eta_f * w;
+                        let u = &mut tj.as_slice_mut().expect("a particle is contiguous")[1..];
+                        let g = gj.to_slice().expect("gradient rows are contiguous");
+                        u.iter_mut().zip(g).for_each(|(u, &g)| *u = shrink * *u - coef * g);
                     }
                 }
                 post(tb.view_mut(), first + g * layout.group + b * layout.block);
