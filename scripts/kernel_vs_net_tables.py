@@ -34,12 +34,13 @@ def sd(x):
 def main(path):
     f = json.load(open(path))["findings"]
     c = f["curves"]
-    ns = c["classification"]["net_stop"]["n"]
+    tasks = [t for t in ["classification", "regression"] if t in c]
+    ns = c[tasks[0]]["net_stop"]["n"]
     head = " | ".join(map(str, ns))
     rule = "|---" * (len(ns) + 1) + "|"
     print(f"| n | {head} |")
     print(rule)
-    for task in ["classification", "regression"]:
+    for task in tasks:
         for p in ["net_stop", "net_paper", "arccos", "ntk"]:
             cu = c[task][p]
             cells = " | ".join(f"{fmt(m)} ({sd(s)})" for m, s in zip(cu["mean"], cu["sd"]))
@@ -54,12 +55,12 @@ def main(path):
         ("net_stop_minus_net_paper", "`net_stop` - `net_paper`"),
     ]
     pd = f["paired_differences"]
-    for task in ["classification", "regression"]:
+    for task in tasks:
         for key, label in pairs:
             cells = " | ".join(f"{fmt(e['mean'])} [{fmt(e['ci95'][0])}, {fmt(e['ci95'][1])}]" for e in pd[task][key])
             print(f"| {task} {label} | {cells} |")
     print()
-    for task in ["classification", "regression"]:
+    for task in tasks:
         runs = f["nets"][task]["net_stop"]["runs"]
         gaps = [r["run"]["relative_gap"] for r in runs]
         print(f"{task} net_stop: {len(runs)} runs, median G/L {statistics.median(gaps):.3g}, max {max(gaps):.3g}")
@@ -79,10 +80,11 @@ def main(path):
 
 def cross_check(path, other):
     f, g = (json.load(open(p))["findings"] for p in (path, other))
+    tasks = [t for t in ["classification", "regression"] if t in f["curves"] and t in g["curves"]]
     for name, a, b in [(path, f, g), (other, g, f)]:
         if a["params"]["net_stop"]["lambda"] != b["params"]["net_stop"]["lambda"]:
             sys.exit("the two reports' net_stop have different lambda")
-    for task in ["classification", "regression"]:
+    for task in tasks:
         for name, a, b in [(path, f, g), (other, g, f)]:
             theirs = {(r["n"], r["seed"]): r["run"]["loss"] for r in b["nets"][task]["net_stop"]["runs"]}
             bad, pairs = [], 0
