@@ -7,8 +7,10 @@ Prints the mean test error (sd) per task, predictor and n; the paired difference
 intervals; and per task how the `net_stop` runs ended (stop reason: runs, final estimated G / L,
 steps and insertions, the n they are at).
 
-With OTHER.json (a report whose `net_stop` has the same lambda, data and seeds, e.g. another step
-size), a check of the estimated bounds: a run's D = L - G is a lower bound on L* only if the sphere
+With OTHER.json whose `net_stop` has another lambda (same data and seeds): the paired difference of
+the two `net_stop` errors per n (this report's minus OTHER's, mean and 95% Student-t interval).
+With OTHER.json whose `net_stop` has the same lambda (e.g. another step size), a check of the
+estimated bounds: a run's D = L - G is a lower bound on L* only if the sphere
 maximum behind it is right, so D above the final L of the other run on the same (task, n, seed)
 shows that the estimate missed the maximiser; printed per task with the smallest true relative
 excess (L - L_other) / L that this proves.
@@ -20,6 +22,8 @@ from collections import Counter
 
 
 def fmt(x):
+    if abs(x) < 1e-12:  # a difference of equal errors, up to rounding
+        x = 0.0
     if x == 0 or abs(x) >= 0.1:
         return f"{x:.3f}" if abs(x) < 1 else f"{x:.2f}"
     if abs(x) >= 0.001:
@@ -78,12 +82,36 @@ def main(path):
             )
 
 
+def lambda_difference(f, g, tasks):
+    """Per task and n, the paired difference of the two reports' net_stop errors (first minus second) over
+    their common seeds: mean and 95% Student-t interval."""
+    la, lb = f["params"]["net_stop"]["lambda"], g["params"]["net_stop"]["lambda"]
+    for task in tasks:
+        a = {r["seed"]: r["errors"] for r in f["curves"][task]["net_stop"]["per_seed"]}
+        b = {r["seed"]: r["errors"] for r in g["curves"][task]["net_stop"]["per_seed"]}
+        ns = f["curves"][task]["net_stop"]["n"]
+        if ns != g["curves"][task]["net_stop"]["n"]:
+            sys.exit("the two reports have different n")
+        seeds = sorted(set(a) & set(b))
+        t = {2: 12.706, 3: 4.303, 10: 2.262}.get(len(seeds))
+        if t is None:
+            sys.exit(f"no t quantile here for {len(seeds)} seeds")
+        cells = []
+        for k in range(len(ns)):
+            d = [a[s][k] - b[s][k] for s in seeds]
+            mean, sd = statistics.mean(d), statistics.stdev(d)
+            half = t * sd / len(d) ** 0.5
+            cells.append(f"{fmt(mean)} [{fmt(mean - half)}, {fmt(mean + half)}]")
+        print(f"| n | {' | '.join(map(str, ns))} |")
+        print("|---" * (len(ns) + 1) + "|")
+        print(f"| {task} `net_stop` lambda = {la:g} minus lambda = {lb:g} | {' | '.join(cells)} |")
+
+
 def cross_check(path, other):
     f, g = (json.load(open(p))["findings"] for p in (path, other))
     tasks = [t for t in ["classification", "regression"] if t in f["curves"] and t in g["curves"]]
-    for name, a, b in [(path, f, g), (other, g, f)]:
-        if a["params"]["net_stop"]["lambda"] != b["params"]["net_stop"]["lambda"]:
-            sys.exit("the two reports' net_stop have different lambda")
+    if f["params"]["net_stop"]["lambda"] != g["params"]["net_stop"]["lambda"]:
+        return lambda_difference(f, g, tasks)
     for task in tasks:
         for name, a, b in [(path, f, g), (other, g, f)]:
             theirs = {(r["n"], r["seed"]): r["run"]["loss"] for r in b["nets"][task]["net_stop"]["runs"]}
