@@ -6,21 +6,12 @@
 
 use crate::config::{DataSource, InitSource, ValidScenario};
 use crate::data::Dataset;
-use crate::error::{Error, Result};
+use crate::error::{short, Error, Result};
 use crate::linalg::Real;
 use crate::model::{Cloud, Init};
 
 /// Predictions beyond this size in absolute value are an explosion (as during a run).
 pub const EXPLODING: f64 = 1e8;
-
-/// A number as a person writes it: `0.5`, `1e308`, `-2.5e-7` (never hundreds of digits).
-pub fn short(x: f64) -> String {
-    if x != 0.0 && x.is_finite() && !(1e-4..1e6).contains(&x.abs()) {
-        format!("{x:e}")
-    } else {
-        format!("{x}")
-    }
-}
 
 /// A number to 4 significant digits, trailing zeros removed: `0.9831`, `1.235e-7` (as on plot ticks).
 pub fn short_sig(x: f64) -> String {

@@ -5,6 +5,15 @@
 
 use std::path::{Path, PathBuf};
 
+/// A number as a person writes it in a message: `0.5`, `1e308`, `-2.5e-7` (never hundreds of digits).
+pub fn short(x: f64) -> String {
+    if x != 0.0 && x.is_finite() && !(1e-4..1e6).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 /// Exit code after SIGINT: 128 + 2 (see `signals`).
 pub const EXIT_INTERRUPTED: u8 = 130;
 /// Exit code after SIGTERM: 128 + 15 (see `signals`).
@@ -60,9 +69,9 @@ pub enum Error {
     /// The dynamics produced a non-finite or exploding quantity.
     #[error(
         "diverged at step {step}: {quantity} = {}; the step size eta = {} is too large, try eta = {}",
-        crate::diagnose::short(*.value),
-        crate::diagnose::short(*.eta),
-        crate::diagnose::short(*.suggested)
+        short(*.value),
+        short(*.eta),
+        short(*.suggested)
     )]
     Diverged { step: u64, quantity: String, value: f64, eta: f64, suggested: f64 },
 

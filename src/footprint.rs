@@ -23,7 +23,10 @@
 //! Each part names the scenario field that drives it, so a refusal says what to reduce.
 
 use crate::error::{Error, Result};
-use crate::resources::human_bytes;
+use crate::linalg::Real;
+use crate::model::{ComputeKernel, StoreActivations};
+use crate::output::npy_shape;
+use crate::resources::{bytes_text, human_bytes, product};
 
 /// Resident memory of the program before it allocates anything for a run (code, libraries,
 /// thread stacks), measured as the peak RSS of a run of 2 particles.
@@ -47,11 +50,6 @@ pub struct Part {
 pub struct Footprint {
     /// The parts, in the order added.
     pub parts: Vec<Part>,
-}
-
-/// The product of `factors`, saturating at `u128::MAX` (more than any machine has).
-pub fn product(factors: &[u128]) -> u128 {
-    factors.iter().try_fold(1u128, |p, &f| p.checked_mul(f)).unwrap_or(u128::MAX)
 }
 
 impl Footprint {
@@ -212,67 +210,33 @@ fn csv_columns(path: &std::path::Path) -> Option<u128> {
     Some(commas + 1)
 }
 
-/// Bytes in a human unit, also beyond u64 (`> 16 EiB`).
-pub fn bytes_text(bytes: u128) -> String {
-    u64::try_from(bytes).map_or_else(|_| "more than 16 EiB".to_string(), human_bytes)
-}
-
-/// Rows and columns an `.npy` file's header declares (any dtype), reading only the header; an
-/// error names the file when the header is unreadable or declares more values than the file holds.
-pub fn npy_shape(path: &std::path::Path) -> Result<(usize, usize)> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    let mut head = vec![0u8; 4096];
-    let mut got = 0;
-    while got < head.len() {
-        match file.read(&mut head[got..]).map_err(|e| Error::io(path, e))? {
-            0 => break,
-            k => got += k,
+/// The bytes a simulation of m particles on n training and `n_test` test samples in dimension d
+/// allocates (cloud and its initial copy, data, kernels and their stored pre-activations), in
+/// particle precision F.
+pub fn memory_estimate<F: Real>(
+    m: usize,
+    n: usize,
+    n_test: usize,
+    d: usize,
+    batch: Option<usize>,
+    store: StoreActivations,
+) -> usize {
+    let threads = rayon::current_num_threads();
+    let bytes = std::mem::size_of::<F>();
+    let cloud = 2 * m * (d + 1) * bytes;
+    let data = (n + n_test) * (d * (8 + bytes) + 8) + 3 * n * 8;
+    let kernels = ComputeKernel::<F>::bytes(m, n, d, threads)
+        + if n_test > 0 { ComputeKernel::<F>::bytes(m, n_test, d, threads) } else { 0 }
+        + batch.map_or(0, |b| ComputeKernel::<F>::bytes(m, b, d, threads) + b * (d * bytes + 32));
+    let stored = |samples: usize| {
+        let bytes = StoreActivations::bytes(m, samples, d, bytes);
+        if store.stores(m, samples, d, std::mem::size_of::<F>()) {
+            usize::try_from(bytes).unwrap_or(usize::MAX)
+        } else {
+            0
         }
-    }
-    npy_header_shape(&head[..got], size, path)
-}
-
-/// Rows and columns declared by `head`, the first bytes (up to 4096) of an `.npy` file of `size`
-/// bytes named `path` in errors; refuses a header that declares more 8-byte values than `size`
-/// bytes hold. Never panics, whatever the bytes.
-pub fn npy_header_shape(head: &[u8], size: u64, path: &std::path::Path) -> Result<(usize, usize)> {
-    let bad = |m: String| Error::data(path, "npy", format!("{m}; expected a 2-d float64 array (C order)"));
-    // The header's own length (2 bytes after version 1.0, 4 after 2.0 and 3.0): the reader
-    // allocates it before reading, so it must lie within the file.
-    if let [0x93, b'N', b'U', b'M', b'P', b'Y', major, _, rest @ ..] = head {
-        let (start, length) = match (major, rest) {
-            (1, [a, b, ..]) => (10u64, u64::from(u16::from_le_bytes([*a, *b]))),
-            (2 | 3, [a, b, c, d, ..]) => (12, u64::from(u32::from_le_bytes([*a, *b, *c, *d]))),
-            _ => (0, 0),
-        };
-        if start + length > size {
-            return Err(bad(format!("the header declares a header of {length} bytes but the file has {size} bytes")));
-        }
-    }
-    let text = String::from_utf8_lossy(&head[..head.len().min(4096)]);
-    let shape = text
-        .split_once("'shape':")
-        .and_then(|(_, rest)| rest.split_once('(')?.1.split_once(')'))
-        .map(|(inside, _)| {
-            inside.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::parse::<u64>).collect::<Vec<_>>()
-        })
-        .ok_or_else(|| bad("no shape in the header".into()))?;
-    let dims: Vec<u64> =
-        shape.into_iter().collect::<std::result::Result<_, _>>().map_err(|_| bad("unreadable shape".into()))?;
-    let [rows, cols] = dims[..] else { return Err(bad(format!("{}-d array", dims.len()))) };
-    let bytes = product(&[u128::from(rows), u128::from(cols), 8]);
-    let (Ok(r), Ok(c)) = (usize::try_from(rows), usize::try_from(cols)) else {
-        return Err(bad(format!("the header declares {rows} x {cols} values, more than this machine can address")));
     };
-    if bytes > u128::from(size) {
-        return Err(bad(format!(
-            "the header declares {rows} x {cols} values ({}) but the file has {size} bytes",
-            bytes_text(bytes)
-        )));
-    }
-    Ok((r, c))
+    (cloud + data + kernels).saturating_add(stored(n)).saturating_add(batch.map_or(0, stored))
 }
 
 /// Bytes per particle of the cloud figure: its points, sorted by size, and the SVG text of one
@@ -378,7 +342,7 @@ pub fn of_scenario(scenario: &crate::scenario::ValidScenario, processes: usize) 
     if f.parts.iter().all(|p| p.bytes < SAFE) && n * d < SAFE && local * width < SAFE {
         let (m, n, n_test, d) = (local as usize, n as usize, n_test as usize, d as usize);
         let never = crate::model::StoreActivations::Never;
-        let kernels = |n_test: usize| crate::with_precision!(config.precision, F => crate::setup::memory_estimate::<F>(m, n, n_test, d, config.run.batch, never));
+        let kernels = |n_test: usize| crate::with_precision!(config.precision, F => memory_estimate::<F>(m, n, n_test, d, config.run.batch, never));
         let (train_only, all) = (kernels(0), kernels(n_test));
         // memory_estimate also counts the cloud and the data, added above in more detail.
         let counted = 2 * m * (d + 1) * s as usize + n * (d * (8 + s as usize) + 8) + 3 * n * 8;
@@ -441,48 +405,5 @@ mod tests {
         check_ntk("ntk.svm", ("x", 100), ("x_test", 100), 2, true).unwrap();
         let convex = check_convex("optimum", "--data", 3_000_000, 1000).unwrap_err().to_string();
         assert!(convex.starts_with("optimum: field `--data` = 3000000 samples in d = 1000: the run would"), "{convex}");
-    }
-
-    #[test]
-    fn an_npy_header_length_beyond_the_file_is_refused_before_the_reader_allocates_it() {
-        // Found by the cargo-fuzz target `npy`: version 3.0 with a header length of 4278190080
-        // bytes made the reader allocate 4 GiB.
-        let mut bytes = b"\x93NUMPY\x03\x00\x00\x00\x00\xff".to_vec();
-        bytes.extend_from_slice(&[0xff; 26]);
-        bytes.extend_from_slice(b"\x00'shape': (1, 3), $");
-        let path = std::path::Path::new("fuzz.npy");
-        let expected = format!(
-            "fuzz.npy:npy: the header declares a header of 4278190080 bytes but the file has {} bytes; \
-             expected a 2-d float64 array (C order)",
-            bytes.len()
-        );
-        assert_eq!(npy_header_shape(&bytes, bytes.len() as u64, path).unwrap_err().to_string(), expected);
-        assert_eq!(crate::output::npy_from_bytes(&bytes, path).unwrap_err().to_string(), expected);
-        // Version 1.0 (2-byte length) and a valid file still read.
-        let mut short = b"\x93NUMPY\x01\x00\xff\xff".to_vec();
-        short.extend_from_slice(b"{'descr': '<f8', 'fortran_order': False, 'shape': (1, 1), }");
-        let err = npy_header_shape(&short, short.len() as u64, path).unwrap_err().to_string();
-        assert!(err.contains("a header of 65535 bytes but the file has "), "{err}");
-        let mut good = Vec::new();
-        ndarray_npy::WriteNpyExt::write_npy(&ndarray::Array2::<f64>::zeros((2, 3)), &mut good).unwrap();
-        assert_eq!(npy_header_shape(&good, good.len() as u64, path).unwrap(), (2, 3));
-    }
-
-    #[test]
-    fn an_npy_header_claiming_more_than_the_file_holds_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.npy");
-        crate::output::write_npy(&path, &ndarray::Array2::zeros((5, 3))).unwrap();
-        assert_eq!(npy_shape(&path).unwrap(), (5, 3));
-        let text = std::fs::read(&path).unwrap();
-        let lying = String::from_utf8_lossy(&text).replacen("(5, 3)", "(1000000000000, 3)", 1);
-        std::fs::write(&path, lying.as_bytes()).unwrap();
-        let err = npy_shape(&path).unwrap_err().to_string();
-        let expected = format!(
-            ":npy: the header declares 1000000000000 x 3 values (21.83 TiB) but the file has {} bytes; \
-             expected a 2-d float64 array (C order)",
-            lying.len()
-        );
-        assert!(err.ends_with(&expected), "{err}");
     }
 }

@@ -517,9 +517,9 @@ fn bench(args: &BenchArgs, comm: Arc<dyn Communicator>) -> Result<(), Error> {
     let (m, n, d, s) = (m_top as u128, n_top as u128, args.d as u128, args.dtype.bytes() as u128);
     let mut needs = meanfield::footprint::Footprint::default();
     let (field_m, value_m) = if d > m { ("--d", d) } else { ("--m", m) };
-    needs.add(field_m, value_m, "the particles", meanfield::footprint::product(&[m, d + 1, 2 * s + 16]));
+    needs.add(field_m, value_m, "the particles", meanfield::resources::product(&[m, d + 1, 2 * s + 16]));
     let (field_n, value_n) = if d > n { ("--d", d) } else { ("--n", n) };
-    needs.add(field_n, value_n, "the data", meanfield::footprint::product(&[n, d, 8 + s]));
+    needs.add(field_n, value_n, "the data", meanfield::resources::product(&[n, d, 8 + s]));
     needs.check("meanfield bench", meanfield::resources::available_memory_bytes(), "use smaller --m, --n or --d")?;
     let config = BenchConfig {
         m: m_top,

@@ -67,6 +67,16 @@ pub fn human_bytes(bytes: u64) -> String {
     format!("{value:.2} {unit}")
 }
 
+/// The product of `factors`, saturating at `u128::MAX` (more than any machine has).
+pub fn product(factors: &[u128]) -> u128 {
+    factors.iter().try_fold(1u128, |p, &f| p.checked_mul(f)).unwrap_or(u128::MAX)
+}
+
+/// Bytes in a human unit, also beyond u64 (`> 16 EiB`).
+pub fn bytes_text(bytes: u128) -> String {
+    u64::try_from(bytes).map_or_else(|_| "more than 16 EiB".to_string(), human_bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

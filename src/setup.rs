@@ -12,8 +12,9 @@ use crate::config::{DataSource, InitSource, ValidScenario};
 use crate::data::Dataset;
 use crate::engine::{Problem, RunOptions, Simulation, State};
 use crate::error::{Error, Result};
+use crate::footprint::memory_estimate;
 use crate::linalg::Real;
-use crate::model::{Cloud, ComputeKernel, Layout, StoreActivations};
+use crate::model::{Cloud, Layout};
 use crate::output::read_npy;
 use crate::resources::{available_memory_bytes, human_bytes};
 use crate::rng::Purpose;
@@ -123,35 +124,6 @@ fn particles(scenario: &ValidScenario, d: usize) -> Result<usize> {
             Ok(bytes / (8 * (d + 1)))
         }
     }
-}
-
-/// The bytes a simulation of m particles on n training and `n_test` test samples in dimension d
-/// allocates (cloud and its initial copy, data, kernels and their stored pre-activations), in
-/// particle precision F.
-pub fn memory_estimate<F: Real>(
-    m: usize,
-    n: usize,
-    n_test: usize,
-    d: usize,
-    batch: Option<usize>,
-    store: StoreActivations,
-) -> usize {
-    let threads = rayon::current_num_threads();
-    let bytes = std::mem::size_of::<F>();
-    let cloud = 2 * m * (d + 1) * bytes;
-    let data = (n + n_test) * (d * (8 + bytes) + 8) + 3 * n * 8;
-    let kernels = ComputeKernel::<F>::bytes(m, n, d, threads)
-        + if n_test > 0 { ComputeKernel::<F>::bytes(m, n_test, d, threads) } else { 0 }
-        + batch.map_or(0, |b| ComputeKernel::<F>::bytes(m, b, d, threads) + b * (d * bytes + 32));
-    let stored = |samples: usize| {
-        let bytes = StoreActivations::bytes(m, samples, d, bytes);
-        if store.stores(m, samples, d, std::mem::size_of::<F>()) {
-            usize::try_from(bytes).unwrap_or(usize::MAX)
-        } else {
-            0
-        }
-    };
-    (cloud + data + kernels).saturating_add(stored(n)).saturating_add(batch.map_or(0, stored))
 }
 
 /// [`memory_estimate`] of a scenario, for one of `processes` processes sharing the cloud.

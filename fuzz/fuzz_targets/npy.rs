@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use meanfield::footprint::npy_header_shape;
+use meanfield::output::npy_header_shape;
 use meanfield::output::npy_from_bytes;
 
 fuzz_target!(|data: &[u8]| {

@@ -144,7 +144,7 @@ impl Checker<'_> {
         if x.is_finite() && x >= min {
             Ok(x)
         } else {
-            Err(self.value(field, crate::diagnose::short(x), format!("must be a finite number >= {min}")))
+            Err(self.value(field, crate::error::short(x), format!("must be a finite number >= {min}")))
         }
     }
 
@@ -152,7 +152,7 @@ impl Checker<'_> {
         if x.is_finite() && x > 0.0 {
             Ok(x)
         } else {
-            Err(self.value(field, crate::diagnose::short(x), "must be a finite number > 0"))
+            Err(self.value(field, crate::error::short(x), "must be a finite number > 0"))
         }
     }
 

@@ -35,6 +35,7 @@
 
 mod params;
 mod plotting;
+mod records;
 mod runs;
 mod split;
 mod statistics;
@@ -52,7 +53,8 @@ use crate::ntk::Ntk;
 
 use params::Params;
 use plotting::draw;
-use runs::{CurvePoint, DimensionRuns, Method, NetRun};
+use records::{CurvePoint, Method, NetRun};
+use runs::DimensionRuns;
 pub(super) use statistics::student_t_975;
 use statistics::{errors_by_method, n_stars, slope_report};
 
@@ -89,7 +91,7 @@ impl Figure for SampleComplexity {
         let kernel = Ntk::new(params.kernel.r_w, params.kernel.r_u)?;
         let mut curves: Vec<CurvePoint> = Vec::new();
         let reused = match &params.reuse {
-            Some(path) => runs::load_curves(path)?,
+            Some(path) => records::load_curves(path)?,
             None => Vec::new(),
         };
         for &d in &params.dims {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::eps_key;
 use super::params::Params;
-use super::runs::{CurvePoint, Method};
+use super::records::{CurvePoint, Method};
 use super::statistics::SlopeReport;
 use crate::error::Result;
 use crate::figures::FigureOptions;

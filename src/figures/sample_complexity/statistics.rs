@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use super::runs::{CurvePoint, Method};
+use super::records::{CurvePoint, Method};
 
 /// The fitted line ln n* = intercept + slope ln d.
 #[derive(Clone, Debug, Serialize)]

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::params::Params;
-use super::runs::{Fitted, Method, NetRun};
+use super::records::{Fitted, Method, NetRun};
 use super::split;
 use crate::data::{classification_error, Distribution};
 use crate::engine::stop::relative_gap;
