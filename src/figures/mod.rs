@@ -153,7 +153,7 @@ fn config_text(name: &str, options: &FigureOptions) -> Result<(String, String)> 
 }
 
 /// Reads a figure's parameters: the file's top-level keys, with its `[quick]` table laid over them
-/// when `options.quick` (sections merge key by key, other values and inline tables replace whole: [`quick`]).
+/// when `options.quick` (sections merge key by key, other values and inline tables replace whole; see the `quick` module).
 /// Unknown keys are errors, in the quick settings too (use `#[serde(deny_unknown_fields)]`).
 pub fn load_config<T: DeserializeOwned>(name: &str, options: &FigureOptions) -> Result<T> {
     let (text, file) = config_text(name, options)?;
