@@ -92,6 +92,18 @@ pub(super) fn train<F: Real>(
     train_with(problem, cloud, schedule, Boost::NONE, seed)
 }
 
+/// A simulation of `sim`'s problem from `cloud` (a reweighted cloud, or one with an inserted particle),
+/// and its state at the step and time of `state`.
+fn restart<F: Real>(
+    sim: &Simulation<F>,
+    state: &State<F>,
+    run: RunOptions,
+    cloud: Cloud<F>,
+) -> Result<(Simulation<F>, State<F>)> {
+    let (next, fresh) = Simulation::new(sim.problem.clone(), Box::new(Gd), run, cloud)?;
+    Ok((next, State { step: state.step, time: state.time, ..fresh }))
+}
+
 /// Keeps `v` among the last [`MEMORY`] directions.
 fn remember(memory: &mut Vec<Array1<f64>>, v: &Array1<f64>) {
     if memory.len() == MEMORY {
@@ -124,6 +136,19 @@ pub(crate) struct Boost {
 impl Boost {
     /// Plain `gd`.
     pub(crate) const NONE: Boost = Boost { insertions: 0, per_check: 0, nesterov: false, reweight: false, confirm: 0 };
+
+    /// Insertions happen at certified steps: `insertions > 0` needs `per_check >= 1` and a run certified
+    /// every `certify_every >= 1` steps. The error names `field` of `v`'s file.
+    pub(crate) fn check(&self, v: &crate::config::Checker, field: &str, certify_every: u64) -> Result<()> {
+        if self.insertions > 0 && (self.per_check < 1 || certify_every < 1) {
+            return Err(v.value(
+                field,
+                format!("{self:?} with certify_every = {certify_every}"),
+                "insertions > 0 needs per_check >= 1 and certify_every >= 1 (insertions happen at certified steps)",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// [`train`] with the additions of `boost`, both of them moves on the same objective L:
@@ -152,8 +177,10 @@ pub(super) fn train_with<F: Real>(
     let method = run.certificate;
     let (mut sim, mut state) = Simulation::new(problem, Box::new(Gd), run, cloud)?;
     let loss_fn = sim.problem.loss;
-    let y = sim.problem.train.y.clone();
+    // The training data never change (insertions and reweighting change only the cloud).
+    let (x, y) = (sim.problem.train.x.clone(), sim.problem.train.y.clone());
     let n = y.len();
+    let residual = |state: &State<F>| Array1::from(loss_fn.risk_gradient(&y.to_vec(), &state.predictions.to_vec()));
     let mut sum = Array1::<f64>::zeros(n);
     let mut count = 0usize;
     let mut inserted = 0usize;
@@ -190,7 +217,7 @@ pub(super) fn train_with<F: Real>(
                 // Boosted runs stop early: fresh random starts at every certified step.
                 let seed = if boost == Boost::NONE { seed } else { seed.wrapping_add(step) };
                 let dual_problem = sim.problem.dual();
-                let mut r = Array1::from(loss_fn.risk_gradient(&y.to_vec(), &state.predictions.to_vec()));
+                let mut r = residual(&state);
                 let (mut current, mut argmax) =
                     certify::dual_value_argmax(&dual_problem, r.view(), Some(directions.view()), method, seed)?;
                 let mean = &sum / count as f64;
@@ -208,18 +235,14 @@ pub(super) fn train_with<F: Real>(
                 let met = |loss: f64, gap: f64| tolerance.is_some_and(|tol| relative_gap(loss, gap) <= tol);
                 if boost.reweight && !met(loss, gap) {
                     // The fully corrective step, then the certificate of the reweighted cloud.
-                    let x = sim.problem.train.x.clone();
                     let lambda = sim.problem.lambda;
                     let cloud =
                         insertion::reweight(&state.cloud, x.view(), y.view(), loss_fn, lambda, insertion::SWEEPS)?;
-                    let (step, time) = (state.step, state.time);
-                    let (next, fresh) = Simulation::new(sim.problem.clone(), Box::new(Gd), run, cloud)?;
-                    sim = next;
-                    state = State { step, time, ..fresh };
+                    (sim, state) = restart(&sim, &state, run, cloud)?;
                     previous = None;
                     since_restart = 0;
                     loss = sim.problem.loss_of(&state.cloud);
-                    r = Array1::from(loss_fn.risk_gradient(&y.to_vec(), &state.predictions.to_vec()));
+                    r = residual(&state);
                     let directions = starts(&state.cloud, &memory);
                     (current, argmax) = certify::dual_value_argmax(
                         &sim.problem.dual(),
@@ -249,9 +272,8 @@ pub(super) fn train_with<F: Real>(
                         if inserted >= boost.insertions {
                             break;
                         }
-                        let x = sim.problem.train.x.clone();
                         if k > 0 {
-                            res = Array1::from(loss_fn.risk_gradient(&y.to_vec(), &state.predictions.to_vec()));
+                            res = residual(&state);
                             let dirs = starts(&state.cloud, &memory);
                             let sm = certify::sphere_max(x.view(), res.view(), Some(dirs.view()), method, seed)?;
                             if sm.value <= 2.0 * sim.problem.lambda {
@@ -275,10 +297,7 @@ pub(super) fn train_with<F: Real>(
                             break;
                         }
                         let cloud = insertion::insert(&state.cloud, dir.view(), sigma, t)?;
-                        let (step, time) = (state.step, state.time);
-                        let (next, fresh) = Simulation::new(sim.problem.clone(), Box::new(Gd), run, cloud)?;
-                        sim = next;
-                        state = State { step, time, ..fresh };
+                        (sim, state) = restart(&sim, &state, run, cloud)?;
                         inserted += 1;
                         previous = None;
                         since_restart = 0;
@@ -314,6 +333,18 @@ mod tests {
     use crate::loss::Loss;
     use crate::model::Init;
     use crate::rng::Purpose;
+
+    #[test]
+    fn a_boost_with_insertions_needs_certified_steps_to_insert_at() {
+        let v = crate::config::Checker { file: "f.toml" };
+        let boost = Boost { insertions: 10, per_check: 1, ..Boost::NONE };
+        assert!(boost.check(&v, "net.boost", 200).is_ok() && Boost::NONE.check(&v, "net.boost", 0).is_ok());
+        let err = boost.check(&v, "net.boost", 0).unwrap_err().to_string();
+        assert!(err.starts_with("f.toml: field `net.boost` = Boost { insertions: 10, per_check: 1,"), "{err}");
+        assert!(err.ends_with("with certify_every = 0: insertions > 0 needs per_check >= 1 and certify_every >= 1 (insertions happen at certified steps)"), "{err}");
+        let none_per_check = Boost { per_check: 0, ..boost }.check(&v, "b", 200).unwrap_err().to_string();
+        assert!(none_per_check.contains("per_check: 0,"), "{none_per_check}");
+    }
 
     /// The quickstart problem (a 2-d teacher, n = 20: exact sphere maxima, and gd reaches its global
     /// minimum) and its exact optimum (the primal value of the convex program's network, an upper bound on

@@ -115,7 +115,8 @@ pub(crate) const A_MIN: f64 = 1e-6;
 /// g(a) = R(sum_j a_j f_j) + lambda sum_j a_j p_j, f_j = (1/m) w_j relu(u_j . x), p_j = (2/m) |w_j| |u_j|,
 /// over a_j >= A_MIN, by `sweeps` sweeps of coordinate descent from a = 1 (Newton steps on each a_j, halved
 /// until g falls; g never rises, so L does not). Particles of mass 0 are dropped and the m' kept ones carry
-/// mass (m' / m) a_j |w_j| |u_j| each, so the cloud is the reweighted measure exactly. At a minimiser of g, each
+/// mass (m' / m) a_j |w_j| |u_j| each (a_j >= A_MIN > 0 drops no other), so the cloud is the reweighted
+/// measure exactly. At a minimiser of g, each
 /// particle with a_j > A_MIN has first variation L'(theta_j) = 0 (docs/math.md, section Velocity), so the part
 /// integral L' d rho of the duality gap nearly vanishes and G comes mainly from the sphere maximum.
 pub(crate) fn reweight<F: Real>(
@@ -188,13 +189,10 @@ pub(crate) fn reweight<F: Real>(
             }
         }
     }
-    let kept: Vec<usize> = (0..k).collect();
-    let scale = kept.len() as f64 / m as f64;
-    let d = cloud.d();
-    let mut out = Array2::<F>::zeros((kept.len(), d + 1));
-    for (mut row, &j) in out.outer_iter_mut().zip(&kept) {
-        let (sign, mass, v) = &atoms[j];
-        let s = (scale * a[j] * mass).sqrt();
+    let scale = k as f64 / m as f64;
+    let mut out = Array2::<F>::zeros((k, cloud.d() + 1));
+    for ((mut row, (sign, mass, v)), aj) in out.outer_iter_mut().zip(&atoms).zip(&a) {
+        let s = (scale * aj * mass).sqrt();
         row[0] = F::of(sign * s);
         row.iter_mut().skip(1).zip(v.iter()).for_each(|(t, &vi)| *t = F::of(s * vi));
     }

@@ -184,15 +184,12 @@ impl Params {
                     return bad(&format!("{name}.{field}"), v.to_string(), "must be a finite number > 0");
                 }
             }
-            if let Some(boost) = variant.boost.filter(|b| b.insertions > 0 && (b.per_check < 1 || certify_every < 1)) {
-                return bad(
-                    &format!("{name}.boost"),
-                    format!("{boost:?} with certify_every = {certify_every}"),
-                    "insertions > 0 needs per_check >= 1 and certify_every >= 1 (they happen at certified steps)",
-                );
+            let checker = crate::config::Checker { file };
+            if let Some(boost) = &variant.boost {
+                boost.check(&checker, &format!("{name}.boost"), certify_every)?;
             }
             if let Some(stop) = &variant.stop {
-                stop.check(&crate::config::Checker { file }, &format!("{name}.stop"), certify_every)?;
+                stop.check(&checker, &format!("{name}.stop"), certify_every)?;
             }
         }
         Ok(())

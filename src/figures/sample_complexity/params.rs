@@ -168,16 +168,11 @@ impl Params {
                 );
             }
         }
-        if let Some(boost) = net.boost {
-            if boost.insertions > 0 && (boost.per_check < 1 || net.certify_every < 1) {
-                return bad(
-                    "net.boost",
-                    format!("{boost:?}"),
-                    "insertions > 0 needs per_check >= 1 and net.certify_every >= 1 (insertions happen at certified steps)",
-                );
-            }
+        let checker = crate::config::Checker { file };
+        if let Some(boost) = &net.boost {
+            boost.check(&checker, "net.boost", net.certify_every)?;
         }
-        net.stop.check(&crate::config::Checker { file }, "net.stop", net.certify_every)?;
+        net.stop.check(&checker, "net.stop", net.certify_every)?;
         Ntk::new(self.kernel.r_w, self.kernel.r_u)
             .map(|_| ())
             .or_else(|e| bad("kernel", format!("{:?}", self.kernel), &e.to_string()))

@@ -93,15 +93,12 @@ pub(super) struct CurvePoint {
 
 /// The curve points of an earlier run: `findings.curves` of a report, or `curves` of a partial file.
 pub(super) fn load_curves(path: &str) -> Result<Vec<CurvePoint>> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.into(), source })?;
-    let bad = |why: String| Error::ScenarioValue {
+    const ALLOWED: &str = "a sample-complexity report or partial file (a JSON object with findings.curves or curves)";
+    let curves = crate::figures::reuse::report_field(path, "curves", ALLOWED)?;
+    serde_json::from_value(curves).map_err(|e| Error::ScenarioValue {
         file: path.into(),
         field: "curves".into(),
-        value: why,
-        allowed: "a sample-complexity report or partial file (a JSON object with findings.curves or curves)".into(),
-    };
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-    let curves =
-        value.pointer("/findings/curves").or_else(|| value.get("curves")).ok_or_else(|| bad("missing".into()))?;
-    serde_json::from_value(curves.clone()).map_err(|e| bad(e.to_string()))
+        value: e.to_string(),
+        allowed: ALLOWED.into(),
+    })
 }
