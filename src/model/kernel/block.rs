@@ -56,7 +56,7 @@ pub(super) fn accumulate_predictions<F: Real>(
 ) {
     let d = theta.ncols() - 1;
     if samples.panels.is_empty() {
-        gemm_predictions(layout, simd, theta, samples.x, s, acc, store);
+        gemm_predictions(layout, simd, theta, samples, s, acc, store);
     } else if d <= DIRECT_MAX_D {
         with_dim!(d, direct_predictions(simd, theta, samples.panels, acc));
     } else {
@@ -82,7 +82,7 @@ pub(super) fn block_gradient<F: Real>(
 ) {
     let d = theta.ncols() - 1;
     if samples.panels.is_empty() {
-        gemm_gradient(layout, simd, theta, samples.x, r, s, stored);
+        gemm_gradient(layout, simd, theta, samples, r, s, stored);
     } else if d > DIRECT_MAX_D {
         let (rows, words) =
             (theta.to_slice().expect("particles are in standard layout"), store::words(samples.x.nrows()));
@@ -110,18 +110,22 @@ fn for_each_tile<F: Real>(
     layout: &Layout,
     simd: Simd,
     theta: ArrayView2<F>,
-    x: ArrayView2<F>,
+    samples: Samples<F>,
     z: &mut Array2<F>,
     compute: bool,
     mut f: impl FnMut(usize, usize, ArrayViewMut2<F>),
 ) {
+    let x = samples.x;
     debug_assert!(layout.tile.is_multiple_of(64) || layout.tile >= x.nrows(), "tiles start on whole words");
     let u = theta.slice(s![.., 1..]);
     for start in (0..x.nrows()).step_by(layout.tile) {
         let end = (start + layout.tile).min(x.nrows());
         let mut tile = z.slice_mut(s![..theta.nrows(), ..end - start]);
         if compute {
-            gemm(simd, F::one(), &u, &x.slice(s![start..end, ..]).t(), F::zero(), &mut tile);
+            match samples.packed {
+                Some([by_sample, _]) => gemm_packed(&u, by_sample, start..end, 0..x.ncols(), false, &mut tile),
+                None => gemm(simd, F::one(), &u, &x.slice(s![start..end, ..]).t(), F::zero(), &mut tile),
+            }
         }
         f(start, end, tile);
     }
@@ -133,13 +137,13 @@ fn gemm_predictions<F: Real>(
     layout: &Layout,
     simd: Simd,
     theta: ArrayView2<F>,
-    x: ArrayView2<F>,
+    samples: Samples<F>,
     s: &mut Scratch<F>,
     acc: &mut [f64],
     mut store: Option<&mut [u64]>,
 ) {
-    let (t, words) = (&mut s.t, store::words(x.nrows()));
-    for_each_tile(layout, simd, theta, x, &mut s.z, true, |start, end, z| {
+    let (t, words) = (&mut s.t, store::words(samples.x.nrows()));
+    for_each_tile(layout, simd, theta, samples, &mut s.z, true, |start, end, z| {
         let t = &mut t[..end - start];
         t.iter_mut().for_each(|t| *t = F::zero());
         let pattern = store.as_deref_mut().map(|p| (p, words, start / 64));
@@ -226,14 +230,15 @@ fn gemm_gradient<F: Real>(
     layout: &Layout,
     simd: Simd,
     theta: ArrayView2<F>,
-    x: ArrayView2<F>,
+    samples: Samples<F>,
     r: &[F],
     s: &mut Scratch<F>,
     stored: Option<&[u64]>,
 ) {
+    let x = samples.x;
     let (rows, words) = (theta.nrows(), store::words(x.nrows()));
     let g = &mut s.g;
-    for_each_tile(layout, simd, theta, x, &mut s.z, stored.is_none(), |start, end, mut z| {
+    for_each_tile(layout, simd, theta, samples, &mut s.z, stored.is_none(), |start, end, mut z| {
         let rt = &r[start..end];
         match stored {
             Some(pattern) => {
@@ -246,8 +251,14 @@ fn gemm_gradient<F: Real>(
                 }
             }
         }
-        let beta = if start == 0 { F::zero() } else { F::one() };
-        gemm(simd, F::one(), &z.view(), &x.slice(s![start..end, ..]), beta, &mut g.slice_mut(s![..rows, ..]));
+        let mut g = g.slice_mut(s![..rows, ..]);
+        match samples.packed {
+            Some([_, by_input]) => gemm_packed(&z.view(), by_input, 0..x.ncols(), start..end, start > 0, &mut g),
+            None => {
+                let beta = if start == 0 { F::zero() } else { F::one() };
+                gemm(simd, F::one(), &z.view(), &x.slice(s![start..end, ..]), beta, &mut g);
+            }
+        }
     });
 }
 

@@ -5,7 +5,9 @@
 //! per-group partial sums are added exactly ([`Fixed`]), so every result is identical for any number of
 //! threads and of processes sharing the cloud ([`crate::comm`]). The vector code runs in the SIMD tier
 //! of [`crate::linalg::Simd`], chosen at run time. On the GEMM path the forward pass may keep the
-//! pre-activations for the next step's gradient ([`StoreActivations`], in `store.rs`).
+//! pre-activations for the next step's gradient ([`StoreActivations`], in `store.rs`), and the GEMMs
+//! read the inputs packed once per call of the kernels ([`Packed`], see [`packs`]) where the tier's
+//! panels allow it, instead of packing a copy of every tile in every GEMM.
 
 use std::sync::{Arc, Mutex};
 
@@ -14,7 +16,7 @@ use rayon::prelude::*;
 
 use crate::comm::{Communicator, Shard, Single};
 use crate::exact::Fixed;
-use crate::linalg::{gemm, vectorised, Pack, Real, Simd, WithPack};
+use crate::linalg::{gemm, gemm_packed, vectorised, Pack, Packed, Real, Simd, WithPack, PACKED_MAX_DEPTH};
 use crate::rng::CHUNK;
 
 mod block;
@@ -24,6 +26,10 @@ use block::*;
 pub use fused::FUSED_MAX_D;
 use store::{GroupStore, Store};
 pub use store::{StoreActivations, STORE_BUDGET_BYTES};
+
+/// At most this many bytes of inputs packed for the GEMM kernels ([`Packed`], two copies of X); larger
+/// inputs are packed by the GEMMs at every call.
+const PACKED_BUDGET_BYTES: usize = 256 << 20;
 
 /// Target size of one (block x tile) pre-activation tile: half of a 512 KiB L2.
 const TILE_BYTES: usize = 256 * 1024;
@@ -103,6 +109,19 @@ fn panel_width(d: usize) -> usize {
     }
 }
 
+/// Whether the GEMM kernels of `simd` for n samples and d inputs in F read X and X^T packed once per
+/// call of the kernels ([`Packed`]) instead of packing a copy in every GEMM: on the GEMM path (d above
+/// the direct and fused kernels'), for depths d within [`PACKED_MAX_DEPTH`] (the tiles are), packings
+/// within [`PACKED_BUDGET_BYTES`], and panels that divide the 64 samples tiles start on (AVX-512 and
+/// portable; the AVX2 panels of 12 and 24 rows would add edge calls at every tile, measured no faster).
+fn packs<F: Real>(simd: Simd, n: usize, d: usize) -> bool {
+    d > DIRECT_MAX_D
+        && !fused::uses::<F>(d)
+        && d <= PACKED_MAX_DEPTH
+        && 64 % F::panel_rows(simd.tier()) == 0
+        && Packed::<F>::bytes(n, d) + Packed::<F>::bytes(d, n) <= PACKED_BUDGET_BYTES
+}
+
 /// The scratch sizes (t, pattern) in elements for a block of `block` particles, n samples padded to
 /// `padded`, d inputs in F and GEMM tiles of `tile` samples.
 fn scratch_sizes<F>(block: usize, n: usize, padded: usize, d: usize, tile: usize) -> (usize, usize) {
@@ -123,6 +142,8 @@ fn scratch_sizes<F>(block: usize, n: usize, padded: usize, d: usize, tile: usize
 struct Samples<'a, F> {
     x: ArrayView2<'a, F>,
     panels: &'a [F],
+    /// For the GEMM kernels, X and X^T packed once for them ([`packs`]), when they are.
+    packed: Option<&'a [Packed<F>; 2]>,
     /// For the fused kernels, the products r_i x_ik of [`fused::weigh_groups`] (empty otherwise).
     weighted: &'a [F],
 }
@@ -146,6 +167,10 @@ pub struct ComputeKernel<F: Real> {
     weighted: Vec<F>,
     /// The packed inputs of [`Samples`] (direct and fused kernels only).
     panels: Vec<F>,
+    /// X (n x d) and X^T packed for the GEMM kernels, when they pack ([`packs`]).
+    packed: Option<[Packed<F>; 2]>,
+    /// Whether to pack X and X^T where [`packs`] says it pays ([`ComputeKernel::packing`]).
+    pack: bool,
     /// The SIMD tier of the vector code and the GEMMs.
     simd: Simd,
     /// Input dimension d.
@@ -165,7 +190,13 @@ impl<F: Real> ComputeKernel<F> {
         let per_thread = 2 * layout.block * layout.tile + gradient_rows(&layout, m) * d + t;
         let packed = d <= DIRECT_MAX_D || fused::uses::<F>(d);
         let elements = padded + if packed { padded * d } else { 0 } + fused + threads * per_thread;
-        m.div_ceil(layout.group) * n * std::mem::size_of::<f64>()
+        let gemm_packed = if Simd::available().into_iter().any(|simd| packs::<F>(simd, n, d)) {
+            Packed::<F>::bytes(n, d) + Packed::<F>::bytes(d, n)
+        } else {
+            0
+        };
+        gemm_packed
+            + m.div_ceil(layout.group) * n * std::mem::size_of::<f64>()
             + n * std::mem::size_of::<Fixed>()
             + elements * std::mem::size_of::<F>()
             + threads * pattern * std::mem::size_of::<u64>()
@@ -210,6 +241,8 @@ impl<F: Real> ComputeKernel<F> {
             r: vec![F::zero(); padded],
             weighted: vec![F::zero(); fused],
             panels,
+            packed: None,
+            pack: true,
             simd: Simd::selected_or_panic(),
             d,
             store: None,
@@ -230,6 +263,13 @@ impl<F: Real> ComputeKernel<F> {
         self
     }
 
+    /// The same kernels packing X and X^T once per call for their GEMMs when `pack` is true (the
+    /// default, where [`packs`] says it pays), else letting every GEMM pack its copy: the same results.
+    pub fn packing(mut self, pack: bool) -> Self {
+        self.pack = pack;
+        self
+    }
+
     /// Whether the kernels keep the pre-activations.
     pub fn stores(&self) -> bool {
         self.store.is_some()
@@ -240,7 +280,8 @@ impl<F: Real> ComputeKernel<F> {
         self.simd
     }
 
-    /// Checks the shapes (theta in standard layout) and packs the panels of `x`.
+    /// Checks the shapes (theta in standard layout) and packs the panels of `x` (direct and fused
+    /// kernels) or X and X^T for the GEMMs ([`packs`]).
     fn prepare(&mut self, theta: &ArrayView2<F>, x: &ArrayView2<F>) {
         assert_eq!(theta.nrows(), self.shard.len, "kernel built for {} particles", self.shard.len);
         assert_eq!(x.nrows(), self.n, "kernel built for {} samples", self.n);
@@ -254,6 +295,17 @@ impl<F: Real> ComputeKernel<F> {
                 }
             }
         }
+        let simd = self.simd;
+        if !(self.pack && packs::<F>(simd, self.n, d)) {
+            self.packed = None;
+            return;
+        }
+        let packed = self.packed.get_or_insert_with(|| [Packed::new(simd), Packed::new(simd)]);
+        if packed[0].simd() != simd {
+            *packed = [Packed::new(simd), Packed::new(simd)];
+        }
+        packed[0].pack(x.view());
+        packed[1].pack(x.t());
     }
 
     /// Stores r in the particle precision (and, for the fused kernels, the products r_i x_ik).
@@ -269,7 +321,7 @@ impl<F: Real> ComputeKernel<F> {
         self.prepare(&theta, &x);
         let pieces = group_stores(&mut self.store, &self.layout, &x, self.partials.nrows());
         let (layout, scratch, simd, n, width) = (self.layout, &self.scratch, self.simd, self.n, self.d + 1);
-        let samples = Samples { x, panels: &self.panels, weighted: &self.weighted };
+        let samples = Samples { x, panels: &self.panels, packed: self.packed.as_ref(), weighted: &self.weighted };
         self.partials.axis_iter_mut(Axis(0)).into_par_iter().zip(pieces).enumerate().for_each(
             |(g, (mut acc, mut piece))| {
                 let acc = acc.as_slice_mut().expect("partials rows are contiguous");
@@ -305,7 +357,7 @@ impl<F: Real> ComputeKernel<F> {
         self.prepare(&theta, &x);
         self.set_r(r.iter().copied());
         let (layout, scratch, rf, simd) = (self.layout, &self.scratch, &self.r[..], self.simd);
-        let samples = Samples { x, panels: &self.panels, weighted: &self.weighted };
+        let samples = Samples { x, panels: &self.panels, packed: self.packed.as_ref(), weighted: &self.weighted };
         let two_lambda = F::of(2.0 * lambda);
         v.axis_chunks_iter_mut(Axis(0), layout.block).into_par_iter().enumerate().for_each(|(b, mut vb)| {
             let start = b * layout.block;
@@ -347,7 +399,7 @@ impl<F: Real> ComputeKernel<F> {
         self.set_r(r.iter().copied());
         let pieces = group_stores(&mut self.store, &self.layout, &x, self.partials.nrows());
         let (layout, scratch, rf, simd, n) = (self.layout, &self.scratch, &self.r[..], self.simd, self.n);
-        let samples = Samples { x, panels: &self.panels, weighted: &self.weighted };
+        let samples = Samples { x, panels: &self.panels, packed: self.packed.as_ref(), weighted: &self.weighted };
         let (eta_f, shrink) = (F::of(eta), F::of(1.0 - 2.0 * lambda * eta));
         let (width, first) = (theta.ncols(), self.shard.start);
         let data = theta.as_slice_mut().expect("a cloud is in standard layout");

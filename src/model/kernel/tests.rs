@@ -152,9 +152,14 @@ fn cloud_and_data<F: Real>(m: usize, n: usize, d: usize) -> (Array2<F>, Array2<F
 /// gradient step, as a dynamics makes), in the tier `simd`, keeping the pre-activations or not:
 /// the cloud and the predictions after each step.
 fn steps<F: Real>(simd: Simd, store: bool, d: usize, steps: usize) -> Vec<(Array2<F>, Vec<f64>)> {
+    packed_steps(simd, store, true, d, steps)
+}
+
+/// [`steps`], packing the inputs for the GEMMs (where [`packs`] says it pays) or not.
+fn packed_steps<F: Real>(simd: Simd, store: bool, pack: bool, d: usize, steps: usize) -> Vec<(Array2<F>, Vec<f64>)> {
     let (m, n) = (1200, 300);
     let (mut theta, x, r) = cloud_and_data::<F>(m, n, d);
-    let mut kernel = ComputeKernel::new(m, n, d).with_simd(simd).storing(store);
+    let mut kernel = ComputeKernel::new(m, n, d).with_simd(simd).storing(store).packing(pack);
     assert_eq!(kernel.stores(), store && d > DIRECT_MAX_D);
     let mut f = vec![0.0; n];
     kernel.predict(theta.view(), x.view(), &mut f);
@@ -238,6 +243,30 @@ fn stored_pre_activations_give_bit_identical_steps() {
         let gemm = FUSED_MAX_D + 2;
         assert!(steps::<f32>(simd, true, gemm, 2) == steps::<f32>(simd, false, gemm, 2), "{} f32 GEMM", simd.name());
     }
+}
+
+#[test]
+fn inputs_packed_once_give_the_bits_of_the_gemms_own_packing() {
+    let mut packed = 0;
+    for simd in Simd::available() {
+        for store in [false, true] {
+            for d in [20, 100] {
+                packed += usize::from(packs::<f64>(simd, 300, d));
+                let (with, without) =
+                    (packed_steps::<f64>(simd, store, true, d, 2), packed_steps::<f64>(simd, store, false, d, 2));
+                assert!(with == without, "{} f64 d = {d} store {store}", simd.name());
+            }
+            let d = FUSED_MAX_D + 2;
+            packed += usize::from(packs::<f32>(simd, 300, d));
+            assert!(
+                packed_steps::<f32>(simd, store, true, d, 2) == packed_steps::<f32>(simd, store, false, d, 2),
+                "{} f32",
+                simd.name()
+            );
+        }
+    }
+    // The portable tier packs on every CPU (panels of 2 rows divide 64), so the comparison is never empty.
+    assert!(packed > 0, "no tier packed");
 }
 
 #[test]

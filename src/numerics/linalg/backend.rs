@@ -74,6 +74,30 @@ impl<T: Copy> Raw<T> {
     }
 }
 
+/// One product dst <- A B (`accumulate`: dst <- dst + A B) in the microkernels' convention: dst m x n
+/// (dst_rs = 1 for whole vector stores), A the rows `row..row + m` and depths `depth..depth + k` of a
+/// matrix packed in panels of MR rows (row r at depth j at (r / MR) MR `lhs_depth` + j MR + r % MR), B
+/// k x n with strides `rhs_rs`, `rhs_cs`. Each entry is one chain of fused multiply-adds over the
+/// depth in order, then stored (or added to dst in one fused multiply-add): the numbers of the `gemm`
+/// crate for a depth within one of its blocks (k <= 512).
+#[derive(Clone, Copy)]
+pub struct Panels<T> {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub dst: *mut T,
+    pub dst_cs: isize,
+    pub dst_rs: isize,
+    pub accumulate: bool,
+    pub lhs: *const T,
+    pub lhs_depth: usize,
+    pub row: usize,
+    pub depth: usize,
+    pub rhs: *const T,
+    pub rhs_rs: isize,
+    pub rhs_cs: isize,
+}
+
 /// Calls `gemm_basic_generic` with the microkernels `$ukr` (a module of `gemm-f32`/`gemm-f64`), the
 /// SIMD token `$simd` and N lanes, single-threaded.
 macro_rules! call {
@@ -118,9 +142,79 @@ macro_rules! call {
     }};
 }
 
+/// One product of a [`Panels`] with the microkernels `$ukr` (N lanes, MR = N `MR_DIV_N` rows): for
+/// each NR columns, each run of at most MR rows within one panel, one microkernel call, as the `gemm`
+/// crate's own loop makes them on its packed operands.
+macro_rules! panels {
+    ($t:ty, $ukr:path, $lanes:expr, $p:expr) => {{
+        use $ukr as u;
+        let (p, mr) = ($p, u::MR_DIV_N * $lanes);
+        let (alpha, status) = if p.accumulate { (1.0, 1) } else { (0.0, 0) };
+        for j in (0..p.n).step_by(u::NR) {
+            let cols = u::NR.min(p.n - j);
+            let mut row = p.row;
+            while row < p.row + p.m {
+                let rows = (mr - row % mr).min(p.row + p.m - row);
+                let lhs = p.lhs.add(row / mr * mr * p.lhs_depth + p.depth * mr + row % mr);
+                u::UKR[rows.div_ceil($lanes) - 1][cols - 1](
+                    rows,
+                    cols,
+                    p.k,
+                    p.dst.offset((row - p.row) as isize * p.dst_rs + j as isize * p.dst_cs),
+                    lhs,
+                    p.rhs.offset(j as isize * p.rhs_cs),
+                    p.dst_cs,
+                    p.dst_rs,
+                    mr as isize,
+                    p.rhs_rs,
+                    p.rhs_cs,
+                    alpha,
+                    1.0,
+                    status,
+                    false,
+                    false,
+                    false,
+                    lhs,
+                );
+                row += rows;
+            }
+        }
+    }};
+}
+
 /// One GEMM in the tier's kernels (f32: `$m` lanes multiplier 2, f64: 1, as the `gemm` crate).
 macro_rules! tier_gemm {
-    ($name:ident, $t:ident, $krate:ident, $mult:expr) => {
+    ($name:ident, $panels:ident, $rows:ident, $t:ident, $krate:ident, $mult:expr) => {
+        /// The rows MR of the microkernels of `tier`: the panel width of [`Panels`].
+        pub fn $rows(tier: Tier) -> usize {
+            match tier {
+                #[cfg(target_arch = "x86_64")]
+                Tier::Avx512 => $krate::microkernel::avx512f::$t::MR_DIV_N * 8 * $mult,
+                #[cfg(target_arch = "x86_64")]
+                Tier::Avx2 => $krate::microkernel::fma::$t::MR_DIV_N * 4 * $mult,
+                #[cfg(target_arch = "aarch64")]
+                Tier::Neon => $krate::microkernel::neon::$t::MR_DIV_N * 2 * $mult,
+                _ => $krate::microkernel::scalar::$t::MR_DIV_N,
+            }
+        }
+
+        /// The product `p` with the microkernels of `tier`.
+        ///
+        /// # Safety
+        /// The pointers and strides of `p` describe valid, non-overlapping matrices of its shape (the
+        /// packed one with whole panels and MR more elements), and the CPU has `tier`.
+        pub unsafe fn $panels(tier: Tier, p: Panels<$t>) {
+            match tier {
+                #[cfg(target_arch = "x86_64")]
+                Tier::Avx512 => panels!($t, $krate::microkernel::avx512f::$t, 8 * $mult, p),
+                #[cfg(target_arch = "x86_64")]
+                Tier::Avx2 => panels!($t, $krate::microkernel::fma::$t, 4 * $mult, p),
+                #[cfg(target_arch = "aarch64")]
+                Tier::Neon => panels!($t, $krate::microkernel::neon::$t, 2 * $mult, p),
+                _ => panels!($t, $krate::microkernel::scalar::$t, 1, p),
+            }
+        }
+
         /// The GEMM `raw` with the kernels of `tier`.
         ///
         /// # Safety
@@ -145,5 +239,5 @@ macro_rules! tier_gemm {
         }
     };
 }
-tier_gemm!(gemm_f32, f32, gemm_f32, 2);
-tier_gemm!(gemm_f64, f64, gemm_f64, 1);
+tier_gemm!(gemm_f32, panels_f32, rows_f32, f32, gemm_f32, 2);
+tier_gemm!(gemm_f64, panels_f64, rows_f64, f64, gemm_f64, 1);
