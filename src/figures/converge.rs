@@ -57,7 +57,7 @@ pub(super) struct Converged<F: Real> {
     pub(super) dual_from: &'static str,
     /// What ended the run.
     pub(super) stop_reason: StopReason,
-    /// Particles added by mass insertion ([`train_inserting`]).
+    /// Particles added by mass insertion ([`Boost`]).
     pub(super) inserted: usize,
 }
 
