@@ -22,10 +22,12 @@
 //! most `rel_change` relative over `window` steps (a final certified step), or at the first certified
 //! step with G / L <= `rel_gap`; else at the step cap.
 
-use ndarray::{s, Array1, Array2};
+use std::ops::ControlFlow;
+
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2};
 
 use super::insertion;
-use crate::certify;
+use crate::certify::{self, DualBound};
 use crate::dynamics::Gd;
 use crate::engine::stop::{relative_gap, StopReason, StopRule};
 use crate::engine::{Problem, RunOptions, Simulation, State};
@@ -39,18 +41,6 @@ const DIRECTIONS: usize = 128;
 
 /// Past sphere-maximum directions kept as extra starts of the certificate's search (boosted runs).
 const MEMORY: usize = 64;
-
-/// The starts of the sphere maximum: at most [`DIRECTIONS`] evenly strided particle directions, then the rows of
-/// `memory`.
-fn starts<F: Real>(cloud: &Cloud<F>, memory: &[Array1<f64>]) -> Array2<f64> {
-    let u = cloud.u();
-    let stride = u.nrows().div_ceil(DIRECTIONS).max(1);
-    let mut out: Array2<f64> = u.slice(s![..;stride, ..]).mapv(Real::f64);
-    for v in memory {
-        out.push_row(v.view()).expect("memory rows have length d");
-    }
-    out
-}
 
 /// How a network run ended.
 #[derive(Clone, Debug)]
@@ -67,7 +57,7 @@ pub(super) struct Converged<F: Real> {
     pub(super) dual_from: &'static str,
     /// What ended the run.
     pub(super) stop_reason: StopReason,
-    /// Particles added by mass insertion ([`train_inserting`]).
+    /// Particles added by mass insertion ([`Boost`]).
     pub(super) inserted: usize,
 }
 
@@ -90,26 +80,6 @@ pub(super) fn train<F: Real>(
     seed: u64,
 ) -> Result<Converged<F>> {
     train_with(problem, cloud, schedule, Boost::NONE, seed)
-}
-
-/// A simulation of `sim`'s problem from `cloud` (a reweighted cloud, or one with an inserted particle),
-/// and its state at the step and time of `state`.
-fn restart<F: Real>(
-    sim: &Simulation<F>,
-    state: &State<F>,
-    run: RunOptions,
-    cloud: Cloud<F>,
-) -> Result<(Simulation<F>, State<F>)> {
-    let (next, fresh) = Simulation::new(sim.problem.clone(), Box::new(Gd), run, cloud)?;
-    Ok((next, State { step: state.step, time: state.time, ..fresh }))
-}
-
-/// Keeps `v` among the last [`MEMORY`] directions.
-fn remember(memory: &mut Vec<Array1<f64>>, v: &Array1<f64>) {
-    if memory.len() == MEMORY {
-        memory.remove(0);
-    }
-    memory.push(v.clone());
 }
 
 /// What [`train_with`] adds to plain `gd`: mass insertions and Nesterov momentum (the scenario table
@@ -168,162 +138,300 @@ pub(super) fn train_with<F: Real>(
     boost: Boost,
     seed: u64,
 ) -> Result<Converged<F>> {
-    let mut run = RunOptions::new(schedule.eta, schedule.cap, schedule.log_every, seed);
-    run.certify_every = 0;
-    if boost.nesterov {
-        // The extrapolation moves the cloud between steps: pre-activations kept from a step are stale.
-        run.store_activations = StoreActivations::Never;
-    }
-    let method = run.certificate;
-    let (mut sim, mut state) = Simulation::new(problem, Box::new(Gd), run, cloud)?;
-    let loss_fn = sim.problem.loss;
-    // The training data never change (insertions and reweighting change only the cloud).
-    let (x, y) = (sim.problem.train.x.clone(), sim.problem.train.y.clone());
-    let n = y.len();
-    let residual = |state: &State<F>| Array1::from(loss_fn.risk_gradient(&y.to_vec(), &state.predictions.to_vec()));
-    let mut sum = Array1::<f64>::zeros(n);
-    let mut count = 0usize;
-    let mut inserted = 0usize;
-    let mut history: Vec<Metrics> = Vec::new();
-    // Nesterov: theta_k, L(theta_k) and the steps since the last restart.
-    let mut previous: Option<(Array2<F>, f64)> = None;
-    let mut since_restart = 0u64;
-    // Directions of past sphere maxima, and the certified steps in a row that met the gap rule.
-    let mut memory: Vec<Array1<f64>> = Vec::new();
-    let mut passes = 0usize;
-    while state.step < schedule.cap {
-        state = sim.step(state)?;
-        for ((s, &yi), &fi) in sum.iter_mut().zip(y.iter()).zip(state.predictions.iter()) {
-            *s += loss_fn.derivative(yi, fi) / n as f64;
-        }
-        count += 1;
-        let step = state.step;
-        if step % schedule.log_every == 0 || step == schedule.cap {
-            let metrics = sim.metrics(&state)?;
-            if !metrics.loss.is_finite() || !metrics.second_moment.is_finite() {
-                return Err(Error::Diverged {
-                    step,
-                    quantity: "the loss".into(),
-                    value: metrics.loss,
-                    eta: schedule.eta,
-                    suggested: schedule.eta / 10.0,
-                });
-            }
-            let changed = schedule.stop.and_then(|r| r.by_change(&history, step, metrics.loss));
-            let last = changed.is_some() || step == schedule.cap;
-            let certified = last || (schedule.certify_every > 0 && step % schedule.certify_every == 0);
-            if certified {
-                let directions = starts(&state.cloud, &memory);
-                // Boosted runs stop early: fresh random starts at every certified step.
-                let seed = if boost == Boost::NONE { seed } else { seed.wrapping_add(step) };
-                let dual_problem = sim.problem.dual();
-                let mut r = residual(&state);
-                let (mut current, mut argmax) =
-                    certify::dual_value_argmax(&dual_problem, r.view(), Some(directions.view()), method, seed)?;
-                let mean = &sum / count as f64;
-                let averaged = certify::dual_value(&dual_problem, mean.view(), Some(directions.view()), method, seed)?;
-                sum.fill(0.0);
-                count = 0;
-                let (dual, mut exact, mut dual_from) = if averaged.dual > current.dual {
-                    (averaged.dual, averaged.exact, "averaged")
-                } else {
-                    (current.dual, current.exact, "current")
-                };
-                let mut loss = metrics.loss;
-                let mut gap = loss - dual;
-                let tolerance = schedule.stop.and_then(|r| r.rel_gap);
-                let met = |loss: f64, gap: f64| tolerance.is_some_and(|tol| relative_gap(loss, gap) <= tol);
-                if boost.reweight && !met(loss, gap) {
-                    // The fully corrective step, then the certificate of the reweighted cloud.
-                    let lambda = sim.problem.lambda;
-                    let cloud =
-                        insertion::reweight(&state.cloud, x.view(), y.view(), loss_fn, lambda, insertion::SWEEPS)?;
-                    (sim, state) = restart(&sim, &state, run, cloud)?;
-                    previous = None;
-                    since_restart = 0;
-                    loss = sim.problem.loss_of(&state.cloud);
-                    r = residual(&state);
-                    let directions = starts(&state.cloud, &memory);
-                    (current, argmax) = certify::dual_value_argmax(
-                        &sim.problem.dual(),
-                        r.view(),
-                        Some(directions.view()),
-                        method,
-                        seed,
-                    )?;
-                    if loss - current.dual < gap {
-                        (gap, exact, dual_from) = (loss - current.dual, current.exact, "reweighted");
-                    }
-                }
-                if boost != Boost::NONE {
-                    remember(&mut memory, &argmax);
-                }
-                passes = if met(loss, gap) { passes + 1 } else { 0 };
-                let by_gap = (passes >= boost.confirm.max(1)).then_some(StopReason::RelGap);
-                let reason = changed.or(by_gap).or(last.then_some(StopReason::Cap));
-                if let Some(stop_reason) = reason {
-                    let certificate = if exact { "exact" } else { "estimated" }.to_string();
-                    return Ok(Converged { state, loss, gap, certificate, dual_from, stop_reason, inserted });
-                }
-                if current.s > 2.0 * sim.problem.lambda {
-                    let mut dir = argmax;
-                    let mut res = r;
-                    for k in 0..boost.per_check {
-                        if inserted >= boost.insertions {
-                            break;
-                        }
-                        if k > 0 {
-                            res = residual(&state);
-                            let dirs = starts(&state.cloud, &memory);
-                            let sm = certify::sphere_max(x.view(), res.view(), Some(dirs.view()), method, seed)?;
-                            if sm.value <= 2.0 * sim.problem.lambda {
-                                break;
-                            }
-                            dir = sm.argmax;
-                            remember(&mut memory, &dir);
-                        }
-                        let phi = insertion::features(x.view(), dir.view());
-                        let sigma = -res.dot(&phi).signum();
-                        let (t, _) = insertion::line_search(
-                            loss_fn,
-                            y.view(),
-                            state.predictions.view(),
-                            phi.view(),
-                            sigma,
-                            sim.problem.lambda,
-                            state.cloud.second_moment(),
-                        );
-                        if t <= 0.0 {
-                            break;
-                        }
-                        let cloud = insertion::insert(&state.cloud, dir.view(), sigma, t)?;
-                        (sim, state) = restart(&sim, &state, run, cloud)?;
-                        inserted += 1;
-                        previous = None;
-                        since_restart = 0;
-                    }
-                }
-            }
-            history.push(metrics);
-        }
-        if boost.nesterov {
-            let p = sim
-                .problem
-                .objective(state.predictions.as_slice().expect("contiguous predictions"), state.cloud.second_moment());
-            let theta = state.cloud.theta.clone();
-            match previous.take() {
-                Some((before, loss_before)) if p.loss <= loss_before => {
-                    since_restart += 1;
-                    let beta = F::of(since_restart as f64 / (since_restart as f64 + 3.0));
-                    state.cloud.theta.zip_mut_with(&before, |t, &b| *t = *t + beta * (*t - b));
-                    state.predictions = state.cloud.predict(sim.problem.x().view());
-                }
-                _ => since_restart = 0,
-            }
-            previous = Some((theta, p.loss));
-        }
+    let mut trainer = Trainer::new(problem, cloud, schedule, boost, seed)?;
+    while trainer.state.step < schedule.cap {
+        trainer = match trainer.step()? {
+            ControlFlow::Continue(trainer) => trainer,
+            ControlFlow::Break(converged) => return Ok(converged),
+        };
     }
     Err(Error::Invalid(format!("a run to a stopping rule needs a step cap >= 1 (cap {})", schedule.cap)))
+}
+
+/// One run of [`train_with`]: the simulation and its state, the fixed inputs (the options of every
+/// simulation of the run, the schedule, the boost), and what carries over from step to step. The training
+/// data are those of `sim.problem` (insertions and reweighting change only the cloud).
+struct Trainer<F: Real> {
+    sim: Simulation<F>,
+    state: State<F>,
+    /// The options of the first simulation and of every restart: certification off (the trainer certifies).
+    run: RunOptions,
+    schedule: Schedule,
+    boost: Boost,
+    /// sum_s r_s and the number k of steps s since the previous certified step: r_bar = sum / k.
+    sum: Array1<f64>,
+    count: usize,
+    /// The metrics of the logged steps, the window of the change rule.
+    history: Vec<Metrics>,
+    /// Nesterov: theta_k and L(theta_k) (`None` after a restart of the simulation), and j, the steps since
+    /// the last restart.
+    previous: Option<(Array2<F>, f64)>,
+    since_restart: u64,
+    /// Directions of past sphere maxima (at most [`MEMORY`]).
+    memory: Vec<Array1<f64>>,
+    /// The certified steps in a row that met the gap rule.
+    passes: usize,
+    /// Particles added by mass insertion.
+    inserted: usize,
+}
+
+impl<F: Real> Trainer<F> {
+    /// `gd` on `problem` from `cloud` with the step size, cap and logging of the schedule and `seed`, at
+    /// step 0 with an empty history.
+    fn new(problem: Problem<F>, cloud: Cloud<F>, schedule: Schedule, boost: Boost, seed: u64) -> Result<Self> {
+        let mut run = RunOptions::new(schedule.eta, schedule.cap, schedule.log_every, seed);
+        run.certify_every = 0;
+        if boost.nesterov {
+            // The extrapolation moves the cloud between steps: pre-activations kept from a step are stale.
+            run.store_activations = StoreActivations::Never;
+        }
+        let (sim, state) = Simulation::new(problem, Box::new(Gd), run, cloud)?;
+        let n = sim.problem.train.y.len();
+        Ok(Trainer {
+            sim,
+            state,
+            run,
+            schedule,
+            boost,
+            sum: Array1::zeros(n),
+            count: 0,
+            history: Vec::new(),
+            previous: None,
+            since_restart: 0,
+            memory: Vec::new(),
+            passes: 0,
+            inserted: 0,
+        })
+    }
+
+    /// One gd step, its residual r_t added to the running sum; at a logged step the metrics, and at a
+    /// certified one (every `certify_every` logged steps, the step cap, or the change rule met)
+    /// [`Trainer::certify`]; then Nesterov's extrapolation. `Break` with the result when a rule ends the run.
+    fn step(mut self) -> Result<ControlFlow<Converged<F>, Self>> {
+        self.state = self.sim.step(self.state)?;
+        let (loss_fn, y) = (self.sim.problem.loss, self.sim.problem.train.y.view());
+        let n = y.len();
+        for ((s, &yi), &fi) in self.sum.iter_mut().zip(y.iter()).zip(self.state.predictions.iter()) {
+            *s += loss_fn.derivative(yi, fi) / n as f64;
+        }
+        self.count += 1;
+        let (step, schedule) = (self.state.step, self.schedule);
+        if step % schedule.log_every == 0 || step == schedule.cap {
+            let metrics = self.metrics()?;
+            let changed = schedule.stop.and_then(|r| r.by_change(&self.history, step, metrics.loss));
+            let last = changed.is_some() || step == schedule.cap;
+            if last || (schedule.certify_every > 0 && step % schedule.certify_every == 0) {
+                self = match self.certify(&metrics, changed, last)? {
+                    ControlFlow::Continue(trainer) => trainer,
+                    ControlFlow::Break(converged) => return Ok(ControlFlow::Break(converged)),
+                };
+            }
+            self.history.push(metrics);
+        }
+        if self.boost.nesterov {
+            self.extrapolate();
+        }
+        Ok(ControlFlow::Continue(self))
+    }
+
+    /// The metrics of the current state; an error if L or the second moment is not finite.
+    fn metrics(&mut self) -> Result<Metrics> {
+        let metrics = self.sim.metrics(&self.state)?;
+        if !metrics.loss.is_finite() || !metrics.second_moment.is_finite() {
+            let eta = self.schedule.eta;
+            return Err(Error::Diverged {
+                step: self.state.step,
+                quantity: "the loss".into(),
+                value: metrics.loss,
+                eta,
+                suggested: eta / 10.0,
+            });
+        }
+        Ok(metrics)
+    }
+
+    /// The certified step at the logged `metrics` (`changed`: what the change rule decided; `last`: the
+    /// run ends here): D at the current residual r_t and at r_bar (the sum restarts), the larger one kept;
+    /// with `boost.reweight`, when the gap rule does not hold, the fully corrective step and D of the
+    /// reweighted cloud where that gives a smaller G. `Break` with the result when a rule stops the run
+    /// (the gap rule when it held at `boost.confirm` certified steps in a row), else the insertions at the
+    /// sphere maximum of r_t if it exceeds 2 lambda.
+    fn certify(
+        mut self,
+        metrics: &Metrics,
+        changed: Option<StopReason>,
+        last: bool,
+    ) -> Result<ControlFlow<Converged<F>, Self>> {
+        let directions = self.starts();
+        let mut r = self.residual();
+        let (mut current, mut argmax) = self.dual(r.view(), directions.view())?;
+        let mean = &self.sum / self.count as f64;
+        let (averaged, _) = self.dual(mean.view(), directions.view())?;
+        self.sum.fill(0.0);
+        self.count = 0;
+        let (dual, mut exact, mut dual_from) = if averaged.dual > current.dual {
+            (averaged.dual, averaged.exact, "averaged")
+        } else {
+            (current.dual, current.exact, "current")
+        };
+        let mut loss = metrics.loss;
+        let mut gap = loss - dual;
+        if self.boost.reweight && !self.met(loss, gap) {
+            // The fully corrective step, then the certificate of the reweighted cloud.
+            let problem = &self.sim.problem;
+            let (x, y) = (problem.train.x.view(), problem.train.y.view());
+            let cloud = insertion::reweight(&self.state.cloud, x, y, problem.loss, problem.lambda, insertion::SWEEPS)?;
+            self.restart(cloud)?;
+            loss = self.sim.problem.loss_of(&self.state.cloud);
+            r = self.residual();
+            (current, argmax) = self.dual(r.view(), self.starts().view())?;
+            if loss - current.dual < gap {
+                (gap, exact, dual_from) = (loss - current.dual, current.exact, "reweighted");
+            }
+        }
+        if self.boost != Boost::NONE {
+            self.remember(&argmax);
+        }
+        self.passes = if self.met(loss, gap) { self.passes + 1 } else { 0 };
+        let by_gap = (self.passes >= self.boost.confirm.max(1)).then_some(StopReason::RelGap);
+        if let Some(stop_reason) = changed.or(by_gap).or(last.then_some(StopReason::Cap)) {
+            let certificate = if exact { "exact" } else { "estimated" }.to_string();
+            return Ok(ControlFlow::Break(Converged {
+                state: self.state,
+                loss,
+                gap,
+                certificate,
+                dual_from,
+                stop_reason,
+                inserted: self.inserted,
+            }));
+        }
+        if current.s > 2.0 * self.sim.problem.lambda {
+            self.insert(argmax, r)?;
+        }
+        Ok(ControlFlow::Continue(self))
+    }
+
+    /// D at the dual vector `beta` and the direction v of the sphere maximum S(beta), searched from
+    /// `directions` with the seed of the step.
+    fn dual(&self, beta: ArrayView1<f64>, directions: ArrayView2<f64>) -> Result<(DualBound, Array1<f64>)> {
+        let (problem, method) = (self.sim.problem.dual(), self.run.certificate);
+        certify::dual_value_argmax(&problem, beta, Some(directions), method, self.seed())
+    }
+
+    /// r = l'(y_i, F_i) / n at the current predictions.
+    fn residual(&self) -> Array1<f64> {
+        let problem = &self.sim.problem;
+        Array1::from(problem.loss.risk_gradient(&problem.train.y.to_vec(), &self.state.predictions.to_vec()))
+    }
+
+    /// The seed of the sphere maxima at the current step: boosted runs stop early, so they take fresh
+    /// random starts at every certified step.
+    fn seed(&self) -> u64 {
+        let seed = self.run.seed;
+        if self.boost == Boost::NONE {
+            seed
+        } else {
+            seed.wrapping_add(self.state.step)
+        }
+    }
+
+    /// Whether the gap rule G / L <= `rel_gap` holds at L = `loss`, G = `gap` (never without the rule).
+    fn met(&self, loss: f64, gap: f64) -> bool {
+        let tolerance = self.schedule.stop.and_then(|r| r.rel_gap);
+        tolerance.is_some_and(|tol| relative_gap(loss, gap) <= tol)
+    }
+
+    /// At most `boost.per_check` mass insertions, while fewer than `boost.insertions` were made: the first
+    /// in the direction `dir` of the sphere maximum of the residual `res`, each further one at the sphere
+    /// maximum of the residual after the previous insertion as long as that exceeds 2 lambda; each with sign
+    /// sigma = -sign(a_r(v)) and the mass t of [`insertion::line_search`], none once t <= 0.
+    fn insert(&mut self, mut dir: Array1<f64>, mut res: Array1<f64>) -> Result<()> {
+        for k in 0..self.boost.per_check {
+            if self.inserted >= self.boost.insertions {
+                break;
+            }
+            if k > 0 {
+                res = self.residual();
+                let (x, dirs) = (self.sim.problem.train.x.view(), self.starts());
+                let sm = certify::sphere_max(x, res.view(), Some(dirs.view()), self.run.certificate, self.seed())?;
+                if sm.value <= 2.0 * self.sim.problem.lambda {
+                    break;
+                }
+                dir = sm.argmax;
+                self.remember(&dir);
+            }
+            let problem = &self.sim.problem;
+            let phi = insertion::features(problem.train.x.view(), dir.view());
+            let sigma = -res.dot(&phi).signum();
+            let (t, _) = insertion::line_search(
+                problem.loss,
+                problem.train.y.view(),
+                self.state.predictions.view(),
+                phi.view(),
+                sigma,
+                problem.lambda,
+                self.state.cloud.second_moment(),
+            );
+            if t <= 0.0 {
+                break;
+            }
+            let cloud = insertion::insert(&self.state.cloud, dir.view(), sigma, t)?;
+            self.restart(cloud)?;
+            self.inserted += 1;
+        }
+        Ok(())
+    }
+
+    /// Nesterov's extrapolation after the gd step to theta_{k+1}: if L(theta_{k+1}) <= L(theta_k), j rises
+    /// by one and the cloud moves to y_{k+1} = theta_{k+1} + beta (theta_{k+1} - theta_k), beta = j / (j + 3);
+    /// else a restart (j = 0) leaves it at theta_{k+1}. theta_{k+1} and its L are kept for the next step.
+    fn extrapolate(&mut self) {
+        let predictions = self.state.predictions.as_slice().expect("contiguous predictions");
+        let p = self.sim.problem.objective(predictions, self.state.cloud.second_moment());
+        let theta = self.state.cloud.theta.clone();
+        match self.previous.take() {
+            Some((before, loss_before)) if p.loss <= loss_before => {
+                self.since_restart += 1;
+                let beta = F::of(self.since_restart as f64 / (self.since_restart as f64 + 3.0));
+                self.state.cloud.theta.zip_mut_with(&before, |t, &b| *t = *t + beta * (*t - b));
+                self.state.predictions = self.state.cloud.predict(self.sim.problem.x().view());
+            }
+            _ => self.since_restart = 0,
+        }
+        self.previous = Some((theta, p.loss));
+    }
+
+    /// Continues from `cloud` (a reweighted cloud, or one with an inserted particle): a new simulation of
+    /// the same problem, its state at the current step and time, and Nesterov's momentum restarted.
+    fn restart(&mut self, cloud: Cloud<F>) -> Result<()> {
+        let (sim, fresh) = Simulation::new(self.sim.problem.clone(), Box::new(Gd), self.run, cloud)?;
+        self.state = State { step: self.state.step, time: self.state.time, ..fresh };
+        self.sim = sim;
+        self.previous = None;
+        self.since_restart = 0;
+        Ok(())
+    }
+
+    /// The starts of the sphere maximum: at most [`DIRECTIONS`] evenly strided particle directions, then the
+    /// remembered directions.
+    fn starts(&self) -> Array2<f64> {
+        let u = self.state.cloud.u();
+        let stride = u.nrows().div_ceil(DIRECTIONS).max(1);
+        let mut out: Array2<f64> = u.slice(s![..;stride, ..]).mapv(Real::f64);
+        for v in &self.memory {
+            out.push_row(v.view()).expect("memory rows have length d");
+        }
+        out
+    }
+
+    /// Keeps `v` among the last [`MEMORY`] directions.
+    fn remember(&mut self, v: &Array1<f64>) {
+        if self.memory.len() == MEMORY {
+            self.memory.remove(0);
+        }
+        self.memory.push(v.clone());
+    }
 }
 
 #[cfg(test)]
