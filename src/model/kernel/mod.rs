@@ -264,7 +264,8 @@ impl<F: Real> ComputeKernel<F> {
     }
 
     /// The same kernels packing X and X^T once per call for their GEMMs when `pack` is true (the
-    /// default, where [`packs`] says it pays), else letting every GEMM pack its copy: the same results.
+    /// default; on the GEMM path in the AVX-512 and portable tiers, for d <= 512 and at most 256 MiB of
+    /// copies), else letting every GEMM pack its copy: the same results.
     pub fn packing(mut self, pack: bool) -> Self {
         self.pack = pack;
         self
