@@ -2,10 +2,11 @@
 //! the one GEMM they call.
 //!
 //! Everything else in the crate names only [`Real`], [`Simd`], [`gemm()`] (and [`gemm_packed`] on a
-//! [`Packed`] operand), [`vectorised`] and [`Pack`]; the BLAS-like backend (the kernels of the `gemm` crate, single-threaded inside a block), the
-//! explicit vectors (AVX-512, AVX2, NEON) and the CPU feature detection are details of this module
-//! and its files. The tier is chosen at run time ([`Simd::selected`]: the widest the CPU has, or the
-//! one `MEANFIELD_SIMD` names), never by the build's target CPU.
+//! [`Packed`] operand), [`vectorised`] and [`Pack`]; the BLAS-like backend (the kernels of the `gemm`
+//! crate, single-threaded inside a block), the explicit vectors (AVX-512, AVX2, NEON) and the CPU
+//! feature detection are details of this module and its files. The tier is chosen at run time
+//! ([`Simd::selected`]: the widest the CPU has, or the one `MEANFIELD_SIMD` names), never by the
+//! build's target CPU.
 
 use std::fmt::{Debug, Display};
 
@@ -398,8 +399,10 @@ impl<F: Real> Packed<F> {
 
 /// C <- B A^T (`accumulate`: C <- C + B A^T) for B (p x k) and the rows `rows` and depths `depth`
 /// (k of them, at most [`PACKED_MAX_DEPTH`]) of the packed A, C p x rows.len(), single-threaded, in
-/// the GEMM kernels of the packing's tier. Every entry of C is the sum over the depth in the order
-/// and rounding of [`gemm()`] (one chain of fused multiply-adds), so the two give the same numbers.
+/// the GEMM kernels of the packing's tier. Every entry of C is one chain of fused multiply-adds over
+/// the depth in order, as the `gemm` crate's general kernels compute it, so this gives the numbers of
+/// [`gemm()`] on A itself for every product but the smallest (with at most 256 entries, depth 2 or a
+/// single row or column, [`gemm()`] may take the crate's dot-product kernels instead).
 pub fn gemm_packed<F: Real>(
     b: &ArrayView2<F>,
     a: &Packed<F>,
