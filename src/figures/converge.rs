@@ -209,11 +209,7 @@ impl<F: Real> Trainer<F> {
     /// [`Trainer::certify`]; then Nesterov's extrapolation. `Break` with the result when a rule ends the run.
     fn step(mut self) -> Result<ControlFlow<Converged<F>, Self>> {
         self.state = self.sim.step(self.state)?;
-        let (loss_fn, y) = (self.sim.problem.loss, self.sim.problem.train.y.view());
-        let n = y.len();
-        for ((s, &yi), &fi) in self.sum.iter_mut().zip(y.iter()).zip(self.state.predictions.iter()) {
-            *s += loss_fn.derivative(yi, fi) / n as f64;
-        }
+        self.sum += &self.residual();
         self.count += 1;
         let (step, schedule) = (self.state.step, self.schedule);
         if step % schedule.log_every == 0 || step == schedule.cap {
@@ -321,8 +317,9 @@ impl<F: Real> Trainer<F> {
 
     /// r = l'(y_i, F_i) / n at the current predictions.
     fn residual(&self) -> Array1<f64> {
-        let problem = &self.sim.problem;
-        Array1::from(problem.loss.risk_gradient(&problem.train.y.to_vec(), &self.state.predictions.to_vec()))
+        let (problem, f) = (&self.sim.problem, &self.state.predictions);
+        let y = problem.train.y.as_slice().expect("labels are contiguous");
+        Array1::from(problem.loss.risk_gradient(y, f.as_slice().expect("contiguous predictions")))
     }
 
     /// The seed of the sphere maxima at the current step: boosted runs stop early, so they take fresh
