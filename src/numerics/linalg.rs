@@ -104,6 +104,22 @@ mod x86;
 pub use packed::{gemm_packed, Packed, PACKED_MAX_DEPTH};
 pub use tier::{Simd, Tier, SIMD_ENV};
 
+/// Bytes of a cache line, and of an AVX-512 vector: the alignment of [`Lines`].
+pub const LINE_BYTES: usize = 64;
+
+/// Numbers in memory that starts on a cache line. The kernels read their packed operands in vectors
+/// at multiples of 64 bytes from the start of such a buffer, so that no vector straddles two cache
+/// lines (which costs two accesses of the L1 cache; a `Vec` of more than 128 KiB starts 16 bytes
+/// past a page, so that every 64-byte vector of it straddled two lines). Alignment changes no number.
+pub type Lines<F> = aligned_vec::AVec<F, aligned_vec::ConstAlign<LINE_BYTES>>;
+
+/// `len` copies of `value` in [`Lines`].
+pub fn lines<F: Clone>(len: usize, value: F) -> Lines<F> {
+    let mut lines = Lines::new(LINE_BYTES);
+    lines.resize(len, value);
+    lines
+}
+
 /// A floating-point type the particle kernels run in: `f64` (default) or `f32`.
 ///
 /// Predictions and reductions are always accumulated in f64, whatever the particle type. As a

@@ -16,7 +16,9 @@ use rayon::prelude::*;
 
 use crate::comm::{Communicator, Shard, Single};
 use crate::exact::Fixed;
-use crate::linalg::{gemm, gemm_packed, vectorised, Pack, Packed, Real, Simd, WithPack, PACKED_MAX_DEPTH};
+use crate::linalg::{
+    gemm, gemm_packed, lines, vectorised, Lines, Pack, Packed, Real, Simd, WithPack, PACKED_MAX_DEPTH,
+};
 use crate::rng::CHUNK;
 
 mod block;
@@ -94,7 +96,7 @@ struct Scratch<F> {
     /// One block's contribution sum_j w_j relu(u_j . x_i) to the predictions of one tile (GEMM
     /// kernels; the fused kernels: padded n), or the products r_i x_ik packed like the panels (direct
     /// kernels, padded n x d).
-    t: Vec<F>,
+    t: Lines<F>,
     /// One block's activation patterns when not stored (fused kernels), block x ceil(n / 64).
     pattern: Vec<u64>,
 }
@@ -163,10 +165,10 @@ pub struct ComputeKernel<F: Real> {
     sums: Vec<Fixed>,
     /// r_i in the particle precision, zero-padded to whole panels.
     r: Vec<F>,
-    /// The products r_i x_ik of [`Samples`] (fused kernels only).
-    weighted: Vec<F>,
-    /// The packed inputs of [`Samples`] (direct and fused kernels only).
-    panels: Vec<F>,
+    /// The products r_i x_ik of [`Samples`] (fused kernels only), from a cache line on.
+    weighted: Lines<F>,
+    /// The packed inputs of [`Samples`] (direct and fused kernels only), from a cache line on.
+    panels: Lines<F>,
     /// X (n x d) and X^T packed for the GEMM kernels, when they pack ([`packs`]).
     packed: Option<[Packed<F>; 2]>,
     /// Whether to pack X and X^T where [`packs`] says it pays ([`ComputeKernel::packing`]).
@@ -223,13 +225,13 @@ impl<F: Real> ComputeKernel<F> {
                     z: Array2::zeros((layout.block, layout.tile)),
                     z0: Array2::zeros((layout.block, layout.tile)),
                     g: Array2::zeros((gradient_rows(&layout, shard.len), d)),
-                    t: vec![F::zero(); t],
+                    t: lines(t, F::zero()),
                     pattern: vec![0; pattern],
                 })
             })
             .collect();
         let packed = d <= DIRECT_MAX_D || fused::uses::<F>(d);
-        let panels = if packed { vec![F::zero(); padded * d] } else { Vec::new() };
+        let panels = lines(if packed { padded * d } else { 0 }, F::zero());
         ComputeKernel {
             layout,
             shard,
@@ -239,7 +241,7 @@ impl<F: Real> ComputeKernel<F> {
             partials: Array2::zeros((groups, n)),
             sums: vec![Fixed::ZERO; n],
             r: vec![F::zero(); padded],
-            weighted: vec![F::zero(); fused],
+            weighted: lines(fused, F::zero()),
             panels,
             packed: None,
             pack: true,

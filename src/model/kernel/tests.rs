@@ -13,7 +13,7 @@ fn problem<F: Real>(d: usize, n: usize) -> (Array2<F>, Array2<F>, Vec<F>, Vec<F>
     let mut kernel = ComputeKernel::new(theta.nrows(), n, d);
     kernel.prepare(&theta.view(), &x.view());
     let r = normal((1, kernel.panels.len() / d));
-    (theta, x, kernel.panels, r.into_raw_vec_and_offset().0)
+    (theta, x, kernel.panels.to_vec(), r.into_raw_vec_and_offset().0)
 }
 
 /// The direct kernels in the widest vectors equal, bit for bit, the scalar ones (the gradient in
@@ -284,4 +284,23 @@ fn stored_pre_activations_follow_new_samples_and_moved_particles() {
         (theta, f)
     };
     assert_eq!(run(true), run(false));
+}
+
+/// The operands the vector kernels read in vectors (the packed inputs and products, the per-thread t)
+/// start on a cache line for the direct, fused and GEMM kernels, also when large enough for the
+/// allocator to map them (a `Vec` of that size starts 16 bytes past a page).
+#[test]
+fn packed_operands_start_on_a_cache_line() {
+    for d in [5, 20, 100] {
+        let (m, n) = (300, 8000);
+        let (theta, x) = (Array2::<f32>::ones((m, d + 1)), Array2::<f32>::ones((n, d)));
+        let mut kernel = ComputeKernel::<f32>::new(m, n, d);
+        kernel.prepare(&theta.view(), &x.view());
+        let t = kernel.scratch.iter().map(|s| s.lock().expect("not poisoned").t.as_ptr() as usize).collect::<Vec<_>>();
+        let buffers = [("panels", kernel.panels.as_ptr() as usize), ("weighted", kernel.weighted.as_ptr() as usize)];
+        for (name, at) in buffers.into_iter().chain(t.into_iter().map(|at| ("t", at))) {
+            assert_eq!(at % crate::linalg::LINE_BYTES, 0, "d = {d}: {name} at {at:#x}");
+        }
+        assert!(d == 100 || kernel.panels.len() * 4 > 128 * 1024, "d = {d}: the panels are large");
+    }
 }

@@ -3,7 +3,7 @@
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 
-use super::{backend, Real, Simd};
+use super::{backend, Lines, Real, Simd, LINE_BYTES};
 
 /// Largest depth of [`gemm_packed`]: the `gemm` crate computes deeper products in blocks of its own
 /// choosing (a cache-dependent depth of at least 512), whose sums [`gemm_packed`] would not repeat.
@@ -14,7 +14,9 @@ pub const PACKED_MAX_DEPTH: usize = 512;
 /// rows, each depth after depth (the MR rows of one depth contiguous), zero past the rows.
 #[derive(Clone, Debug)]
 pub struct Packed<F> {
-    data: Vec<F>,
+    /// The panels, starting on a cache line (each panel of 32 f64 or 64 f32 rows, the AVX-512 ones,
+    /// a whole number of lines).
+    data: Lines<F>,
     rows: usize,
     depth: usize,
     width: usize,
@@ -24,7 +26,7 @@ pub struct Packed<F> {
 impl<F: Real> Packed<F> {
     /// An empty packing for `simd`.
     pub fn new(simd: Simd) -> Self {
-        Packed { data: Vec::new(), rows: 0, depth: 0, width: F::panel_rows(simd.tier()), simd }
+        Packed { data: Lines::new(LINE_BYTES), rows: 0, depth: 0, width: F::panel_rows(simd.tier()), simd }
     }
 
     /// The elements [`Packed::pack`] keeps for a rows x depth matrix in panels of `width` rows: whole
@@ -162,6 +164,19 @@ mod tests {
         for (rows, depth, p) in [(100, 256, 131), (256, 100, 128), (45, 37, 20)] {
             packed_agrees::<f64>(rows, depth, p);
             packed_agrees::<f32>(rows, depth, p);
+        }
+    }
+
+    /// The panels start on a cache line in every tier, also when large enough for the allocator to map
+    /// them (a `Vec` of that size starts 16 bytes past a page).
+    #[test]
+    fn panels_start_on_a_cache_line() {
+        for simd in Simd::available() {
+            for rows in [3, 2000] {
+                let mut packed = Packed::<f64>::new(simd);
+                packed.pack(Array2::<f64>::ones((rows, 100)).view());
+                assert_eq!(packed.data.as_ptr() as usize % LINE_BYTES, 0, "{} rows = {rows}", simd.name());
+            }
         }
     }
 }
