@@ -109,8 +109,9 @@ pub const LINE_BYTES: usize = 64;
 
 /// Numbers in memory that starts on a cache line. The kernels read their packed operands in vectors
 /// at multiples of 64 bytes from the start of such a buffer, so that no vector straddles two cache
-/// lines (which costs two accesses of the L1 cache; a `Vec` of more than 128 KiB starts 16 bytes
-/// past a page, so that every 64-byte vector of it straddled two lines). Alignment changes no number.
+/// lines (which costs two accesses of the L1 cache; with glibc's allocator a `Vec` of more than
+/// 128 KiB starts 16 bytes past a page, so that every 64-byte vector of it straddled two lines).
+/// Alignment changes no number.
 pub type Lines<F> = aligned_vec::AVec<F, aligned_vec::ConstAlign<LINE_BYTES>>;
 
 /// `len` copies of `value` in [`Lines`].
