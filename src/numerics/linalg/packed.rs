@@ -168,7 +168,7 @@ mod tests {
     }
 
     /// The panels start on a cache line in every tier, also when large enough for the allocator to map
-    /// them (a `Vec` of that size starts 16 bytes past a page).
+    /// them (with glibc, a `Vec` of that size starts 16 bytes past a page).
     #[test]
     fn panels_start_on_a_cache_line() {
         for simd in Simd::available() {
